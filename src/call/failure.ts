@@ -1,0 +1,51 @@
+/**
+ * The one failure taxonomy: every way a call can be refused or ended is a typed value that
+ * decides its SIP status, Reason header, log line and metric label together.
+ */
+import { sipReason } from '../sip/build.js';
+import type { Rejection } from '../sip/engine.js';
+
+/** Why an INVITE was refused before answer. */
+export const REFUSALS = {
+  'unknown-number': { status: 404, text: 'no endpoint for the dialed number' },
+  'extension-missing': { status: 484, text: 'the dialed number needs an extension' },
+  'no-sdp': { status: 488, text: 'INVITE without an SDP offer is not supported' },
+  'bad-sdp': { status: 488, text: 'SDP offer not usable' },
+  'no-common-codec': { status: 488, text: 'no common codec' },
+  'no-media-port': { status: 503, text: 'no free media port' },
+  'link-unavailable': { status: 503, text: 'voice agent unavailable' },
+  cancelled: { status: 487, text: 'caller cancelled' },
+  internal: { status: 500, text: 'internal error' },
+} as const satisfies Record<string, { status: number; text: string }>;
+
+export type RefusalCause = keyof typeof REFUSALS;
+
+export function rejectionFor(
+  cause: RefusalCause,
+  detail?: string,
+  extra: Array<[string, string]> = [],
+): Rejection {
+  const { status, text } = REFUSALS[cause];
+  const headers: Array<[string, string]> = [
+    ['reason', sipReason(status, detail ? `${text}: ${detail}` : text)],
+    ...extra,
+  ];
+  return { status, headers };
+}
+
+/** Why an answered call ended, with the Q.850 cause telgate puts in its BYE (RFC 3326). */
+export const ENDINGS = {
+  'caller-hangup': { q850: 16, text: 'caller hung up' },
+  'agent-hangup': { q850: 16, text: 'agent hung up' },
+  'link-lost': { q850: 41, text: 'voice agent connection lost' },
+  'no-ack': { q850: 41, text: 'no ACK for the 200 OK' },
+  shutdown: { q850: 41, text: 'telgate shutting down' },
+} as const satisfies Record<string, { q850: number; text: string }>;
+
+export type EndCause = keyof typeof ENDINGS;
+
+export function byeReason(cause: EndCause, detail?: string): string {
+  const { q850, text } = ENDINGS[cause];
+  const full = detail ? `${text}: ${detail}` : text;
+  return `Q.850 ;cause=${q850} ;text="${full.replace(/["\\]/g, '')}"`;
+}

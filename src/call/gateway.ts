@@ -1,0 +1,161 @@
+/**
+ * The gateway: composes the SIP engine, routing, media and the agent link into calls. It is the
+ * one object main.ts and the tests start and stop; stop() leaves no socket, port or timer open.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { LinkSession } from '../link/link-session.js';
+import { LocalAgent } from '../link/local-agent/server.js';
+import { TelApiClient } from '../link/telapi-client.js';
+import { MediaClock } from '../media/media-clock.js';
+import { PortPool } from '../media/port-pool.js';
+import type { TelgateConfig } from '../routing/config-schema.js';
+import { Router } from '../routing/resolve.js';
+import type { IncomingInvite, SipEngine } from '../sip/engine.js';
+import { NativeSipEngine } from '../sip/engine-native.js';
+import { Call, type CallOutcome } from './call.js';
+import { rejectionFor } from './failure.js';
+
+export interface GatewayStats {
+  activeCalls: number;
+  callsTotal: number;
+  refusals: Record<string, number>;
+  endings: Record<string, number>;
+  ports: { available: number; size: number };
+  sip: { transactions: number; dialogs: number };
+  clockSubscribers: number;
+}
+
+export class Gateway {
+  readonly engine: SipEngine;
+  readonly ports: PortPool;
+  readonly clock = new MediaClock(20);
+  readonly localAgent: LocalAgent | undefined;
+  private telapi: TelApiClient | undefined;
+  private router: Router;
+  private readonly calls = new Map<Call, true>();
+  private callsTotal = 0;
+  private readonly refusals: Record<string, number> = {};
+  private readonly endings: Record<string, number> = {};
+  private readonly apiKey: string;
+  private drainingFlag = false;
+
+  constructor(
+    private config: TelgateConfig,
+    private readonly logger: Logger,
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
+    const envKey = env[config.telapi.apiKeyEnv];
+    if (!envKey && !config.localAgent.enabled) {
+      throw new Error(`TelAPI key missing: set ${config.telapi.apiKeyEnv} in the environment`);
+    }
+    // With only the embedded agent, a per-process random key keeps the local API closed too.
+    this.apiKey = envKey ?? randomBytes(16).toString('hex');
+    this.router = new Router(config);
+    this.ports = new PortPool(config.media.host, config.media.portMin, config.media.portMax);
+    this.engine = new NativeSipEngine({
+      host: config.sip.listen.host,
+      port: config.sip.listen.port,
+      advertisedHost: config.sip.advertisedHost,
+      timers: config.sip.timers,
+      userAgent: 'telgate',
+      draining: () => this.drainingFlag,
+      onProtocolError: (problem, peer) => logger.warn({ problem, peer }, 'SIP message refused'),
+    });
+    if (config.localAgent.enabled) {
+      this.localAgent = new LocalAgent({
+        host: config.localAgent.listen.host,
+        port: config.localAgent.listen.port,
+        apiKey: this.apiKey,
+        behaviours: config.localAgent.behaviours,
+      });
+    }
+    this.engine.onInvite((invite) => this.onInvite(invite));
+  }
+
+  async start(): Promise<void> {
+    let url = this.config.telapi.url;
+    if (this.localAgent) {
+      await this.localAgent.listen();
+      url ??= this.localAgent.url;
+    }
+    if (!url) throw new Error('telapi.url is required unless localAgent.enabled is true');
+    this.telapi = new TelApiClient({
+      baseUrl: url,
+      apiKey: this.apiKey,
+      timeoutMs: this.config.telapi.timeoutMs,
+    });
+    try {
+      await this.engine.start();
+    } catch (err) {
+      await this.localAgent?.close();
+      throw err;
+    }
+  }
+
+  /** Stops taking calls, ends live ones with BYE and closes everything. */
+  async stop(): Promise<void> {
+    this.drainingFlag = true;
+    for (const call of [...this.calls.keys()]) call.end('shutdown');
+    await this.engine.stop();
+    await this.localAgent?.close();
+  }
+
+  get endpointsToCall(): Array<{ id: string; number: string }> {
+    return this.config.endpoints.map((e) => ({
+      id: e.id,
+      number: e.baseNumber + (e.extension ?? ''),
+    }));
+  }
+
+  stats(): GatewayStats {
+    return {
+      activeCalls: this.calls.size,
+      callsTotal: this.callsTotal,
+      refusals: { ...this.refusals },
+      endings: { ...this.endings },
+      ports: { available: this.ports.available, size: this.ports.size },
+      sip: this.engine.stats(),
+      clockSubscribers: this.clock.size,
+    };
+  }
+
+  private onInvite(invite: IncomingInvite): void {
+    this.callsTotal++;
+    const route = this.router.resolve(invite.requestUri);
+    if (!route.ok) {
+      this.refusals[route.cause] = (this.refusals[route.cause] ?? 0) + 1;
+      this.logger.info(
+        { callId: invite.callId, dialed: route.dialed, cause: route.cause, source: invite.source },
+        'call refused',
+      );
+      invite.reject(rejectionFor(route.cause, route.dialed));
+      return;
+    }
+    const telapi = this.telapi;
+    if (!telapi) return invite.reject(rejectionFor('link-unavailable', 'not started'));
+    const call = new Call(
+      invite,
+      route.endpoint,
+      {
+        clock: this.clock,
+        ports: this.ports,
+        mediaAddress: this.config.media.advertisedHost ?? this.config.media.host,
+        strictSource: this.config.media.strictSource,
+        playoutMaxSeconds: this.config.media.playoutMaxSeconds,
+        logger: this.logger,
+        openLink: (events) => new LinkSession(telapi, events, this.config.telapi.timeoutMs),
+      },
+      (c, outcome) => this.onCallClosed(c, outcome),
+    );
+    this.calls.set(call, true);
+    void call.start();
+  }
+
+  private onCallClosed(call: Call, outcome: CallOutcome): void {
+    this.calls.delete(call);
+    if ('refused' in outcome)
+      this.refusals[outcome.refused] = (this.refusals[outcome.refused] ?? 0) + 1;
+    else this.endings[outcome.ended] = (this.endings[outcome.ended] ?? 0) + 1;
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * The telgate process: loads config/ (or TELGATE_CONFIG / the first argument), starts the
+ * gateway and prints where it listens and which numbers to call. SIGTERM/SIGINT stop it cleanly.
+ */
+import { Gateway } from './call/gateway.js';
+import { createLogger } from './ops/logger.js';
+import { ConfigError, loadConfig } from './routing/config-load.js';
+
+async function main(): Promise<void> {
+  const dir = process.argv[2] ?? process.env.TELGATE_CONFIG ?? 'config';
+  const logger = createLogger();
+  let gateway: Gateway;
+  try {
+    gateway = new Gateway(await loadConfig(dir), logger);
+    await gateway.start();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`telgate: invalid config in ${dir}:\n${err.message}\n`);
+    } else {
+      process.stderr.write(`telgate: cannot start: ${(err as Error).message}\n`);
+    }
+    process.exit(1);
+  }
+  const sip = gateway.engine.listenAddress;
+  const lines = [`telgate listening for SIP on udp:${sip.host}:${sip.port}`];
+  if (gateway.localAgent)
+    lines.push(`embedded local agent (TelAPI + /ws/session) on ${gateway.localAgent.url}`);
+  for (const ep of gateway.endpointsToCall)
+    lines.push(`  call sip:${ep.number}@${sip.host}:${sip.port}  → endpoint ${ep.id}`);
+  process.stderr.write(lines.join('\n') + '\n');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    gateway.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+void main();

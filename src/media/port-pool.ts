@@ -1,0 +1,81 @@
+/**
+ * RTP port allocation from a configured range. Ports are handed out as bound UDP sockets on
+ * even numbers (RTP), leaving the odd port above for RTCP; a port in use by someone else is
+ * skipped. Every socket goes back through release(), and `available` shows the pool is whole.
+ */
+import dgram from 'node:dgram';
+
+export interface PortLease {
+  port: number;
+  socket: dgram.Socket;
+}
+
+export class PortPool {
+  private readonly free: number[] = [];
+  private readonly leased = new Set<number>();
+
+  constructor(
+    private readonly host: string,
+    readonly min: number,
+    readonly max: number,
+  ) {
+    if (
+      !Number.isInteger(min) ||
+      !Number.isInteger(max) ||
+      min < 1024 ||
+      max > 65535 ||
+      min >= max
+    ) {
+      throw new RangeError(`media port range ${min}-${max} is not a valid range within 1024-65535`);
+    }
+    for (let p = min + (min % 2); p < max; p += 2) this.free.push(p);
+  }
+
+  get size(): number {
+    return this.free.length + this.leased.size;
+  }
+
+  get available(): number {
+    return this.free.length;
+  }
+
+  /** Binds the next free port; undefined when the range is exhausted. */
+  async acquire(): Promise<PortLease | undefined> {
+    const tries = this.free.length;
+    for (let i = 0; i < tries; i++) {
+      const port = this.free.shift();
+      if (port === undefined) return undefined;
+      this.leased.add(port);
+      const socket = await this.bind(port);
+      if (socket) return { port, socket };
+      // Taken outside telgate: put it at the back so others are tried first.
+      this.leased.delete(port);
+      this.free.push(port);
+    }
+    return undefined;
+  }
+
+  private bind(port: number): Promise<dgram.Socket | undefined> {
+    const socket = dgram.createSocket(this.host.includes(':') ? 'udp6' : 'udp4');
+    return new Promise((resolve) => {
+      socket.once('error', () => {
+        socket.close();
+        resolve(undefined);
+      });
+      socket.bind(port, this.host, () => {
+        socket.removeAllListeners('error');
+        resolve(socket);
+      });
+    });
+  }
+
+  release(lease: PortLease): void {
+    if (!this.leased.delete(lease.port)) return;
+    try {
+      lease.socket.close();
+    } catch {
+      // already closed
+    }
+    this.free.push(lease.port);
+  }
+}

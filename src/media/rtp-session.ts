@@ -1,0 +1,132 @@
+/**
+ * One call's RTP stream over a leased port. Symmetric RTP: outgoing packets go to the SDP
+ * address until the caller's first packet arrives, then to wherever the caller's packets come
+ * from (latching); with `strictSource`, packets from any other source are dropped instead.
+ * Sending reuses one buffer per session; receiving parses in place.
+ */
+import type { PortLease, PortPool } from './port-pool.js';
+import { newRtpHeader, readRtpHeader, writeRtpHeader, type RtpHeader } from './rtp-packet.js';
+
+export interface RtpSessionOptions {
+  remoteAddress: string;
+  remotePort: number;
+  payloadType: number;
+  /** RTP clock ticks per outgoing frame (160 for 20 ms at 8000 Hz). */
+  samplesPerFrame: number;
+  maxPayloadBytes: number;
+  strictSource?: boolean;
+}
+
+export interface RtpReceiver {
+  /** `payload` is a view into the datagram: copy it if it must outlive the call. */
+  onRtp(header: RtpHeader, payload: Buffer): void;
+}
+
+export interface RtpCounters {
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  dropped: number;
+  lastPacketAt: number;
+}
+
+export class RtpSession {
+  private remoteAddress: string;
+  private remotePort: number;
+  private latched = false;
+  private sequence = (Math.random() * 0xffff) | 0;
+  private timestamp = (Math.random() * 0xffffffff) >>> 0;
+  private readonly ssrc = (Math.random() * 0xffffffff) >>> 0;
+  private readonly sendBuffer: Buffer;
+  private readonly header = newRtpHeader();
+  private markerPending = true;
+  private closed = false;
+  readonly counters: RtpCounters = {
+    packetsIn: 0,
+    packetsOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    dropped: 0,
+    lastPacketAt: 0,
+  };
+
+  constructor(
+    private readonly pool: PortPool,
+    private readonly lease: PortLease,
+    private readonly options: RtpSessionOptions,
+    private readonly receiver: RtpReceiver,
+  ) {
+    this.remoteAddress = options.remoteAddress;
+    this.remotePort = options.remotePort;
+    this.sendBuffer = Buffer.alloc(12 + options.maxPayloadBytes);
+    lease.socket.on('message', (packet, rinfo) => this.receive(packet, rinfo.address, rinfo.port));
+    lease.socket.on('error', () => undefined); // ICMP unreachable while the caller is gone
+  }
+
+  get localPort(): number {
+    return this.lease.port;
+  }
+
+  get remote(): { address: string; port: number; latched: boolean } {
+    return { address: this.remoteAddress, port: this.remotePort, latched: this.latched };
+  }
+
+  private receive(packet: Buffer, address: string, port: number): void {
+    if (!readRtpHeader(packet, this.header)) {
+      this.counters.dropped++;
+      return;
+    }
+    if (address !== this.remoteAddress || port !== this.remotePort) {
+      if (this.latched && this.options.strictSource) {
+        this.counters.dropped++;
+        return;
+      }
+      this.remoteAddress = address;
+      this.remotePort = port;
+    }
+    this.latched = true;
+    this.counters.packetsIn++;
+    this.counters.bytesIn += packet.length;
+    this.counters.lastPacketAt = Date.now();
+    const h = this.header;
+    this.receiver.onRtp(h, packet.subarray(h.payloadOffset, h.payloadOffset + h.payloadLength));
+  }
+
+  /** The payload area of the send buffer, to encode into before send(). */
+  get payloadBuffer(): Buffer {
+    return this.sendBuffer.subarray(12);
+  }
+
+  /** Sends `payloadLength` bytes already written into payloadBuffer, as the next frame. */
+  send(payloadLength: number): void {
+    if (this.closed) return;
+    writeRtpHeader(
+      this.sendBuffer,
+      this.options.payloadType,
+      this.markerPending,
+      this.sequence,
+      this.timestamp,
+      this.ssrc,
+    );
+    this.markerPending = false;
+    this.sequence = (this.sequence + 1) & 0xffff;
+    this.timestamp = (this.timestamp + this.options.samplesPerFrame) >>> 0;
+    this.counters.packetsOut++;
+    this.counters.bytesOut += 12 + payloadLength;
+    this.lease.socket.send(
+      this.sendBuffer,
+      0,
+      12 + payloadLength,
+      this.remotePort,
+      this.remoteAddress,
+    );
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.lease.socket.removeAllListeners('message');
+    this.pool.release(this.lease);
+  }
+}
