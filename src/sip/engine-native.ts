@@ -45,6 +45,7 @@ export class NativeSipEngine implements SipEngine {
   private readonly serverTxns = new Map<string, ServerInviteTransaction | ServerTransaction>();
   private readonly clientTxns = new Map<string, ClientTransaction>();
   private readonly dialogs = new Map<string, Dialog>();
+  private idleWaiters: Array<() => void> = [];
   private inviteHandler: ((invite: IncomingInvite) => void) | undefined;
   readonly commonHeaders: Array<[string, string]>;
 
@@ -86,6 +87,23 @@ export class NativeSipEngine implements SipEngine {
     for (const txn of [...this.serverTxns.values()]) txn.terminate();
     for (const txn of [...this.clientTxns.values()]) txn.terminate();
     await this.transport.close();
+  }
+
+  /** Resolves once no transaction or dialog is left (the tables drain as their timers end). */
+  whenIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    return this.serverTxns.size + this.clientTxns.size + this.dialogs.size === 0;
+  }
+
+  private checkIdle(): void {
+    if (!this.idleWaiters.length || !this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   stats(): EngineStats {
@@ -296,6 +314,7 @@ export class NativeSipEngine implements SipEngine {
       terminated: (key: string) => {
         this.serverTxns.delete(key);
         this.clientTxns.delete(key);
+        this.checkIdle();
       },
     };
   }
@@ -311,7 +330,10 @@ export class NativeSipEngine implements SipEngine {
       resolve: (uri: string, transport: SipPeer['transport']) => resolveUri(uri, transport),
       viaFor: (transport: SipPeer['transport'], branch: string) => this.viaFor(transport, branch),
       adopt: (dialog: Dialog) => this.dialogs.set(dialog.id, dialog),
-      ended: (dialog: Dialog) => this.dialogs.delete(dialog.id),
+      ended: (dialog: Dialog) => {
+        this.dialogs.delete(dialog.id);
+        this.checkIdle();
+      },
     };
   }
 

@@ -61,6 +61,8 @@ export interface SipEngine {
   /** Ends every dialog with BYE, terminates transactions and closes transports. */
   stop(): Promise<void>;
   stats(): EngineStats;
+  /** Resolves once no transaction or dialog is left. */
+  whenIdle(): Promise<void>;
   /** Where the engine listens, for logs and the quick start. */
   readonly listenAddress: { host: string; port: number };
 }

@@ -1,0 +1,56 @@
+/** Starts a real in-process telgate on loopback with the embedded local agent, for tests. */
+import { pino } from 'pino';
+import { Gateway } from '../../src/call/gateway.js';
+import { validateConfig } from '../../src/routing/config-load.js';
+import type { TelgateConfig } from '../../src/routing/config-schema.js';
+
+export const BASE = '+15550100';
+export const NUMBERS = {
+  echo: '15550100100',
+  tone: '15550100200',
+  hangup: '15550100300',
+  alaw: '15550100400',
+};
+
+export function testConfig(
+  mediaPortMin: number,
+  patch: (raw: Record<string, unknown>) => void = () => {},
+): TelgateConfig {
+  const raw: Record<string, unknown> = {
+    // Short T1 so transaction timers (64·T1) finish within a test.
+    sip: { listen: { host: '127.0.0.1', port: 0 }, timers: { t1: 50, t2: 400, t4: 250 } },
+    media: { host: '127.0.0.1', portMin: mediaPortMin, portMax: mediaPortMin + 19 },
+    localAgent: {
+      enabled: true,
+      listen: { host: '127.0.0.1', port: 0 },
+      behaviours: {
+        echo: { kind: 'echo' },
+        tone: { kind: 'tone', frequency: 1000 },
+        hangup: { kind: 'tone', frequency: 440, hangupAfterMs: 1000 },
+        alaw: { kind: 'echo' },
+      },
+    },
+    baseNumbers: [{ number: BASE, extensions: true }],
+    endpoints: [
+      { id: 'echo', baseNumber: BASE, extension: '100' },
+      { id: 'tone', baseNumber: BASE, extension: '200' },
+      { id: 'hangup', baseNumber: BASE, extension: '300' },
+      { id: 'alaw', baseNumber: BASE, extension: '400', codecs: ['PCMA'] },
+    ],
+  };
+  patch(raw);
+  return validateConfig(raw);
+}
+
+export interface TestGateway {
+  gateway: Gateway;
+  sipPort: number;
+  stop(): Promise<void>;
+}
+
+export async function startGateway(config: TelgateConfig): Promise<TestGateway> {
+  const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
+  const gateway = new Gateway(config, logger, {});
+  await gateway.start();
+  return { gateway, sipPort: gateway.engine.listenAddress.port, stop: () => gateway.stop() };
+}

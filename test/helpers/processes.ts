@@ -1,0 +1,96 @@
+/**
+ * Child processes for tests (sipp, baresip, dumpcap): bounded in time, collected output,
+ * and killed by PID when a test ends, whatever happened.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+
+const live = new Set<ChildProcess>();
+
+export interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Running {
+  child: ChildProcess;
+  done: Promise<Finished>;
+  output(): { stdout: string; stderr: string };
+}
+
+export function startProcess(
+  command: string,
+  args: string[],
+  options: { cwd?: string; timeoutMs: number },
+): Running {
+  const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const killer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+  const done = new Promise<Finished>((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      live.delete(child);
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.on('error', (err) => {
+      stderr += String(err);
+    });
+  });
+  return { child, done, output: () => ({ stdout, stderr }) };
+}
+
+export function runProcess(
+  command: string,
+  args: string[],
+  options: { cwd?: string; timeoutMs: number },
+): Promise<Finished> {
+  return startProcess(command, args, options).done;
+}
+
+/** Waits until the process prints `pattern` on stdout or stderr (or fails when it exits first). */
+export function waitForOutput(running: Running, pattern: RegExp, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const { stdout, stderr } = running.output();
+      if (pattern.test(stdout) || pattern.test(stderr)) {
+        cleanup();
+        resolve();
+      }
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`timed out waiting for ${pattern}: ${JSON.stringify(running.output())}`));
+    }, timeoutMs);
+    const onExit = () => {
+      cleanup();
+      reject(
+        new Error(`process exited before printing ${pattern}: ${JSON.stringify(running.output())}`),
+      );
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      running.child.stdout?.off('data', check);
+      running.child.stderr?.off('data', check);
+      running.child.off('close', onExit);
+    };
+    running.child.stdout?.on('data', check);
+    running.child.stderr?.on('data', check);
+    running.child.once('close', onExit);
+    check();
+  });
+}
+
+/** Kills every child a test started and has not seen exit. */
+export async function killAll(): Promise<void> {
+  const waits: Promise<unknown>[] = [];
+  for (const child of live) {
+    waits.push(new Promise((r) => child.once('close', r)));
+    child.kill('SIGKILL');
+  }
+  await Promise.all(waits);
+}

@@ -1,0 +1,118 @@
+/** Runs sipp as a real SIP peer: bounded by -m, -timeout and a kill timer. */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runProcess, startProcess, type Finished, type Running } from './processes.js';
+
+const SCENARIOS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'scenarios');
+
+let nextPort = 42000 + (process.pid % 50) * 100;
+
+/** A block of 10 loopback ports for one sipp instance (SIP port, then media port and +2). */
+export function sippPorts(): { sip: number; media: number } {
+  nextPort += 10;
+  if (nextPort > 60000) nextPort = 42000;
+  return { sip: nextPort, media: nextPort + 4 };
+}
+
+export async function workDir(): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), 'telgate-test-'));
+}
+
+/** Copies a scenario into `dir`, applying text substitutions; returns its path. */
+export async function scenario(
+  dir: string,
+  name: string,
+  replace: Record<string, string> = {},
+): Promise<string> {
+  let text = await fs.readFile(path.join(SCENARIOS, name), 'utf8');
+  for (const [from, to] of Object.entries(replace)) text = text.split(from).join(to);
+  const file = path.join(dir, name);
+  await fs.writeFile(file, text);
+  return file;
+}
+
+export interface SippCall {
+  dir: string;
+  scenarioFile: string;
+  service: string;
+  target: number;
+  ports: { sip: number; media: number };
+  calls?: number;
+  rate?: number;
+  extra?: string[];
+  timeoutS?: number;
+}
+
+function sippArgs(c: SippCall): string[] {
+  const calls = c.calls ?? 1;
+  return [
+    '-sf',
+    c.scenarioFile,
+    '-s',
+    c.service,
+    `127.0.0.1:${c.target}`,
+    '-i',
+    '127.0.0.1',
+    '-p',
+    String(c.ports.sip),
+    '-mp',
+    String(c.ports.media),
+    '-m',
+    String(calls),
+    '-r',
+    String(c.rate ?? 10),
+    '-nostdin',
+    '-timeout',
+    String(c.timeoutS ?? 20),
+    '-timeout_error',
+    ...(c.extra ?? []),
+  ];
+}
+
+export function runSipp(c: SippCall): Promise<Finished> {
+  return runProcess('sipp', sippArgs(c), {
+    cwd: c.dir,
+    timeoutMs: ((c.timeoutS ?? 20) + 5) * 1000,
+  });
+}
+
+export function startSipp(c: SippCall): Running {
+  return startProcess('sipp', sippArgs(c), {
+    cwd: c.dir,
+    timeoutMs: ((c.timeoutS ?? 20) + 5) * 1000,
+  });
+}
+
+/** A µ-law tone file for rtp_stream, made by sox. */
+export async function toneFile(
+  dir: string,
+  frequency: number,
+  seconds: number,
+  name = 'tone.ul',
+): Promise<string> {
+  const file = path.join(dir, name);
+  const r = await runProcess(
+    'sox',
+    [
+      '-n',
+      '-r',
+      '8000',
+      '-c',
+      '1',
+      '-t',
+      'ul',
+      file,
+      'synth',
+      String(seconds),
+      'sine',
+      String(frequency),
+      'vol',
+      '0.5',
+    ],
+    { timeoutMs: 10_000 },
+  );
+  if (r.code !== 0) throw new Error(`sox failed: ${r.stderr}`);
+  return file;
+}

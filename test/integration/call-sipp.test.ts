@@ -1,0 +1,228 @@
+/**
+ * Whole calls against sipp, the real SIP/RTP peer, through an in-process telgate and its
+ * embedded local agent. RTP coming back to sipp is captured with dumpcap and decoded here.
+ */
+import dgram from 'node:dgram';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { g711Decode } from '../../src/codecs/g711.js';
+import { readRtpHeader, newRtpHeader } from '../../src/media/rtp-packet.js';
+import { countFramesAt } from '../helpers/audio.js';
+import { Capture, type Datagram } from '../helpers/capture.js';
+import { NUMBERS, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
+import { killAll } from '../helpers/processes.js';
+import { runSipp, scenario, sippPorts, toneFile, workDir } from '../helpers/sipp.js';
+
+const MEDIA_MIN = 31000;
+let tg: TestGateway;
+let dir: string;
+
+beforeAll(async () => {
+  dir = await workDir();
+  tg = await startGateway(testConfig(MEDIA_MIN));
+});
+afterAll(async () => {
+  await tg?.stop();
+});
+afterEach(async () => {
+  await killAll();
+});
+
+/** µ-law RTP payloads sent to `port`, decoded to one Int16Array per packet, in arrival order. */
+function decodeRtpTo(datagrams: Datagram[], port: number): Int16Array[] {
+  const header = newRtpHeader();
+  const frames: Int16Array[] = [];
+  for (const d of datagrams) {
+    if (d.dstPort !== port || !readRtpHeader(d.payload, header)) continue;
+    const payload = d.payload.subarray(
+      header.payloadOffset,
+      header.payloadOffset + header.payloadLength,
+    );
+    const pcm = new Int16Array(payload.length);
+    g711Decode(header.payloadType === 8 ? 'alaw' : 'ulaw', payload, pcm);
+    frames.push(pcm);
+  }
+  return frames;
+}
+
+describe('calls from sipp', () => {
+  it('echo: a 440 Hz tone comes back at 440 Hz, BYE closes the call and frees the port', async () => {
+    await toneFile(dir, 440, 3);
+    const ports = sippPorts();
+    const pool = tg.gateway.stats().ports;
+    const capture = await Capture.start(
+      dir,
+      `udp and dst port ${ports.media} and src portrange ${MEDIA_MIN}-${MEDIA_MIN + 19}`,
+    );
+    const sf = await scenario(dir, 'uac_rtp.xml');
+    const result = await runSipp({
+      dir,
+      scenarioFile: sf,
+      service: NUMBERS.echo,
+      target: tg.sipPort,
+      ports,
+      extra: ['-d', '3600'],
+    });
+    const datagrams = await capture.stop();
+    expect(result.code, result.stdout).toBe(0);
+
+    const frames = decodeRtpTo(datagrams, ports.media);
+    const sent = 150; // 3 s of 20 ms frames
+    const at440 = countFramesAt(frames, 440, 8000);
+    expect(at440).toBeGreaterThanOrEqual(0.9 * sent);
+
+    const stats = tg.gateway.stats();
+    expect(stats.activeCalls).toBe(0);
+    expect(stats.ports.available).toBe(pool.size);
+    expect(stats.endings['caller-hangup']).toBeGreaterThanOrEqual(1);
+    expect(stats.clockSubscribers).toBe(0);
+    await tg.gateway.engine.whenIdle();
+    expect(tg.gateway.engine.stats()).toEqual({ transactions: 0, dialogs: 0 });
+  });
+
+  it("tone: the caller hears the agent's 1 kHz tone", async () => {
+    const ports = sippPorts();
+    const capture = await Capture.start(
+      dir,
+      `udp and dst port ${ports.media} and src portrange ${MEDIA_MIN}-${MEDIA_MIN + 19}`,
+    );
+    const sf = await scenario(dir, 'uac_rtp.xml', {
+      '<nop><action><exec rtp_stream="tone.ul,1,0"/></action></nop>': '',
+    });
+    const result = await runSipp({
+      dir,
+      scenarioFile: sf,
+      service: NUMBERS.tone,
+      target: tg.sipPort,
+      ports,
+      extra: ['-d', '2000'],
+    });
+    const frames = decodeRtpTo(await capture.stop(), ports.media);
+    expect(result.code, result.stdout).toBe(0);
+    expect(frames.length).toBeGreaterThanOrEqual(90);
+    expect(countFramesAt(frames, 1000, 8000)).toBeGreaterThanOrEqual(0.9 * frames.length);
+  });
+
+  it('the agent hangs up: telgate sends BYE with a Reason and sipp answers it', async () => {
+    const ports = sippPorts();
+    const sf = await scenario(dir, 'uac_wait_bye.xml');
+    const before = tg.gateway.stats().endings['agent-hangup'] ?? 0;
+    const result = await runSipp({
+      dir,
+      scenarioFile: sf,
+      service: NUMBERS.hangup,
+      target: tg.sipPort,
+      ports,
+      extra: ['-trace_msg'],
+    });
+    expect(result.code, result.stdout).toBe(0);
+    expect(tg.gateway.stats().endings['agent-hangup']).toBe(before + 1);
+    const { readFile, readdir } = await import('node:fs/promises');
+    const log = (await readdir(dir)).find(
+      (f) => f.startsWith('uac_wait_bye') && f.endsWith('_messages.log'),
+    );
+    const text = await readFile(`${dir}/${log}`, 'utf8');
+    expect(text).toMatch(/BYE sip:[\s\S]*Reason: Q\.850 ;cause=16 ;text="agent hung up/);
+  });
+
+  it('an unknown number gets 404 with a Reason header', async () => {
+    const sf = await scenario(dir, 'uac_expect.xml', { EXPECT: '404' });
+    const result = await runSipp({
+      dir,
+      scenarioFile: sf,
+      service: '15550100999',
+      target: tg.sipPort,
+      ports: sippPorts(),
+    });
+    expect(result.code, result.stdout).toBe(0);
+  });
+
+  it('an offer without PCMU or PCMA gets 488 naming the offered codecs', async () => {
+    const sf = await scenario(dir, 'uac_expect.xml', {
+      EXPECT: '488',
+      'RTP/AVP 0\n      a=rtpmap:0 PCMU/8000': 'RTP/AVP 18\n      a=rtpmap:18 G729/8000',
+    });
+    const result = await runSipp({
+      dir,
+      scenarioFile: sf,
+      service: NUMBERS.echo,
+      target: tg.sipPort,
+      ports: sippPorts(),
+      extra: ['-trace_msg'],
+    });
+    expect(result.code, result.stdout).toBe(0);
+    const { readFile, readdir } = await import('node:fs/promises');
+    const log = (await readdir(dir)).find(
+      (f) => f.startsWith('uac_expect') && f.endsWith('_messages.log'),
+    );
+    expect(await readFile(`${dir}/${log}`, 'utf8')).toMatch(
+      /Warning: 305 telgate "Incompatible media format: offered G729\/8000; supported PCMU\/8000 PCMA\/8000"/,
+    );
+  });
+});
+
+describe('malformed datagrams on the SIP port', () => {
+  it('garbage is dropped, a truncated INVITE gets 400, and calls are still served', async () => {
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+    const responses: string[] = [];
+    let notify: (() => void) | undefined;
+    socket.on('message', (m) => {
+      responses.push(m.toString('latin1'));
+      notify?.();
+    });
+    const nextResponse = () =>
+      new Promise<string>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('no response')), 3000);
+        notify = () => {
+          clearTimeout(t);
+          resolve(responses[responses.length - 1]);
+        };
+      });
+    const port = socket.address().port;
+    const send = (text: string | Buffer) => socket.send(text, tg.sipPort, '127.0.0.1');
+    const head = (method: string, branch: string) =>
+      `${method} sip:${NUMBERS.echo}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK${branch}\r\n` +
+      `From: <sip:t@127.0.0.1>;tag=a\r\nTo: <sip:${NUMBERS.echo}@127.0.0.1>\r\nCall-ID: ${branch}@t\r\nCSeq: 1 ${method}\r\nMax-Forwards: 70\r\n`;
+
+    for (const garbage of [
+      Buffer.from([0, 1, 2, 255, 254]),
+      'hello world\r\n\r\n',
+      'INVITE\r\n\r\n',
+      'SIP/2.0 200\r\n\r\n',
+    ])
+      send(garbage);
+    // A truncated INVITE: headers cut before the blank line, Content-Length promising a body.
+    let reply = nextResponse();
+    send(head('INVITE', 'trunc') + 'Content-Type: application/sdp\r\nContent-Length: 200\r\n');
+    const first = await reply;
+    expect(first).toMatch(/^SIP\/2\.0 400 /);
+    expect(first).toMatch(/Call-ID: trunc@t/);
+    // Body shorter than Content-Length.
+    reply = nextResponse();
+    send(
+      head('INVITE', 'short') +
+        'Content-Type: application/sdp\r\nContent-Length: 500\r\n\r\nv=0\r\n',
+    );
+    expect(await reply).toMatch(/^SIP\/2\.0 400 [\s\S]*Call-ID: short@t/);
+    // The process still answers: OPTIONS gets 200.
+    reply = nextResponse();
+    send(head('OPTIONS', 'opt') + 'Content-Length: 0\r\n\r\n');
+    expect(await reply).toMatch(/^SIP\/2\.0 200 OK[\s\S]*Allow: INVITE, ACK, CANCEL, BYE, OPTIONS/);
+    expect(responses).toHaveLength(3);
+    socket.close();
+
+    const ports = sippPorts();
+    const call = await scenario(dir, 'uac_rtp.xml', {
+      '<nop><action><exec rtp_stream="tone.ul,1,0"/></action></nop>': '',
+    });
+    const result = await runSipp({
+      dir,
+      scenarioFile: call,
+      service: NUMBERS.echo,
+      target: tg.sipPort,
+      ports,
+      extra: ['-d', '200'],
+    });
+    expect(result.code, result.stdout).toBe(0);
+  });
+});
