@@ -34,8 +34,8 @@ export const configSchema = z
         timers: z
           .object({
             t1: z.number().int().min(50).max(5000),
-            t2: z.number().int().min(500).max(64000),
-            t4: z.number().int().min(500).max(64000),
+            t2: z.number().int().min(200).max(64000),
+            t4: z.number().int().min(200).max(64000),
           })
           .partial()
           .default({}),

@@ -1,0 +1,88 @@
+/**
+ * baresip as a real SIP phone: a headless config (no sound card: aufile plays a WAV and hangs
+ * up at its end, sndfile records what the phone receives), driven by `-e /dial`.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { runProcess, type Finished } from './processes.js';
+
+export interface BaresipOptions {
+  dir: string;
+  sipPort: number;
+  rtpRange: [number, number];
+  sourceWav: string;
+  codecs: string;
+}
+
+export async function writeBaresipConfig(
+  o: BaresipOptions,
+): Promise<{ configDir: string; recordDir: string }> {
+  const configDir = path.join(o.dir, `baresip-${o.sipPort}`);
+  const recordDir = path.join(configDir, 'rec');
+  await fs.mkdir(recordDir, { recursive: true });
+  const config = [
+    `sip_listen 127.0.0.1:${o.sipPort}`,
+    'net_interface 127.0.0.1',
+    `rtp_ports ${o.rtpRange[0]}-${o.rtpRange[1]}`,
+    'call_max_calls 4',
+    `audio_source aufile,${o.sourceWav}`,
+    `audio_player aubridge,sink_${o.sipPort}`,
+    `audio_alert aubridge,sink_${o.sipPort}`,
+    'ausrc_srate 8000',
+    'ausrc_channels 1',
+    'auplay_srate 8000',
+    'auplay_channels 1',
+    `snd_path ${recordDir}`,
+    'module_path /usr/lib/baresip/modules',
+    'module g711.so',
+    'module aufile.so',
+    'module aubridge.so',
+    'module sndfile.so',
+    'module_tmp account.so',
+    'module_app menu.so',
+  ];
+  await fs.writeFile(path.join(configDir, 'config'), config.join('\n') + '\n');
+  await fs.writeFile(
+    path.join(configDir, 'accounts'),
+    `<sip:phone@127.0.0.1:${o.sipPort}>;regint=0;answermode=auto;audio_codecs=${o.codecs}\n`,
+  );
+  await fs.writeFile(path.join(configDir, 'contacts'), '');
+  return { configDir, recordDir };
+}
+
+export function dial(configDir: string, uri: string, quitAfterS: number): Promise<Finished> {
+  return runProcess('baresip', ['-f', configDir, '-t', String(quitAfterS), '-e', `/dial ${uri}`], {
+    timeoutMs: (quitAfterS + 5) * 1000,
+  });
+}
+
+/** Reads a 16-bit PCM WAV (mono or the first channel) and its sample rate. */
+export function readWav(buf: Buffer): { rate: number; samples: Int16Array } {
+  if (buf.toString('ascii', 0, 4) !== 'RIFF' || buf.toString('ascii', 8, 12) !== 'WAVE')
+    throw new Error('not a WAV file');
+  let off = 12;
+  let rate = 0;
+  let channels = 1;
+  while (off + 8 <= buf.length) {
+    const id = buf.toString('ascii', off, off + 4);
+    const size = buf.readUInt32LE(off + 4);
+    if (id === 'fmt ') {
+      channels = buf.readUInt16LE(off + 10);
+      rate = buf.readUInt32LE(off + 12);
+    } else if (id === 'data') {
+      const end = Math.min(buf.length, off + 8 + size);
+      const n = Math.floor((end - off - 8) / 2 / channels);
+      const samples = new Int16Array(n);
+      for (let i = 0; i < n; i++) samples[i] = buf.readInt16LE(off + 8 + i * 2 * channels);
+      return { rate, samples };
+    }
+    off += 8 + size + (size & 1);
+  }
+  throw new Error('WAV has no data chunk');
+}
+
+export function frames(samples: Int16Array, size: number): Int16Array[] {
+  const out: Int16Array[] = [];
+  for (let i = 0; i + size <= samples.length; i += size) out.push(samples.subarray(i, i + size));
+  return out;
+}
