@@ -62,10 +62,13 @@ export async function loadConfig(dir: string): Promise<TelgateConfig> {
   const problems: ConfigProblem[] = [];
   for (const name of names) {
     const file = path.join(dir, name);
-    const doc = YAML.parseDocument(await fs.readFile(file, 'utf8'), { prettyErrors: false });
+    const doc = YAML.parseDocument(await fs.readFile(file, 'utf8'));
     if (doc.errors.length) {
-      for (const e of doc.errors)
-        problems.push({ file, path: '', message: `YAML: ${e.message.split('\n')[0]}` });
+      for (const e of doc.errors) {
+        const at = e.linePos?.[0];
+        const where = at ? `line ${at.line}:${at.col}` : '';
+        problems.push({ file, path: where, message: `YAML: ${e.message.split('\n')[0]}` });
+      }
       continue;
     }
     const value: unknown = doc.toJS() ?? {};

@@ -95,6 +95,7 @@ function readHeaders(
   let problem: string | undefined;
   for (let i = 1; i < lines.length; i++) {
     let line = lines[i];
+    if (line === '') continue; // only at the very end of a message cut before its blank line
     while (i + 1 < lines.length && /^[ \t]/.test(lines[i + 1])) {
       line += ' ' + lines[++i].trim();
     }

@@ -1,0 +1,125 @@
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { MediaClock } from '../../src/media/media-clock.js';
+import { PlayoutQueue } from '../../src/media/playout-queue.js';
+import { PortPool } from '../../src/media/port-pool.js';
+import { newRtpHeader, readRtpHeader, writeRtpHeader } from '../../src/media/rtp-packet.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('RTP packets', () => {
+  it('writes and reads back a header, and skips CSRCs, extension and padding', () => {
+    const pkt = Buffer.alloc(12 + 160);
+    writeRtpHeader(pkt, 8, true, 65535, 0xfffffff0, 0xdeadbeef);
+    const h = newRtpHeader();
+    expect(readRtpHeader(pkt, h)).toBe(true);
+    expect(h).toMatchObject({
+      payloadType: 8,
+      marker: true,
+      sequence: 65535,
+      timestamp: 0xfffffff0,
+      ssrc: 0xdeadbeef,
+      payloadOffset: 12,
+      payloadLength: 160,
+    });
+    const fancy = Buffer.alloc(12 + 4 + 8 + 10 + 3);
+    fancy[0] = 0x80 | 0x20 | 0x10 | 1; // padding, extension, one CSRC
+    fancy.writeUInt16BE(2, 12 + 4 + 2); // extension of 2 words
+    fancy[fancy.length - 1] = 3;
+    expect(readRtpHeader(fancy, h)).toBe(true);
+    expect(h.payloadOffset).toBe(12 + 4 + 12);
+    expect(h.payloadLength).toBe(fancy.length - 3 - 28);
+  });
+
+  it('refuses short packets, wrong versions and padding larger than the packet', () => {
+    const h = newRtpHeader();
+    expect(readRtpHeader(Buffer.alloc(11), h)).toBe(false);
+    expect(readRtpHeader(Buffer.from([0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), h)).toBe(false);
+    const bad = Buffer.alloc(14);
+    bad[0] = 0xa0;
+    bad[13] = 200;
+    expect(readRtpHeader(bad, h)).toBe(false);
+  });
+});
+
+describe('media clock', () => {
+  it('ticks every period for all subscribers and holds no timer without them', () => {
+    vi.useFakeTimers();
+    const clock = new MediaClock(20);
+    let a = 0;
+    let b = 0;
+    const sa = { onTick: () => a++ };
+    const sb = { onTick: () => b++ };
+    clock.add(sa);
+    clock.add(sb);
+    vi.advanceTimersByTime(1000);
+    expect(a).toBeGreaterThanOrEqual(49);
+    expect(b).toBe(a);
+    clock.remove(sa);
+    clock.remove(sb);
+    expect(clock.running).toBe(false);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('keeps 50 ticks per second on the real clock', async () => {
+    const clock = new MediaClock(20);
+    const stamps: bigint[] = [];
+    await new Promise<void>((resolve) => {
+      const sub = {
+        onTick: () => {
+          stamps.push(process.hrtime.bigint());
+          if (stamps.length === 51) {
+            clock.remove(sub);
+            resolve();
+          }
+        },
+      };
+      clock.add(sub);
+    });
+    const spanMs = Number(stamps[50] - stamps[0]) / 1e6;
+    expect(spanMs).toBeGreaterThan(990);
+    expect(spanMs).toBeLessThan(1060);
+  });
+});
+
+describe('playout queue', () => {
+  it('plays queued audio in order, pads underruns with silence and bounds its size', () => {
+    const q = new PlayoutQueue(4);
+    const bytes = Buffer.alloc(12);
+    for (let i = 0; i < 6; i++) bytes.writeInt16LE(i + 1, i * 2);
+    q.pushPcm16le(bytes);
+    expect(q.queuedSamples).toBe(4);
+    expect(q.droppedSamples).toBe(2);
+    const out = new Int16Array(3);
+    expect(q.pull(out)).toBe(3);
+    expect([...out]).toEqual([1, 2, 3]);
+    expect(q.pull(out)).toBe(1);
+    expect([...out]).toEqual([4, 0, 0]);
+    expect(q.pull(out)).toBe(0);
+    expect(q.underruns).toBe(1);
+  });
+});
+
+describe('port pool', () => {
+  it('hands out even ports, skips ports taken elsewhere and is whole again after release', async () => {
+    const squatter = dgram.createSocket('udp4');
+    await new Promise<void>((r) => squatter.bind(39000, '127.0.0.1', () => r()));
+    const pool = new PortPool('127.0.0.1', 39000, 39005);
+    expect(pool.size).toBe(3);
+    const a = await pool.acquire();
+    const b = await pool.acquire();
+    expect([a?.port, b?.port]).toEqual([39002, 39004]);
+    expect(await pool.acquire()).toBeUndefined();
+    pool.release(a!);
+    pool.release(b!);
+    pool.release(b!);
+    expect(pool.available).toBe(3);
+    squatter.close();
+  });
+
+  it('refuses a nonsense range', () => {
+    expect(() => new PortPool('127.0.0.1', 5000, 4000)).toThrow(/not a valid range/);
+  });
+});
