@@ -34,6 +34,7 @@ export interface CallDeps {
   strictSource: boolean;
   playoutMaxSeconds: number;
   logger: Logger;
+  onAnswered(call: Call): void;
   openLink(callbacks: {
     onAudio(frame: Buffer): void;
     onMessage(message: AgentMessage): void;
@@ -163,6 +164,7 @@ export class Call implements Tickable, RtpReceiver {
       codec: `${codec.name}/${codec.clockRate}`,
     });
     this.deps.clock.add(this);
+    this.deps.onAnswered(this);
     this.log.info(
       { codec: codec.name, chain: `${codec.name}/8000 → slin, no resample`, rtpPort: lease.port },
       'call answered',

@@ -3,6 +3,7 @@
  * one object main.ts and the tests start and stop; stop() leaves no socket, port or timer open.
  */
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { LinkSession } from '../link/link-session.js';
 import { LocalAgent } from '../link/local-agent/server.js';
@@ -26,7 +27,14 @@ export interface GatewayStats {
   clockSubscribers: number;
 }
 
+/** Call lifecycle events, for ops hooks and tests: 'answered' (callId), 'closed' (callId, outcome). */
+export type GatewayEvents = {
+  answered: [callId: string];
+  closed: [callId: string, outcome: CallOutcome];
+};
+
 export class Gateway {
+  readonly events = new EventEmitter<GatewayEvents>();
   readonly engine: SipEngine;
   readonly ports: PortPool;
   readonly clock = new MediaClock(20);
@@ -144,6 +152,7 @@ export class Gateway {
         strictSource: this.config.media.strictSource,
         playoutMaxSeconds: this.config.media.playoutMaxSeconds,
         logger: this.logger,
+        onAnswered: (c) => this.events.emit('answered', c.callId),
         openLink: (events) => new LinkSession(telapi, events, this.config.telapi.timeoutMs),
       },
       (c, outcome) => this.onCallClosed(c, outcome),
@@ -154,6 +163,7 @@ export class Gateway {
 
   private onCallClosed(call: Call, outcome: CallOutcome): void {
     this.calls.delete(call);
+    this.events.emit('closed', call.callId, outcome);
     if ('refused' in outcome)
       this.refusals[outcome.refused] = (this.refusals[outcome.refused] ?? 0) + 1;
     else this.endings[outcome.ended] = (this.endings[outcome.ended] ?? 0) + 1;

@@ -48,9 +48,12 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
-export async function startGateway(config: TelgateConfig): Promise<TestGateway> {
+export async function startGateway(
+  config: TelgateConfig,
+  env: NodeJS.ProcessEnv = {},
+): Promise<TestGateway> {
   const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
-  const gateway = new Gateway(config, logger, {});
+  const gateway = new Gateway(config, logger, env);
   await gateway.start();
   return { gateway, sipPort: gateway.engine.listenAddress.port, stop: () => gateway.stop() };
 }

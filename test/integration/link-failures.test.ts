@@ -1,0 +1,118 @@
+/**
+ * What the caller gets when the agent side fails: TelAPI unreachable or refusing, and the agent's
+ * WebSocket dying mid-call. The failing TelAPI is a real HTTP server on loopback.
+ */
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import fs from 'node:fs/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { NUMBERS, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
+import { killAll } from '../helpers/processes.js';
+import { runSipp, scenario, sippPorts, startSipp, workDir } from '../helpers/sipp.js';
+
+let tg: TestGateway | undefined;
+afterEach(async () => {
+  await killAll();
+  await tg?.stop();
+  tg = undefined;
+});
+
+async function messagesLog(dir: string, prefix: string): Promise<string> {
+  const log = (await fs.readdir(dir)).find(
+    (f) => f.startsWith(prefix) && f.endsWith('_messages.log'),
+  );
+  return fs.readFile(`${dir}/${log}`, 'utf8');
+}
+
+describe('agent link failures', () => {
+  it('TelAPI unreachable: the caller gets 503 with a Reason, after 180 Ringing', async () => {
+    const dead = http.createServer();
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', () => r()));
+    const port = (dead.address() as AddressInfo).port;
+    await new Promise<void>((r) => dead.close(() => r()));
+    tg = await startGateway(
+      testConfig(31200, (raw) => {
+        raw.telapi = { url: `http://127.0.0.1:${port}`, timeoutMs: 1000 };
+        (raw.localAgent as { enabled: boolean }).enabled = false;
+      }),
+      { TELAPI_API_KEY: 'k' },
+    );
+    const dir = await workDir();
+    const sf = await scenario(dir, 'uac_expect.xml', { EXPECT: '503' });
+    const r = await runSipp({
+      dir,
+      scenarioFile: sf,
+      service: NUMBERS.echo,
+      target: tg.sipPort,
+      ports: sippPorts(),
+      extra: ['-trace_msg'],
+    });
+    expect(r.code, r.stdout).toBe(0);
+    const log = await messagesLog(dir, 'uac_expect');
+    expect(log).toMatch(/SIP\/2\.0 180 Ringing/);
+    expect(log).toMatch(
+      /SIP\/2\.0 503 Service Unavailable[\s\S]*Reason: SIP ;cause=503 ;text="voice agent unavailable: TelAPI unreachable/,
+    );
+    expect(tg.gateway.stats().ports.available).toBe(tg.gateway.stats().ports.size);
+  });
+
+  it('TelAPI refuses the key: 503 naming the HTTP status', async () => {
+    const api = http.createServer((_req, res) => res.writeHead(401).end('{"error":"bad key"}'));
+    await new Promise<void>((r) => api.listen(0, '127.0.0.1', () => r()));
+    try {
+      tg = await startGateway(
+        testConfig(31200, (raw) => {
+          raw.telapi = { url: `http://127.0.0.1:${(api.address() as AddressInfo).port}` };
+          (raw.localAgent as { enabled: boolean }).enabled = false;
+        }),
+        { TELAPI_API_KEY: 'wrong' },
+      );
+      const dir = await workDir();
+      const sf = await scenario(dir, 'uac_expect.xml', { EXPECT: '503' });
+      const r = await runSipp({
+        dir,
+        scenarioFile: sf,
+        service: NUMBERS.echo,
+        target: tg.sipPort,
+        ports: sippPorts(),
+        extra: ['-trace_msg'],
+      });
+      expect(r.code, r.stdout).toBe(0);
+      expect(await messagesLog(dir, 'uac_expect')).toMatch(
+        /Reason: SIP ;cause=503 ;text="voice agent unavailable: TelAPI refused the session: HTTP 401/,
+      );
+    } finally {
+      api.closeAllConnections();
+      await new Promise<void>((r) => api.close(() => r()));
+    }
+  });
+
+  it('the agent WebSocket dies mid-call: the caller gets BYE with a Reason and everything is freed', async () => {
+    tg = await startGateway(testConfig(31200));
+    const dir = await workDir();
+    const sf = await scenario(dir, 'uac_wait_bye.xml');
+    const sipp = startSipp({
+      dir,
+      scenarioFile: sf,
+      service: NUMBERS.tone,
+      target: tg.sipPort,
+      ports: sippPorts(),
+      extra: ['-trace_msg'],
+    });
+    const agent = tg.gateway.localAgent!;
+    // Once answered, the agent's socket is live: cut it.
+    await once(tg.gateway.events, 'answered');
+    expect(agent.liveSockets).toBe(1);
+    await agent.close();
+    const r = await sipp.done;
+    expect(r.code, r.stdout).toBe(0);
+    expect(await messagesLog(dir, 'uac_wait_bye')).toMatch(
+      /BYE sip:[\s\S]*Reason: Q\.850 ;cause=41 ;text="voice agent connection lost/,
+    );
+    const stats = tg.gateway.stats();
+    expect(stats.endings['link-lost']).toBe(1);
+    expect(stats.ports.available).toBe(stats.ports.size);
+    expect(stats.clockSubscribers).toBe(0);
+  });
+});
