@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import SummaryReporter from './test/summary-reporter.js';
 
 export default defineConfig({
   test: {
@@ -9,5 +10,6 @@ export default defineConfig({
     // and the gateway never compete for the two cores and timings stay meaningful.
     fileParallelism: false,
     pool: 'forks',
+    reporters: ['default', new SummaryReporter()],
   },
 });

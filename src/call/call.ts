@@ -123,7 +123,8 @@ export class Call implements Tickable, RtpReceiver {
     const link = this.deps.openLink({
       onAudio: (frame) => this.playout.pushPcm16le(frame),
       onMessage: (message) => this.onAgentMessage(message),
-      onClose: (code, reason) => this.end('link-lost', `WebSocket closed ${code} ${reason}`.trim()),
+      onClose: (code, reason) =>
+        void this.end('link-lost', `WebSocket closed ${code} ${reason}`.trim()),
     });
     this.link = link;
     try {
@@ -186,13 +187,13 @@ export class Call implements Tickable, RtpReceiver {
   }
 
   private onAgentMessage(message: AgentMessage): void {
-    if (message.type === 'hangup') this.end('agent-hangup', message.reason);
+    if (message.type === 'hangup') void this.end('agent-hangup', message.reason);
   }
 
   private onDialogEnd(cause: DialogEndCause): void {
-    if (cause === 'remote-bye') this.end('caller-hangup');
-    else if (cause === 'no-ack') this.end('no-ack');
-    else this.end('shutdown');
+    if (cause === 'remote-bye') void this.end('caller-hangup');
+    else if (cause === 'no-ack') void this.end('no-ack');
+    else void this.end('shutdown');
   }
 
   /** Refuses the INVITE (if still unanswered) and releases everything. */
@@ -210,17 +211,23 @@ export class Call implements Tickable, RtpReceiver {
     this.onClosed(this, { refused: cause, status: rejection.status });
   }
 
-  /** Ends an answered call: BYE unless the caller already hung up, then releases everything. */
-  end(cause: EndCause, detail?: string): void {
-    if (this.closed) return;
+  /**
+   * Ends an answered call: BYE unless the caller already hung up, then releases everything.
+   * Resolves when the BYE transaction is over (at once when no BYE is due).
+   */
+  end(cause: EndCause, detail?: string): Promise<void> {
+    if (this.closed) return Promise.resolve();
     if (!this.dialog) {
       // Not answered yet: the link failed or the agent hung up during set-up.
       this.refuse('link-unavailable', detail ?? cause);
-      return;
+      return Promise.resolve();
     }
     const dialog = this.dialog;
     this.release({ type: 'session.end', reason: cause });
-    if (cause !== 'caller-hangup' && cause !== 'no-ack') void dialog.bye(byeReason(cause, detail));
+    const bye =
+      cause === 'caller-hangup' || cause === 'no-ack'
+        ? Promise.resolve()
+        : dialog.bye(byeReason(cause, detail));
     const counters = this.rtp?.counters;
     this.log.info(
       {
@@ -233,6 +240,7 @@ export class Call implements Tickable, RtpReceiver {
       'call ended',
     );
     this.onClosed(this, { ended: cause });
+    return bye;
   }
 
   private release(finalMessage: Parameters<LinkSession['close']>[0]): void {

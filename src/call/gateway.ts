@@ -27,6 +27,8 @@ export interface GatewayStats {
   clockSubscribers: number;
 }
 
+const STOP_BYE_WAIT_MS = 2000;
+
 /** Call lifecycle events, for ops hooks and tests: 'answered' (callId), 'closed' (callId, outcome). */
 export type GatewayEvents = {
   answered: [callId: string];
@@ -104,7 +106,11 @@ export class Gateway {
   /** Stops taking calls, ends live ones with BYE and closes everything. */
   async stop(): Promise<void> {
     this.drainingFlag = true;
-    for (const call of [...this.calls.keys()]) call.end('shutdown');
+    const byes = Promise.allSettled([...this.calls.keys()].map((call) => call.end('shutdown')));
+    // A caller that vanished would keep its BYE retrying for 64·T1: wait a bounded time only.
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([byes, new Promise((r) => (bound = setTimeout(r, STOP_BYE_WAIT_MS)))]);
+    clearTimeout(bound);
     await this.engine.stop();
     await this.localAgent?.close();
   }

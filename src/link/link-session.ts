@@ -94,6 +94,7 @@ export class LinkSession {
     if (ws.readyState === WebSocket.OPEN) ws.close(1000, 'call ended');
     else ws.terminate();
     // A peer that never completes the closing handshake must not keep the socket alive.
-    setTimeout(() => ws.terminate(), 2000).unref();
+    const force = setTimeout(() => ws.terminate(), 2000);
+    ws.once('close', () => clearTimeout(force));
   }
 }

@@ -116,3 +116,30 @@ describe('agent link failures', () => {
     expect(stats.clockSubscribers).toBe(0);
   });
 });
+
+describe('shutdown', () => {
+  it('stopping telgate ends a live call with BYE and a Reason, and leaves nothing open', async () => {
+    const gw = await startGateway(testConfig(31200));
+    const dir = await workDir();
+    const sf = await scenario(dir, 'uac_wait_bye.xml');
+    const sipp = startSipp({
+      dir,
+      scenarioFile: sf,
+      service: NUMBERS.echo,
+      target: gw.sipPort,
+      ports: sippPorts(),
+      extra: ['-trace_msg'],
+    });
+    await once(gw.gateway.events, 'answered');
+    await gw.stop();
+    const r = await sipp.done;
+    expect(r.code, r.stdout).toBe(0);
+    expect(await messagesLog(dir, 'uac_wait_bye')).toMatch(
+      /Reason: Q\.850 ;cause=41 ;text="telgate shutting down/,
+    );
+    const stats = gw.gateway.stats();
+    expect(stats.sip).toEqual({ transactions: 0, dialogs: 0 });
+    expect(stats.ports.available).toBe(stats.ports.size);
+    expect(gw.gateway.localAgent?.liveSockets).toBe(0);
+  });
+});
