@@ -116,3 +116,12 @@ export async function toneFile(
   if (r.code !== 0) throw new Error(`sox failed: ${r.stderr}`);
   return file;
 }
+
+/** The -trace_msg log of the scenario whose file name starts with `prefix`. */
+export async function messagesLog(dir: string, prefix: string): Promise<string> {
+  const log = (await fs.readdir(dir)).find(
+    (f) => f.startsWith(prefix) && f.endsWith('_messages.log'),
+  );
+  if (!log) throw new Error(`no ${prefix}*_messages.log in ${dir}`);
+  return fs.readFile(path.join(dir, log), 'utf8');
+}

@@ -10,7 +10,7 @@ import { countFramesAt } from '../helpers/audio.js';
 import { Capture, type Datagram } from '../helpers/capture.js';
 import { NUMBERS, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { killAll } from '../helpers/processes.js';
-import { runSipp, scenario, sippPorts, toneFile, workDir } from '../helpers/sipp.js';
+import { messagesLog, runSipp, scenario, sippPorts, toneFile, workDir } from '../helpers/sipp.js';
 
 const MEDIA_MIN = 31000;
 let tg: TestGateway;
@@ -116,33 +116,35 @@ describe('calls from sipp', () => {
     });
     expect(result.code, result.stdout).toBe(0);
     expect(tg.gateway.stats().endings['agent-hangup']).toBe(before + 1);
-    const { readFile, readdir } = await import('node:fs/promises');
-    const log = (await readdir(dir)).find(
-      (f) => f.startsWith('uac_wait_bye') && f.endsWith('_messages.log'),
-    );
-    const text = await readFile(`${dir}/${log}`, 'utf8');
+    const text = await messagesLog(dir, 'uac_wait_bye');
     expect(text).toMatch(/BYE sip:[\s\S]*Reason: Q\.850 ;cause=16 ;text="agent hung up/);
   });
 
   it('an unknown number gets 404 with a Reason header', async () => {
-    const sf = await scenario(dir, 'uac_expect.xml', { EXPECT: '404' });
+    const own = await workDir();
+    const sf = await scenario(own, 'uac_expect.xml', { EXPECT: '404' });
     const result = await runSipp({
-      dir,
+      dir: own,
       scenarioFile: sf,
       service: '15550100999',
       target: tg.sipPort,
       ports: sippPorts(),
+      extra: ['-trace_msg'],
     });
     expect(result.code, result.stdout).toBe(0);
+    expect(await messagesLog(own, 'uac_expect')).toMatch(
+      /SIP\/2\.0 404 Not Found[\s\S]*Reason: SIP ;cause=404 ;text="no endpoint for the dialed number: 15550100999"/,
+    );
   });
 
   it('an offer without PCMU or PCMA gets 488 naming the offered codecs', async () => {
-    const sf = await scenario(dir, 'uac_expect.xml', {
+    const own = await workDir();
+    const sf = await scenario(own, 'uac_expect.xml', {
       EXPECT: '488',
       'RTP/AVP 0\n      a=rtpmap:0 PCMU/8000': 'RTP/AVP 18\n      a=rtpmap:18 G729/8000',
     });
     const result = await runSipp({
-      dir,
+      dir: own,
       scenarioFile: sf,
       service: NUMBERS.echo,
       target: tg.sipPort,
@@ -150,11 +152,7 @@ describe('calls from sipp', () => {
       extra: ['-trace_msg'],
     });
     expect(result.code, result.stdout).toBe(0);
-    const { readFile, readdir } = await import('node:fs/promises');
-    const log = (await readdir(dir)).find(
-      (f) => f.startsWith('uac_expect') && f.endsWith('_messages.log'),
-    );
-    expect(await readFile(`${dir}/${log}`, 'utf8')).toMatch(
+    expect(await messagesLog(own, 'uac_expect')).toMatch(
       /Warning: 305 telgate "Incompatible media format: offered G729\/8000; supported PCMU\/8000 PCMA\/8000"/,
     );
   });

@@ -5,11 +5,10 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import fs from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NUMBERS, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { killAll } from '../helpers/processes.js';
-import { runSipp, scenario, sippPorts, startSipp, workDir } from '../helpers/sipp.js';
+import { messagesLog, runSipp, scenario, sippPorts, startSipp, workDir } from '../helpers/sipp.js';
 
 let tg: TestGateway | undefined;
 afterEach(async () => {
@@ -18,11 +17,27 @@ afterEach(async () => {
   tg = undefined;
 });
 
-async function messagesLog(dir: string, prefix: string): Promise<string> {
-  const log = (await fs.readdir(dir)).find(
-    (f) => f.startsWith(prefix) && f.endsWith('_messages.log'),
+/** telgate against an outside TelAPI at `url`; sipp expects `status`; returns sipp's message log. */
+async function callExpecting(url: string, status: number): Promise<string> {
+  tg = await startGateway(
+    testConfig(31200, (raw) => {
+      raw.telapi = { url, timeoutMs: 1000 };
+      (raw.localAgent as { enabled: boolean }).enabled = false;
+    }),
+    { TELAPI_API_KEY: 'k' },
   );
-  return fs.readFile(`${dir}/${log}`, 'utf8');
+  const dir = await workDir();
+  const scenarioFile = await scenario(dir, 'uac_expect.xml', { EXPECT: String(status) });
+  const r = await runSipp({
+    dir,
+    scenarioFile,
+    service: NUMBERS.echo,
+    target: tg.sipPort,
+    ports: sippPorts(),
+    extra: ['-trace_msg'],
+  });
+  expect(r.code, r.stdout).toBe(0);
+  return messagesLog(dir, 'uac_expect');
 }
 
 describe('agent link failures', () => {
@@ -31,55 +46,23 @@ describe('agent link failures', () => {
     await new Promise<void>((r) => dead.listen(0, '127.0.0.1', () => r()));
     const port = (dead.address() as AddressInfo).port;
     await new Promise<void>((r) => dead.close(() => r()));
-    tg = await startGateway(
-      testConfig(31200, (raw) => {
-        raw.telapi = { url: `http://127.0.0.1:${port}`, timeoutMs: 1000 };
-        (raw.localAgent as { enabled: boolean }).enabled = false;
-      }),
-      { TELAPI_API_KEY: 'k' },
-    );
-    const dir = await workDir();
-    const sf = await scenario(dir, 'uac_expect.xml', { EXPECT: '503' });
-    const r = await runSipp({
-      dir,
-      scenarioFile: sf,
-      service: NUMBERS.echo,
-      target: tg.sipPort,
-      ports: sippPorts(),
-      extra: ['-trace_msg'],
-    });
-    expect(r.code, r.stdout).toBe(0);
-    const log = await messagesLog(dir, 'uac_expect');
+    const log = await callExpecting(`http://127.0.0.1:${port}`, 503);
     expect(log).toMatch(/SIP\/2\.0 180 Ringing/);
     expect(log).toMatch(
       /SIP\/2\.0 503 Service Unavailable[\s\S]*Reason: SIP ;cause=503 ;text="voice agent unavailable: TelAPI unreachable/,
     );
-    expect(tg.gateway.stats().ports.available).toBe(tg.gateway.stats().ports.size);
+    expect(tg!.gateway.stats().ports.available).toBe(tg!.gateway.stats().ports.size);
   });
 
   it('TelAPI refuses the key: 503 naming the HTTP status', async () => {
     const api = http.createServer((_req, res) => res.writeHead(401).end('{"error":"bad key"}'));
     await new Promise<void>((r) => api.listen(0, '127.0.0.1', () => r()));
     try {
-      tg = await startGateway(
-        testConfig(31200, (raw) => {
-          raw.telapi = { url: `http://127.0.0.1:${(api.address() as AddressInfo).port}` };
-          (raw.localAgent as { enabled: boolean }).enabled = false;
-        }),
-        { TELAPI_API_KEY: 'wrong' },
+      const log = await callExpecting(
+        `http://127.0.0.1:${(api.address() as AddressInfo).port}`,
+        503,
       );
-      const dir = await workDir();
-      const sf = await scenario(dir, 'uac_expect.xml', { EXPECT: '503' });
-      const r = await runSipp({
-        dir,
-        scenarioFile: sf,
-        service: NUMBERS.echo,
-        target: tg.sipPort,
-        ports: sippPorts(),
-        extra: ['-trace_msg'],
-      });
-      expect(r.code, r.stdout).toBe(0);
-      expect(await messagesLog(dir, 'uac_expect')).toMatch(
+      expect(log).toMatch(
         /Reason: SIP ;cause=503 ;text="voice agent unavailable: TelAPI refused the session: HTTP 401/,
       );
     } finally {
