@@ -25,6 +25,7 @@ const MAX_BUFFERED_BYTES = 256 * 1024;
 export class LinkSession {
   private ws: WebSocket | undefined;
   private closed = false;
+  private readonly abort = new AbortController();
   sessionId = '';
   framesDropped = 0;
 
@@ -35,7 +36,7 @@ export class LinkSession {
   ) {}
 
   async open(request: CreateSessionRequest): Promise<void> {
-    const session = await this.telapi.createSession(request);
+    const session = await this.telapi.createSession(request, this.abort.signal);
     this.sessionId = session.sessionId;
     if (this.closed) throw new TelApiError('link closed while it was being opened');
     const ws = new WebSocket(this.telapi.sessionUrl(session), {
@@ -88,6 +89,7 @@ export class LinkSession {
   close(finalMessage?: GatewayMessage): void {
     if (this.closed) return;
     this.closed = true;
+    this.abort.abort();
     const ws = this.ws;
     if (!ws) return;
     if (finalMessage) this.send(finalMessage);

@@ -19,14 +19,19 @@ export interface TelApiOptions {
 export class TelApiClient {
   constructor(private readonly options: TelApiOptions) {}
 
-  async createSession(request: CreateSessionRequest): Promise<CreateSessionResponse> {
+  /** `cancel` aborts the request, e.g. when the caller hangs up while it is in flight. */
+  async createSession(
+    request: CreateSessionRequest,
+    cancel?: AbortSignal,
+  ): Promise<CreateSessionResponse> {
+    const timeout = AbortSignal.timeout(this.options.timeoutMs);
     let response: Response;
     try {
       response = await fetch(new URL('/api/v1/sessions', this.options.baseUrl), {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-api-key': this.options.apiKey },
         body: JSON.stringify(request),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        signal: cancel ? AbortSignal.any([timeout, cancel]) : timeout,
       });
     } catch (err) {
       throw new TelApiError(`TelAPI unreachable: ${(err as Error).message}`);

@@ -126,3 +126,42 @@ describe('shutdown', () => {
     expect(gw.gateway.localAgent?.liveSockets).toBe(0);
   });
 });
+
+describe('CANCEL while the agent link is being provisioned', () => {
+  it('the caller gets 200 for CANCEL and 487 for the INVITE, and nothing is left behind', async () => {
+    // A TelAPI that accepts the request and never answers keeps the call ringing.
+    const stalled = http.createServer(() => undefined);
+    await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', () => r()));
+    try {
+      tg = await startGateway(
+        testConfig(31200, (raw) => {
+          raw.telapi = {
+            url: `http://127.0.0.1:${(stalled.address() as AddressInfo).port}`,
+            timeoutMs: 10000,
+          };
+          (raw.localAgent as { enabled: boolean }).enabled = false;
+        }),
+        { TELAPI_API_KEY: 'k' },
+      );
+      const dir = await workDir();
+      const scenarioFile = await scenario(dir, 'uac_cancel.xml');
+      const r = await runSipp({
+        dir,
+        scenarioFile,
+        service: NUMBERS.echo,
+        target: tg.sipPort,
+        ports: sippPorts(),
+      });
+      expect(r.code, r.stdout).toBe(0);
+      const stats = tg.gateway.stats();
+      expect(stats.refusals.cancelled).toBe(1);
+      expect(stats.activeCalls).toBe(0);
+      expect(stats.ports.available).toBe(stats.ports.size);
+      await tg.gateway.engine.whenIdle();
+      expect(tg.gateway.engine.stats()).toEqual({ transactions: 0, dialogs: 0 });
+    } finally {
+      stalled.closeAllConnections();
+      await new Promise<void>((r) => stalled.close(() => r()));
+    }
+  });
+});
