@@ -28,10 +28,7 @@ export class ClientTransaction {
     this.ctx.send(this.data, this.peer);
     if (this.peer.transport === 'udp') this.scheduleRetransmit();
     this.timerF = setTimeout(() => {
-      if (this.state === 'trying' || this.state === 'proceeding') {
-        this.done({ timeout: true });
-        this.terminate();
-      }
+      this.terminate(); // reports the timeout
     }, transactionTimeout(this.ctx.timers));
   }
 
@@ -62,9 +59,12 @@ export class ClientTransaction {
     );
   }
 
+  /** Ends the transaction; one still waiting for its final response reports a timeout. */
   terminate(): void {
     if (this.state === 'terminated') return;
+    const waiting = this.state === 'trying' || this.state === 'proceeding';
     this.state = 'terminated';
+    if (waiting) this.done({ timeout: true });
     clearTimeout(this.retransmitTimer);
     clearTimeout(this.timerF);
     clearTimeout(this.timerK);

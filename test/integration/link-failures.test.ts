@@ -17,17 +17,22 @@ afterEach(async () => {
   tg = undefined;
 });
 
-/** telgate against an outside TelAPI at `url`; sipp expects `status`; returns sipp's message log. */
-async function callExpecting(url: string, status: number): Promise<string> {
+/** Starts telgate against an outside TelAPI at `url` and has sipp run scenario `file` once. */
+async function callThrough(
+  url: string,
+  timeoutMs: number,
+  file: string,
+  replace: Record<string, string> = {},
+): Promise<string> {
   tg = await startGateway(
     testConfig(31200, (raw) => {
-      raw.telapi = { url, timeoutMs: 1000 };
+      raw.telapi = { url, timeoutMs };
       (raw.localAgent as { enabled: boolean }).enabled = false;
     }),
     { TELAPI_API_KEY: 'k' },
   );
   const dir = await workDir();
-  const scenarioFile = await scenario(dir, 'uac_expect.xml', { EXPECT: String(status) });
+  const scenarioFile = await scenario(dir, file, replace);
   const r = await runSipp({
     dir,
     scenarioFile,
@@ -37,7 +42,15 @@ async function callExpecting(url: string, status: number): Promise<string> {
     extra: ['-trace_msg'],
   });
   expect(r.code, r.stdout).toBe(0);
-  return messagesLog(dir, 'uac_expect');
+  return dir;
+}
+
+/** sipp expects `status` from telgate talking to the TelAPI at `url`; returns sipp's message log. */
+async function callExpecting(url: string, status: number): Promise<string> {
+  return messagesLog(
+    await callThrough(url, 1000, 'uac_expect.xml', { EXPECT: String(status) }),
+    'uac_expect',
+  );
 }
 
 describe('agent link failures', () => {
@@ -133,26 +146,12 @@ describe('CANCEL while the agent link is being provisioned', () => {
     const stalled = http.createServer(() => undefined);
     await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', () => r()));
     try {
-      tg = await startGateway(
-        testConfig(31200, (raw) => {
-          raw.telapi = {
-            url: `http://127.0.0.1:${(stalled.address() as AddressInfo).port}`,
-            timeoutMs: 10000,
-          };
-          (raw.localAgent as { enabled: boolean }).enabled = false;
-        }),
-        { TELAPI_API_KEY: 'k' },
+      await callThrough(
+        `http://127.0.0.1:${(stalled.address() as AddressInfo).port}`,
+        10000,
+        'uac_cancel.xml',
       );
-      const dir = await workDir();
-      const scenarioFile = await scenario(dir, 'uac_cancel.xml');
-      const r = await runSipp({
-        dir,
-        scenarioFile,
-        service: NUMBERS.echo,
-        target: tg.sipPort,
-        ports: sippPorts(),
-      });
-      expect(r.code, r.stdout).toBe(0);
+      if (!tg) throw new Error('gateway not started');
       const stats = tg.gateway.stats();
       expect(stats.refusals.cancelled).toBe(1);
       expect(stats.activeCalls).toBe(0);
