@@ -1,34 +1,48 @@
 /**
- * The built-in SIP engine: UDP transport, transaction tables and UAS dialogs, dispatched as
- * RFC 3261 §8.2 and §12.2.2 say. Everything it opens (transactions, dialogs, timers) is tracked
- * in a table so stats() can prove it all went away.
+ * The built-in SIP engine: UDP and TCP transports, the four transaction machines, dialogs in
+ * both roles, dispatched as RFC 3261 §8.2, §12.2.2 and §17.2.3 say. Everything it opens
+ * (transactions, dialogs, timers) is tracked in a table so stats() can prove it all went away.
  */
-import dns from 'node:dns/promises';
-import net from 'node:net';
+import os from 'node:os';
 import { buildResponse, type ResponseOptions } from './build.js';
 import { Dialog, dialogId } from './dialog.js';
-import type { EngineStats, IncomingInvite, SipEngine } from './engine.js';
-import type { SipMessage, SipPeer, SipRequest, SipResponse } from './message.js';
+import { handleInDialogRequest, type InDialogReply } from './dialog-requests.js';
+import type {
+  EngineStats,
+  IncomingInvite,
+  OutgoingCall,
+  OutgoingInviteRequest,
+  SipEngine,
+} from './engine.js';
+import { canAnswer, isKeepAlive, replaceTopVia, resolveUri } from './engine-support.js';
+import type { SipPeer, SipRequest, SipResponse } from './message.js';
+import { parseCSeq } from './message.js';
+import { ALLOW, refusalForMethod } from './methods.js';
 import { parseMessage, DEFAULT_PARSE_LIMITS, type ParseLimits } from './parse.js';
 import { serializeMessage } from './serialize.js';
 import { NativeIncomingInvite } from './incoming-invite.js';
 import { ClientTransaction, type ClientOutcome } from './transaction-client.js';
+import { InviteClientTransaction, type InviteClientEvents } from './transaction-client-invite.js';
 import { clientTransactionKey, serverTransactionKey } from './transaction-common.js';
 import { ServerInviteTransaction } from './transaction-server-invite.js';
 import { ServerTransaction } from './transaction-server.js';
 import { DEFAULT_TIMERS, type SipTimers } from './timers.js';
-import { UdpTransport } from './transport-udp.js';
+import { DEFAULT_TCP_LIMITS, type TcpLimits } from './transport-tcp.js';
+import { Transports, type TransportName } from './transports.js';
+import { OutgoingInvite } from './uac.js';
 import { parseUri, tagOf } from './uri.js';
 import { formatVia, parseVia, randomToken } from './via.js';
-import { splitHeaderList } from './headers.js';
 
 export interface NativeEngineOptions {
   host: string;
   port: number;
+  /** Transports to listen on, both on `port`; default UDP and TCP. */
+  transports?: TransportName[];
   /** Address written into Via and Contact when it differs from the bind address. */
   advertisedHost?: string;
   timers?: Partial<SipTimers>;
   limits?: Partial<ParseLimits>;
+  tcp?: Partial<Omit<TcpLimits, 'maxMessageBytes'>>;
   userAgent?: string;
   /** Told about messages the engine refused or dropped, for logs and metrics. */
   onProtocolError?: (problem: string, peer: SipPeer) => void;
@@ -36,41 +50,64 @@ export interface NativeEngineOptions {
   draining?: () => boolean;
 }
 
-const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS';
+type ServerTxn = ServerInviteTransaction | ServerTransaction;
+type ClientTxn = ClientTransaction | InviteClientTransaction;
+
+const URI_SCHEMES = new Set(['sip', 'sips', 'tel']);
 
 export class NativeSipEngine implements SipEngine {
   readonly timers: SipTimers;
   private readonly limits: ParseLimits;
-  private readonly transport: UdpTransport;
-  private readonly serverTxns = new Map<string, ServerInviteTransaction | ServerTransaction>();
-  private readonly clientTxns = new Map<string, ClientTransaction>();
+  private readonly transports: Transports;
+  private readonly serverTxns = new Map<string, ServerTxn>();
+  private readonly clientTxns = new Map<string, ClientTxn>();
   private readonly dialogs = new Map<string, Dialog>();
+  /** Call-ID + From tag + CSeq of INVITEs being served, to spot merged requests (§8.2.2.2). */
+  private readonly pendingInvites = new Map<string, string>();
+  private readonly mergedByTxn = new Map<string, string>();
   private idleWaiters: Array<() => void> = [];
   private inviteHandler: ((invite: IncomingInvite) => void) | undefined;
   readonly commonHeaders: Array<[string, string]>;
+  private readonly userAgent: string;
 
   constructor(private readonly options: NativeEngineOptions) {
     this.timers = { ...DEFAULT_TIMERS, ...options.timers };
     this.limits = { ...DEFAULT_PARSE_LIMITS, ...options.limits };
-    this.transport = new UdpTransport(options.host, options.port, (data, peer) =>
-      this.receive(data, peer),
+    this.userAgent = options.userAgent ?? 'telgate';
+    this.transports = new Transports(
+      options.host,
+      options.port,
+      options.transports ?? ['udp', 'tcp'],
+      { ...DEFAULT_TCP_LIMITS, ...options.tcp, maxMessageBytes: this.limits.maxMessageBytes },
+      {
+        onMessage: (data, peer) => this.receive(data, peer),
+        onOversize: (head, peer) => this.receiveOversize(head, peer),
+        onProblem: (problem, peer) => options.onProtocolError?.(problem, peer),
+      },
     );
-    this.commonHeaders = [['server', options.userAgent ?? 'telgate']];
+    this.commonHeaders = [['server', this.userAgent]];
   }
 
-  get listenAddress(): { host: string; port: number } {
-    return { host: this.options.host, port: this.transport.localPort };
+  get listenAddress(): { host: string; port: number; transports: TransportName[] } {
+    return {
+      host: this.options.host,
+      port: this.transports.localPort,
+      transports: this.transports.enabled,
+    };
   }
 
   private get advertisedHost(): string {
-    return this.options.advertisedHost ?? this.options.host;
+    const host = this.options.advertisedHost ?? this.options.host;
+    return host.includes(':') ? `[${host}]` : host;
   }
 
-  get contact(): string {
-    const host = this.advertisedHost.includes(':')
-      ? `[${this.advertisedHost}]`
-      : this.advertisedHost;
-    return `<sip:telgate@${host}:${this.transport.localPort}>`;
+  contactFor(transport: TransportName): string {
+    const param = transport === 'udp' ? '' : `;transport=${transport}`;
+    return `<sip:telgate@${this.advertisedHost}:${this.transports.localPort}${param}>`;
+  }
+
+  viaFor(transport: TransportName, branch: string): string {
+    return `SIP/2.0/${transport.toUpperCase()} ${this.advertisedHost}:${this.transports.localPort};branch=${branch};rport`;
   }
 
   onInvite(handler: (invite: IncomingInvite) => void): void {
@@ -78,7 +115,7 @@ export class NativeSipEngine implements SipEngine {
   }
 
   async start(): Promise<void> {
-    await this.transport.listen();
+    await this.transports.listen();
   }
 
   async stop(): Promise<void> {
@@ -86,7 +123,7 @@ export class NativeSipEngine implements SipEngine {
     for (const dialog of [...this.dialogs.values()]) dialog.end('engine-stopped');
     for (const txn of [...this.serverTxns.values()]) txn.terminate();
     for (const txn of [...this.clientTxns.values()]) txn.terminate();
-    await this.transport.close();
+    await this.transports.close();
   }
 
   /** Resolves once no transaction or dialog is left (the tables drain as their timers end). */
@@ -113,6 +150,17 @@ export class NativeSipEngine implements SipEngine {
     };
   }
 
+  /** Open TCP connections, for tests and metrics. */
+  get tcpConnections(): number {
+    return this.transports.tcpConnections;
+  }
+
+  invite(request: OutgoingInviteRequest): OutgoingCall {
+    const call = new OutgoingInvite(this.uacHost(), request);
+    void call.start();
+    return call;
+  }
+
   // ---- receiving -------------------------------------------------------------------------
 
   private receive(data: Buffer, peer: SipPeer): void {
@@ -132,9 +180,19 @@ export class NativeSipEngine implements SipEngine {
     else this.receiveRequest(result.message, peer);
   }
 
+  /** A stream message over the size limit: answer 513 from its head if it is a request. */
+  private receiveOversize(head: Buffer, peer: SipPeer): void {
+    this.options.onProtocolError?.('message too large', peer);
+    const result = parseMessage(head, { ...this.limits, maxMessageBytes: Infinity });
+    const partial = result.ok ? result.message : result.partial;
+    if (partial?.kind === 'request' && partial.method !== 'ACK' && canAnswer(partial)) {
+      this.sendStateless(partial, peer, 513, {});
+    }
+  }
+
   private receiveResponse(response: SipResponse): void {
     const via = parseVia(response.headers.getAll('via')[0] ?? '');
-    const method = (response.headers.get('cseq') ?? '').trim().split(/\s+/)[1] ?? '';
+    const method = parseCSeq(response.headers.get('cseq'))?.method ?? '';
     const branch = via?.params.get('branch');
     if (!branch) return;
     this.clientTxns.get(clientTransactionKey(branch, method))?.receive(response);
@@ -154,24 +212,26 @@ export class NativeSipEngine implements SipEngine {
       return;
     }
     if (request.method === 'ACK') {
-      this.dialogFor(request)?.receiveAck();
+      this.dialogFor(request)?.receiveAck(request);
       return;
     }
     const maxForwards = request.headers.get('max-forwards');
     if (maxForwards !== undefined && Number(maxForwards) === 0 && request.method !== 'OPTIONS') {
-      this.respondOnce(request, replyTo, 483);
-      return;
+      return this.respondOnce(request, replyTo, 483);
     }
     if (request.method === 'CANCEL') return this.receiveCancel(request, replyTo);
     if (tagOf(request.headers.get('to'))) return this.receiveInDialog(request, replyTo);
     this.receiveOutOfDialog(request, replyTo);
   }
 
-  /** RFC 3261 §18.2.1 received and RFC 3581 rport; returns where responses must go. */
+  /**
+   * RFC 3261 §18.2.1 received and RFC 3581 rport; returns where responses must go: over TCP,
+   * back on the same connection (§18.2.2).
+   */
   private stampVia(request: SipRequest, source: SipPeer): SipPeer {
-    const vias = request.headers.getAll('via');
-    const top = parseVia(vias[0]);
+    const top = parseVia(request.headers.getAll('via')[0]);
     if (!top) return source;
+    if (source.transport === 'tcp') this.transports.alias(source, top.host, top.port ?? 5060);
     let port = top.port ?? 5060;
     if (top.host !== source.address) top.params.set('received', source.address);
     if (top.params.has('rport')) {
@@ -179,15 +239,13 @@ export class NativeSipEngine implements SipEngine {
       port = source.port;
     }
     replaceTopVia(request, formatVia(top));
+    if (source.transport === 'tcp') return source;
     return { transport: source.transport, address: source.address, port };
   }
 
   private receiveCancel(cancel: SipRequest, replyTo: SipPeer): void {
     const invite = this.serverTxns.get(serverTransactionKey(cancel, 'INVITE'));
-    if (!(invite instanceof ServerInviteTransaction)) {
-      this.respondOnce(cancel, replyTo, 481);
-      return;
-    }
+    if (!(invite instanceof ServerInviteTransaction)) return this.respondOnce(cancel, replyTo, 481);
     this.respondOnce(cancel, replyTo, 200);
     if (invite.isProceeding) {
       if (invite.onCancel) invite.onCancel();
@@ -197,32 +255,40 @@ export class NativeSipEngine implements SipEngine {
 
   private receiveInDialog(request: SipRequest, replyTo: SipPeer): void {
     const dialog = this.dialogFor(request);
-    if (!dialog) {
-      this.respondOnce(request, replyTo, 481);
-      return;
-    }
+    if (!dialog) return this.respondOnce(request, replyTo, 481);
     if (!dialog.acceptRemoteCSeq(request)) {
-      this.respondOnce(request, replyTo, 500, { reason: 'CSeq Out Of Order' });
-      return;
+      return this.respondOnce(request, replyTo, 500, { reason: 'CSeq Out Of Order' });
     }
-    switch (request.method) {
-      case 'BYE':
-        this.respondOnce(request, replyTo, 200);
-        dialog.receiveBye();
-        return;
-      case 'OPTIONS':
-      case 'INFO':
-        this.respondOnce(request, replyTo, 200);
-        return;
-      case 'INVITE':
-        // Session changes inside a dialog are not supported yet: refuse without touching the call.
-        this.respondOnce(request, replyTo, 488, {
-          headers: [['warning', '399 telgate "re-INVITE not supported"']],
+    handleInDialogRequest(dialog, request, this.inDialogReply(dialog, request, replyTo));
+  }
+
+  private inDialogReply(dialog: Dialog, request: SipRequest, replyTo: SipPeer): InDialogReply {
+    const isInvite = request.method === 'INVITE';
+    const txn = isInvite
+      ? this.newInviteTransaction(request, replyTo)
+      : this.newServerTransaction(request, replyTo);
+    const respond = (status: number, options: ResponseOptions = {}): void =>
+      txn.respond(
+        buildResponse(request, status, {
+          ...options,
+          headers: [...(options.headers ?? []), ...this.commonHeaders],
+        }),
+      );
+    if (isInvite) respond(100);
+    const cseq = parseCSeq(request.headers.get('cseq'))?.seq ?? 0;
+    return {
+      respond,
+      answer: (sdp, acked) => {
+        if (!isInvite) return;
+        const response = buildResponse(request, 200, {
+          headers: [['contact', this.contactFor(dialog.transport)], ...this.commonHeaders],
+          body: Buffer.from(sdp),
+          contentType: 'application/sdp',
         });
-        return;
-      default:
-        this.respondOnce(request, replyTo, 405, { headers: [['allow', ALLOW]] });
-    }
+        txn.respond(response);
+        dialog.sendAnswer(serializeMessage(response), cseq, replyTo, acked, true);
+      },
+    };
   }
 
   private receiveOutOfDialog(request: SipRequest, replyTo: SipPeer): void {
@@ -235,35 +301,63 @@ export class NativeSipEngine implements SipEngine {
           headers: [
             ['allow', ALLOW],
             ['accept', 'application/sdp'],
-            ['supported', ''],
+            ['supported', 'replaces'],
           ],
         });
       case 'BYE':
+      case 'REFER':
+      case 'NOTIFY':
+      case 'UPDATE':
+      case 'INFO':
         return this.respondOnce(request, replyTo, 481);
       default:
-        return this.respondOnce(request, replyTo, 405, { headers: [['allow', ALLOW]] });
+        return this.respondOnce(request, replyTo, refusalForMethod(request.method), {
+          headers: [['allow', ALLOW]],
+        });
     }
   }
 
   private receiveInvite(request: SipRequest, replyTo: SipPeer): void {
-    const key = serverTransactionKey(request);
-    const txn = new ServerInviteTransaction(key, request, replyTo, this.txnContext());
-    this.serverTxns.set(key, txn);
+    const merged = this.mergedKey(request);
+    const earlier = this.pendingInvites.get(merged);
+    if (earlier && this.serverTxns.has(earlier)) {
+      return this.respondOnce(request, replyTo, 482); // the same request by another path
+    }
+    const txn = this.newInviteTransaction(request, replyTo);
+    this.pendingInvites.set(merged, txn.key);
+    this.mergedByTxn.set(txn.key, merged);
     txn.respond(buildResponse(request, 100, { headers: this.commonHeaders }));
-    const require = request.headers.getAll('require');
-    if (require.length) {
+    const refusal = this.inviteRefusal(request);
+    if (refusal) {
       txn.respond(
-        buildResponse(request, 420, {
-          headers: [['unsupported', require.join(', ')], ...this.commonHeaders],
+        buildResponse(request, refusal.status, {
+          toTag: randomToken(10),
+          headers: [...refusal.headers, ...this.commonHeaders],
         }),
       );
       return;
     }
-    if (!this.inviteHandler || this.options.draining?.()) {
-      txn.respond(buildResponse(request, 503, { headers: this.commonHeaders }));
-      return;
+    this.inviteHandler!(new NativeIncomingInvite(this.uacHost(), txn, request, replyTo));
+  }
+
+  /** What the engine refuses before the call layer sees an INVITE. */
+  private inviteRefusal(
+    request: SipRequest,
+  ): { status: number; headers: Array<[string, string]> } | undefined {
+    const require = request.headers.getAll('require');
+    if (require.length) return { status: 420, headers: [['unsupported', require.join(', ')]] };
+    if (!URI_SCHEMES.has(parseUri(request.uri)?.scheme ?? '')) return { status: 416, headers: [] };
+    const type = (request.headers.get('content-type') ?? '').toLowerCase();
+    if (request.body.length && !type.startsWith('application/sdp')) {
+      return { status: 415, headers: [['accept', 'application/sdp']] };
     }
-    this.inviteHandler(new NativeIncomingInvite(this.inviteHost(), txn, request, replyTo));
+    if (!this.inviteHandler || this.options.draining?.()) return { status: 503, headers: [] };
+    return undefined;
+  }
+
+  private mergedKey(request: SipRequest): string {
+    const h = request.headers;
+    return `${h.get('call-id')}|${tagOf(h.get('from'))}|${parseCSeq(h.get('cseq'))?.seq}`;
   }
 
   private dialogFor(request: SipRequest): Dialog | undefined {
@@ -273,18 +367,30 @@ export class NativeSipEngine implements SipEngine {
     return this.dialogs.get(dialogId(callId, local, remote));
   }
 
-  // ---- sending ---------------------------------------------------------------------------
+  // ---- transactions ----------------------------------------------------------------------
 
-  /** Answers a non-INVITE request through its own server transaction (absorbs retransmissions). */
+  private newInviteTransaction(request: SipRequest, replyTo: SipPeer): ServerInviteTransaction {
+    const key = serverTransactionKey(request);
+    const txn = new ServerInviteTransaction(key, request, replyTo, this.txnContext());
+    this.serverTxns.set(key, txn);
+    return txn;
+  }
+
+  private newServerTransaction(request: SipRequest, replyTo: SipPeer): ServerTransaction {
+    const key = serverTransactionKey(request);
+    const txn = new ServerTransaction(key, request, replyTo, this.txnContext());
+    this.serverTxns.set(key, txn);
+    return txn;
+  }
+
+  /** Answers a request through its own server transaction (absorbs retransmissions). */
   private respondOnce(
     request: SipRequest,
     replyTo: SipPeer,
     status: number,
     options: ResponseOptions = {},
   ): void {
-    const key = serverTransactionKey(request);
-    const txn = new ServerTransaction(key, request, replyTo, this.txnContext());
-    this.serverTxns.set(key, txn);
+    const txn = this.newServerTransaction(request, replyTo);
     txn.respond(
       buildResponse(request, status, {
         ...options,
@@ -304,14 +410,19 @@ export class NativeSipEngine implements SipEngine {
       ...options,
       headers: [...(options.headers ?? []), ...this.commonHeaders],
     });
-    this.transport.send(serializeMessage(response), peer);
+    this.transports.send(serializeMessage(response), peer);
   }
 
   private txnContext() {
     return {
       timers: this.timers,
-      send: (data: Buffer, peer: SipPeer) => this.transport.send(data, peer),
+      send: (data: Buffer, peer: SipPeer) => this.transports.send(data, peer),
       terminated: (key: string) => {
+        const merged = this.mergedByTxn.get(key);
+        if (merged !== undefined) {
+          this.mergedByTxn.delete(key);
+          if (this.pendingInvites.get(merged) === key) this.pendingInvites.delete(merged);
+        }
         this.serverTxns.delete(key);
         this.clientTxns.delete(key);
         this.checkIdle();
@@ -319,34 +430,10 @@ export class NativeSipEngine implements SipEngine {
     };
   }
 
-  private inviteHost() {
-    return {
-      timers: this.timers,
-      contact: this.contact,
-      commonHeaders: this.commonHeaders,
-      send: (data: Buffer, peer: SipPeer) => this.transport.send(data, peer),
-      request: (request: SipRequest, branch: string, peer: SipPeer) =>
-        this.request(request, branch, peer),
-      resolve: (uri: string, transport: SipPeer['transport']) => resolveUri(uri, transport),
-      viaFor: (transport: SipPeer['transport'], branch: string) => this.viaFor(transport, branch),
-      adopt: (dialog: Dialog) => this.dialogs.set(dialog.id, dialog),
-      ended: (dialog: Dialog) => {
-        this.dialogs.delete(dialog.id);
-        this.checkIdle();
-      },
-    };
-  }
-
-  viaFor(transport: SipPeer['transport'], branch: string): string {
-    const host = this.advertisedHost.includes(':')
-      ? `[${this.advertisedHost}]`
-      : this.advertisedHost;
-    return `SIP/2.0/${transport.toUpperCase()} ${host}:${this.transport.localPort};branch=${branch};rport`;
-  }
-
   /** Runs a non-INVITE client transaction; resolves with the final response or a timeout. */
-  request(request: SipRequest, branch: string, peer: SipPeer): Promise<ClientOutcome> {
-    request.headers.add('user-agent', this.options.userAgent ?? 'telgate');
+  request(request: SipRequest, peer: SipPeer): Promise<ClientOutcome> {
+    if (!request.headers.has('user-agent')) request.headers.add('user-agent', this.userAgent);
+    const branch = parseVia(request.headers.getAll('via')[0] ?? '')?.params.get('branch') ?? '';
     return new Promise((resolve) => {
       const key = clientTransactionKey(branch, request.method);
       const txn = new ClientTransaction(
@@ -360,46 +447,40 @@ export class NativeSipEngine implements SipEngine {
       txn.start();
     });
   }
-}
 
-/** Rewrites only the first Via value, wherever it sits (a header line may hold several). */
-function replaceTopVia(request: SipRequest, value: string): void {
-  const entry = request.headers.entries.find((e) => e[0] === 'via');
-  if (!entry) return;
-  const values = splitHeaderList(entry[1]);
-  values[0] = value;
-  entry[1] = values.join(', ');
-}
+  private startInvite(
+    request: SipRequest,
+    peer: SipPeer,
+    events: InviteClientEvents,
+  ): InviteClientTransaction {
+    const branch = parseVia(request.headers.getAll('via')[0] ?? '')?.params.get('branch') ?? '';
+    const key = clientTransactionKey(branch, 'INVITE');
+    const txn = new InviteClientTransaction(key, request, peer, this.txnContext(), events);
+    this.clientTxns.set(key, txn);
+    txn.start();
+    return txn;
+  }
 
-function isKeepAlive(data: Buffer): boolean {
-  for (const byte of data) if (byte !== 0x0d && byte !== 0x0a) return false;
-  return true;
-}
-
-/** A 400 can only be routed back when the headers a response copies are present. */
-function canAnswer(request: SipMessage): boolean {
-  const h = request.headers;
-  return Boolean(
-    parseVia(h.getAll('via')[0] ?? '') &&
-    h.get('from') &&
-    h.get('to') &&
-    h.get('call-id') &&
-    h.get('cseq'),
-  );
-}
-
-async function resolveUri(
-  uri: string,
-  transport: SipPeer['transport'],
-): Promise<SipPeer | undefined> {
-  const parsed = parseUri(uri);
-  if (!parsed || parsed.scheme === 'tel') return undefined;
-  const port = parsed.port ?? 5060;
-  if (net.isIP(parsed.host)) return { transport, address: parsed.host, port };
-  try {
-    const { address } = await dns.lookup(parsed.host);
-    return { transport, address, port };
-  } catch {
-    return undefined;
+  /** What dialogs, incoming INVITEs and outgoing calls need from the engine. */
+  private uacHost() {
+    return {
+      timers: this.timers,
+      commonHeaders: this.commonHeaders,
+      hostname: os.hostname(),
+      userAgent: this.userAgent,
+      send: (data: Buffer, peer: SipPeer) => this.transports.send(data, peer),
+      request: (request: SipRequest, peer: SipPeer) => this.request(request, peer),
+      resolve: (uri: string, transport: TransportName) => resolveUri(uri, transport),
+      viaFor: (transport: TransportName, branch: string) => this.viaFor(transport, branch),
+      contactFor: (transport: TransportName) => this.contactFor(transport),
+      startInvite: (request: SipRequest, peer: SipPeer, events: InviteClientEvents) =>
+        this.startInvite(request, peer, events),
+      adopt: (dialog: Dialog) => this.dialogs.set(dialog.id, dialog),
+      dialog: (id: string) => this.dialogs.get(id),
+      ended: (dialog: Dialog) => {
+        this.dialogs.delete(dialog.id);
+        this.checkIdle();
+      },
+    };
   }
 }

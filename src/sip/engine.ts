@@ -40,14 +40,99 @@ export interface IncomingInvite extends InviteView {
 
 export type DialogEndCause = 'remote-bye' | 'local-bye' | 'no-ack' | 'engine-stopped';
 
+/** A re-INVITE or UPDATE from the far side (RFC 3261 §14, RFC 3311). */
+export interface SessionChange {
+  readonly method: 'INVITE' | 'UPDATE';
+  /** The far side's SDP offer, or '' when it asks for an offer (a re-INVITE without SDP). */
+  readonly offer: string;
+  /**
+   * For a re-INVITE: resolves with the ACK's body once the ACK arrives (the answer, when this
+   * side made the offer), or with '' if no ACK came.
+   */
+  readonly ack: Promise<string>;
+}
+
+/** What the call layer returns for a session change: its SDP (answer or offer), or a refusal. */
+export type SessionReply = { sdp: string } | Rejection;
+
+/** A REFER from the far side (RFC 3515). */
+export interface IncomingRefer {
+  readonly referTo: string;
+  readonly referredBy: string | undefined;
+  /** Sends 202 Accepted and the first NOTIFY (100 Trying); returns the progress notifier. */
+  accept(): ReferNotifier;
+  reject(rejection: Rejection): void;
+}
+
+export interface ReferNotifier {
+  /**
+   * Sends a NOTIFY whose message/sipfrag body is this status line. A final status (≥ 200)
+   * terminates the implicit subscription; later calls do nothing.
+   */
+  notify(status: number, reason?: string): Promise<void>;
+}
+
+/** The outcome of a REFER this side sent. */
+export interface ReferOutcome {
+  /** The REFER's own response: 202 when accepted, 408 when nothing answered. */
+  status: number;
+  /** The final status the far side reported in its NOTIFY sipfrag, if one came. */
+  finalStatus?: number;
+}
+
+export interface ReferOptions {
+  referredBy?: string;
+  /** Each sipfrag status the far side reports (100, 180, 200 …). */
+  onProgress?(status: number): void;
+}
+
 export interface SipDialog {
   readonly id: string;
-  /** Resolves when the ACK for the 2xx arrives. */
-  readonly confirmed: Promise<void>;
+  /** Resolves with the ACK's body when the ACK for the 2xx arrives (the answer to a late offer). */
+  readonly confirmed: Promise<{ sdp: string }>;
   /** Ends the dialog from this side with BYE; resolves when the BYE transaction completes. */
   bye(reasonHeader?: string): Promise<void>;
   /** Called once when the dialog ends, for whatever cause. */
   onEnd(handler: (cause: DialogEndCause) => void): void;
+  /** Handles re-INVITE and UPDATE; without a handler they are refused with 488. */
+  onSessionChange(handler: (change: SessionChange) => Promise<SessionReply>): void;
+  /** Handles REFER from the far side; without a handler it is refused with 603. */
+  onRefer(handler: (refer: IncomingRefer) => void): void;
+  /** Sends REFER; resolves when it is refused or the far side reports a final status. */
+  refer(target: string, options?: ReferOptions): Promise<ReferOutcome>;
+}
+
+/** An INVITE this side sends (RFC 3261 §13.2). */
+export interface OutgoingInviteRequest {
+  /** The Request-URI, e.g. sip:+15550100999@trunk.example.com. */
+  uri: string;
+  /** The From URI; a tag is added. */
+  from: string;
+  fromDisplayName?: string;
+  /** The To URI; defaults to the Request-URI. */
+  to?: string;
+  /** The SDP offer. */
+  sdp: string;
+  /** Where to send it when that is not the Request-URI's host (an outbound proxy or trunk). */
+  nextHop?: string;
+  transport?: 'udp' | 'tcp';
+  headers?: Array<[string, string]>;
+  /** For digest authentication on 401/407 (MD5 or SHA-256, qop=auth). */
+  credentials?: { username: string; password: string };
+}
+
+export type OutgoingResult =
+  | { ok: true; status: number; dialog: SipDialog; sdp: string }
+  | { ok: false; status: number; reason: string };
+
+export interface OutgoingCall {
+  readonly callId: string;
+  /** Each provisional response (180, 183 …) with its SDP, if any. */
+  onProvisional(handler: (status: number, sdp: string) => void): void;
+  /** Settles once: answered (with a dialog), refused, cancelled (487) or timed out (408). */
+  readonly result: Promise<OutgoingResult>;
+  /** Cancels the call if it is not answered yet (CANCEL is sent once a provisional arrived). */
+  cancel(): void;
 }
 
 export interface EngineStats {
@@ -57,6 +142,8 @@ export interface EngineStats {
 
 export interface SipEngine {
   onInvite(handler: (invite: IncomingInvite) => void): void;
+  /** Places a call (UAC): for transfers and outbound legs. */
+  invite(request: OutgoingInviteRequest): OutgoingCall;
   start(): Promise<void>;
   /** Ends every dialog with BYE, terminates transactions and closes transports. */
   stop(): Promise<void>;
@@ -64,5 +151,5 @@ export interface SipEngine {
   /** Resolves once no transaction or dialog is left. */
   whenIdle(): Promise<void>;
   /** Where the engine listens, for logs and the quick start. */
-  readonly listenAddress: { host: string; port: number };
+  readonly listenAddress: { host: string; port: number; transports: Array<'udp' | 'tcp'> };
 }

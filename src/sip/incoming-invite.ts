@@ -2,15 +2,13 @@
 import { buildResponse } from './build.js';
 import { Dialog, type DialogHost } from './dialog.js';
 import type { IncomingInvite, Rejection, SipDialog } from './engine.js';
-import type { SipPeer, SipRequest } from './message.js';
+import { parseCSeq, type SipPeer, type SipRequest } from './message.js';
 import { serializeMessage } from './serialize.js';
 import type { ServerInviteTransaction } from './transaction-server-invite.js';
 import { formatNameAddr, parseNameAddr } from './uri.js';
 import { randomToken } from './via.js';
 
 export interface InviteHost extends DialogHost {
-  contact: string;
-  commonHeaders: Array<[string, string]>;
   adopt(dialog: Dialog): void;
 }
 
@@ -37,8 +35,8 @@ export class NativeIncomingInvite implements IncomingInvite {
     this.from = h.get('from') ?? '';
     this.to = h.get('to') ?? '';
     this.source = txn.peer;
-    const type = (h.get('content-type') ?? '').toLowerCase();
-    this.sdp = type.startsWith('application/sdp') ? request.body.toString('utf8') : '';
+    // The engine refuses other body types with 415 before an IncomingInvite exists.
+    this.sdp = request.body.toString('utf8');
     txn.onCancel = () => {
       if (this.settled) return;
       this.reject({ status: 487 });
@@ -60,7 +58,10 @@ export class NativeIncomingInvite implements IncomingInvite {
     this.txn.respond(
       buildResponse(this.request, status, {
         toTag: this.localTag,
-        headers: [['contact', this.host.contact], ...this.host.commonHeaders],
+        headers: [
+          ['contact', this.host.contactFor(this.responsePeer.transport)],
+          ...this.host.commonHeaders,
+        ],
         body: earlyMediaSdp ? Buffer.from(earlyMediaSdp) : undefined,
         contentType: 'application/sdp',
       }),
@@ -71,9 +72,10 @@ export class NativeIncomingInvite implements IncomingInvite {
     if (this.settled) throw new Error('INVITE already answered or rejected');
     this.settled = true;
     const headers: Array<[string, string]> = [];
-    for (const rr of this.request.headers.getAll('record-route'))
-      headers.push(['record-route', rr]);
-    headers.push(['contact', this.host.contact], ...this.host.commonHeaders);
+    const recordRoute = this.request.headers.getAll('record-route');
+    for (const rr of recordRoute) headers.push(['record-route', rr]);
+    const transport = this.responsePeer.transport;
+    headers.push(['contact', this.host.contactFor(transport)], ...this.host.commonHeaders);
     const response = buildResponse(this.request, 200, {
       toTag: this.localTag,
       headers,
@@ -81,17 +83,23 @@ export class NativeIncomingInvite implements IncomingInvite {
       contentType: 'application/sdp',
     });
     const toAddr = parseNameAddr(response.headers.get('to') ?? '');
-    const dialog = new Dialog(
-      this.host,
-      this.request,
-      this.localTag,
-      toAddr ? formatNameAddr(toAddr) : (response.headers.get('to') ?? ''),
-      this.from,
-      this.responsePeer,
-    );
+    const h = this.request.headers;
+    const cseq = parseCSeq(h.get('cseq'))?.seq ?? 0;
+    const dialog = new Dialog(this.host, {
+      callId: this.callId,
+      localTag: this.localTag,
+      remoteTag: parseNameAddr(this.from)?.params.get('tag') ?? '',
+      localParty: toAddr ? formatNameAddr(toAddr) : (response.headers.get('to') ?? ''),
+      remoteParty: this.from,
+      routeSet: recordRoute,
+      remoteTarget: parseNameAddr(h.getAll('contact')[0] ?? '')?.uri ?? this.request.uri,
+      localSeq: Math.floor(Math.random() * 10_000) + 1,
+      remoteSeq: cseq,
+      transport,
+    });
     this.host.adopt(dialog);
     this.txn.respond(response);
-    dialog.sendAnswer(serializeMessage(response), { alreadySent: true });
+    dialog.sendAnswer(serializeMessage(response), cseq, this.responsePeer, () => undefined, true);
     return dialog;
   }
 

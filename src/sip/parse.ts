@@ -11,18 +11,28 @@ import { parseCSeq, type SipMessage, type SipRequest } from './message.js';
 export interface ParseLimits {
   maxMessageBytes: number;
   maxHeaders: number;
+  /** A larger body is refused with 413 (an SDP offer is a few hundred bytes). */
+  maxBodyBytes: number;
 }
 
-export const DEFAULT_PARSE_LIMITS: ParseLimits = { maxMessageBytes: 65_535, maxHeaders: 256 };
+export const DEFAULT_PARSE_LIMITS: ParseLimits = {
+  maxMessageBytes: 65_535,
+  maxHeaders: 256,
+  maxBodyBytes: 16_384,
+};
 
 export type ParseResult =
   | { ok: true; message: SipMessage }
-  | { ok: false; error: string; status: 400 | 505 | 513; partial?: SipRequest };
+  | { ok: false; error: string; status: 400 | 413 | 505 | 513; partial?: SipRequest };
 
 const METHOD_RE = /^[A-Za-z!%*_+`'~.-]+$/;
 const HEADER_NAME_RE = /^[A-Za-z0-9!%*_+`'~.-]+$/;
 
-function fail(error: string, status: 400 | 505 | 513 = 400, partial?: SipRequest): ParseResult {
+function fail(
+  error: string,
+  status: 400 | 413 | 505 | 513 = 400,
+  partial?: SipRequest,
+): ParseResult {
   return { ok: false, error, status, partial };
 }
 
@@ -80,6 +90,7 @@ export function parseMessage(buf: Buffer, limits: ParseLimits = DEFAULT_PARSE_LI
   if (lengthText !== undefined) {
     if (!/^\s*\d{1,9}\s*$/.test(lengthText)) return fail('malformed Content-Length', 400, partial);
     bodyLength = Number(lengthText);
+    if (bodyLength > limits.maxBodyBytes) return fail('body too large', 413, partial);
     if (bodyLength > available) return fail('body shorter than Content-Length', 400, partial);
   }
   message.body = buf.subarray(end.bodyStart, end.bodyStart + bodyLength);

@@ -1,0 +1,159 @@
+/**
+ * TCP transport: a listening socket plus outbound connections, all kept in one table keyed by
+ * the far end's address:port. Responses and in-dialog requests reuse the connection a request
+ * came in on: a connection is also known by the sent-by of the Vias that arrived on it (the
+ * alias of RFC 5923 §5, applied only when the sent-by host is the connection's own address).
+ *
+ * Limits: connections in total and per source address, an idle timeout, and the message size
+ * limit of the framer; a connection that breaks a limit is closed.
+ */
+import net from 'node:net';
+import type { SipPeer } from './message.js';
+import { StreamFramer } from './stream-framer.js';
+
+export interface TcpLimits {
+  maxConnections: number;
+  maxConnectionsPerSource: number;
+  idleTimeoutMs: number;
+  maxMessageBytes: number;
+}
+
+export const DEFAULT_TCP_LIMITS: TcpLimits = {
+  maxConnections: 2048,
+  maxConnectionsPerSource: 64,
+  idleTimeoutMs: 120_000,
+  maxMessageBytes: 65_535,
+};
+
+export interface TcpHandlers {
+  onMessage(data: Buffer, peer: SipPeer): void;
+  /** A message over the size limit: its head, so the engine can answer 513 before the close. */
+  onOversize(head: Buffer, peer: SipPeer): void;
+  onProblem(problem: string, peer: SipPeer): void;
+}
+
+interface Connection {
+  socket: net.Socket;
+  key: string;
+  aliases: Set<string>;
+}
+
+const peerKey = (address: string, port: number): string => `${address}|${port}`;
+
+export class TcpTransport {
+  private server: net.Server | undefined;
+  private readonly connections = new Map<string, Connection>();
+  private readonly perSource = new Map<string, number>();
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly limits: TcpLimits,
+    private readonly handlers: TcpHandlers,
+  ) {}
+
+  async listen(): Promise<void> {
+    const server = net.createServer((socket) => this.accept(socket));
+    server.maxConnections = this.limits.maxConnections;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, this.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', () => undefined);
+    this.server = server;
+  }
+
+  get localPort(): number {
+    const address = this.server?.address();
+    return typeof address === 'object' && address ? address.port : this.port;
+  }
+
+  get connectionCount(): number {
+    return new Set(this.connections.values()).size;
+  }
+
+  private accept(socket: net.Socket): void {
+    const address = socket.remoteAddress ?? '';
+    const count = this.perSource.get(address) ?? 0;
+    if (count >= this.limits.maxConnectionsPerSource) {
+      this.handlers.onProblem('too many TCP connections from one source', {
+        transport: 'tcp',
+        address,
+        port: socket.remotePort ?? 0,
+      });
+      socket.destroy();
+      return;
+    }
+    this.adopt(socket, address, socket.remotePort ?? 0);
+  }
+
+  private adopt(socket: net.Socket, address: string, port: number): Connection {
+    const key = peerKey(address, port);
+    const connection: Connection = { socket, key, aliases: new Set() };
+    this.connections.set(key, connection);
+    this.perSource.set(address, (this.perSource.get(address) ?? 0) + 1);
+    const peer: SipPeer = { transport: 'tcp', address, port };
+    const framer = new StreamFramer(this.limits.maxMessageBytes);
+    socket.setNoDelay(true);
+    socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy());
+    socket.on('data', (chunk) => {
+      for (const framed of framer.push(chunk)) {
+        if (framed.kind === 'message') this.handlers.onMessage(framed.data, peer);
+        else if (framed.kind === 'ping') socket.write('\r\n');
+        else {
+          this.handlers.onOversize(framed.head, peer);
+          socket.end();
+        }
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.forget(connection, address));
+    return connection;
+  }
+
+  private forget(connection: Connection, address: string): void {
+    if (this.connections.get(connection.key) === connection)
+      this.connections.delete(connection.key);
+    for (const alias of connection.aliases) {
+      if (this.connections.get(alias) === connection) this.connections.delete(alias);
+    }
+    const left = (this.perSource.get(address) ?? 1) - 1;
+    if (left > 0) this.perSource.set(address, left);
+    else this.perSource.delete(address);
+  }
+
+  /** Lets later messages to `sentByPort` on the same host reuse the connection `peer` came on. */
+  alias(peer: SipPeer, sentByHost: string, sentByPort: number): void {
+    if (sentByHost !== peer.address || sentByPort === peer.port) return;
+    const connection = this.connections.get(peerKey(peer.address, peer.port));
+    if (!connection) return;
+    const key = peerKey(sentByHost, sentByPort);
+    if (this.connections.has(key)) return;
+    connection.aliases.add(key);
+    this.connections.set(key, connection);
+  }
+
+  /** Sends on the connection to `peer`, opening one if none is open. */
+  send(data: Buffer, peer: SipPeer): void {
+    const key = peerKey(peer.address, peer.port);
+    let connection = this.connections.get(key);
+    if (!connection || connection.socket.destroyed) {
+      if (!this.server) return;
+      const socket = net.connect({ host: peer.address, port: peer.port });
+      connection = this.adopt(socket, peer.address, peer.port);
+    }
+    connection.socket.write(data);
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const connection of new Set(this.connections.values())) connection.socket.destroy();
+    this.connections.clear();
+    this.perSource.clear();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
