@@ -22,7 +22,9 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const sip = gateway.engine.listenAddress;
-  const lines = [`telgate listening for SIP on udp:${sip.host}:${sip.port}`];
+  const lines = [
+    `telgate listening for SIP on ${sip.transports.map((t) => `${t}:${sip.host}:${sip.port}`).join(' ')}`,
+  ];
   if (gateway.localAgent)
     lines.push(`embedded local agent (TelAPI + /ws/session) on ${gateway.localAgent.url}`);
   for (const ep of gateway.endpointsToCall)

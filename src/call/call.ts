@@ -8,8 +8,7 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import { g711Decode, g711Encode, type G711Law } from '../codecs/g711.js';
-import { negotiate, type Negotiated } from '../codecs/negotiate.js';
-import { answerDirection, buildAnswer, parseAudioOffer, SdpError } from '../codecs/sdp.js';
+import type { Negotiated } from '../codecs/negotiate.js';
 import type { LinkSession } from '../link/link-session.js';
 import type { AgentMessage } from '../link/protocol.js';
 import type { MediaClock, Tickable } from '../media/media-clock.js';
@@ -18,7 +17,18 @@ import type { PortPool } from '../media/port-pool.js';
 import type { RtpHeader } from '../media/rtp-packet.js';
 import { RtpSession, type RtpReceiver } from '../media/rtp-session.js';
 import type { EndpointConfig } from '../routing/config-schema.js';
-import type { DialogEndCause, IncomingInvite, SipDialog } from '../sip/engine.js';
+import type {
+  DialogEndCause,
+  IncomingInvite,
+  IncomingRefer,
+  OutgoingCall,
+  OutgoingInviteRequest,
+  SessionChange,
+  SessionReply,
+  SipDialog,
+} from '../sip/engine.js';
+import { parseNameAddr } from '../sip/uri.js';
+import { SessionDescription, type MediaPlan } from './session-description.js';
 import { byeReason, rejectionFor, type EndCause, type RefusalCause } from './failure.js';
 
 if (os.endianness() !== 'LE')
@@ -35,6 +45,8 @@ export interface CallDeps {
   playoutMaxSeconds: number;
   logger: Logger;
   onAnswered(call: Call): void;
+  /** Places an outgoing call (a REFER's target). */
+  placeCall(request: OutgoingInviteRequest): OutgoingCall;
   openLink(callbacks: {
     onAudio(frame: Buffer): void;
     onMessage(message: AgentMessage): void;
@@ -48,6 +60,8 @@ export class Call implements Tickable, RtpReceiver {
   private rtp: RtpSession | undefined;
   private link: LinkSession | undefined;
   private dialog: SipDialog | undefined;
+  private readonly sdp: SessionDescription;
+  private transferring = false;
   private law: G711Law = 'ulaw';
   private negotiated: Negotiated | undefined;
   private readonly playout: PlayoutQueue;
@@ -65,6 +79,7 @@ export class Call implements Tickable, RtpReceiver {
   ) {
     this.log = deps.logger.child({ callId: invite.callId, endpointId: endpoint.id });
     this.playout = new PlayoutQueue(Math.round(deps.playoutMaxSeconds * SAMPLE_RATE));
+    this.sdp = new SessionDescription(endpoint.codecs, deps.mediaAddress);
     invite.onCancel(() => this.refuse('cancelled', undefined, [], false));
   }
 
@@ -82,22 +97,13 @@ export class Call implements Tickable, RtpReceiver {
   }
 
   private async setUp(): Promise<void> {
-    if (!this.invite.sdp) return this.refuse('no-sdp');
-    let offer;
-    try {
-      offer = parseAudioOffer(this.invite.sdp);
-    } catch (err) {
-      if (err instanceof SdpError)
-        return this.refuse('bad-sdp', err.message, [['warning', `399 telgate "${err.message}"`]]);
-      throw err;
+    const lateOffer = !this.invite.sdp.trim();
+    const first = lateOffer ? undefined : this.sdp.answer(this.invite.sdp);
+    if (first && !first.ok) {
+      const warning = first.rejection.headers?.find((h) => h[0] === 'warning');
+      const cause = warning?.[1].startsWith('305') ? 'no-common-codec' : 'bad-sdp';
+      return this.refuse(cause, undefined, warning ? [warning] : []);
     }
-    const choice = negotiate(offer, this.endpoint.codecs);
-    if (!choice.ok) {
-      const warning = `305 telgate "Incompatible media format: offered ${choice.offered.join(' ') || 'nothing'}; supported ${choice.supported.join(' ')}"`;
-      return this.refuse('no-common-codec', undefined, [['warning', warning]]);
-    }
-    this.negotiated = choice.value;
-    this.law = choice.value.codec.name === 'PCMU' ? 'ulaw' : 'alaw';
 
     const lease = await this.deps.ports.acquire();
     if (!lease) return this.refuse('no-media-port');
@@ -105,19 +111,23 @@ export class Call implements Tickable, RtpReceiver {
       this.deps.ports.release(lease);
       return;
     }
+    this.sdp.port = lease.port;
+    // Late offer: nothing to send to until the ACK brings the answer; the session waits idle.
+    const plan = first?.plan;
     this.rtp = new RtpSession(
       this.deps.ports,
       lease,
       {
-        remoteAddress: offer.address,
-        remotePort: offer.port,
-        payloadType: choice.value.codec.payloadType,
+        remoteAddress: plan?.remoteAddress ?? '0.0.0.0',
+        remotePort: plan?.remotePort ?? 9,
+        payloadType: plan?.negotiated.codec.payloadType ?? 0,
         samplesPerFrame: FRAME_SAMPLES,
         maxPayloadBytes: FRAME_SAMPLES,
         strictSource: this.deps.strictSource,
       },
       this,
     );
+    if (plan) this.applyPlan(plan);
 
     this.invite.ringing();
     const link = this.deps.openLink({
@@ -140,20 +150,20 @@ export class Call implements Tickable, RtpReceiver {
     }
     if (this.closed) return;
 
-    const codec = choice.value.codec;
-    const answer = buildAnswer({
-      address: this.deps.mediaAddress,
-      port: lease.port,
-      sessionId: Math.floor(Date.now() / 1000),
-      codecs: choice.value.telephoneEvent
-        ? [codec, { ...choice.value.telephoneEvent, fmtp: '0-15' }]
-        : [codec],
-      ptime: choice.value.ptime,
-      direction: answerDirection(offer.direction),
-    });
-    this.dialog = this.invite.answer(answer);
+    const local = lateOffer ? this.sdp.offer() : this.sdp.answer(this.invite.sdp);
+    const dialog = this.invite.answer(
+      typeof local === 'string' ? local : local.ok ? local.sdp : '',
+    );
+    this.attachDialog(dialog);
     this.answeredAt = Date.now();
-    this.dialog.onEnd((cause) => this.onDialogEnd(cause));
+    if (lateOffer) {
+      const { sdp } = await dialog.confirmed;
+      const answered = sdp ? this.sdp.applyAnswer(sdp) : undefined;
+      if (this.closed) return;
+      if (!answered) return void this.end('no-usable-answer');
+      this.applyPlan(answered);
+    }
+    const codec = this.negotiated!.codec;
     link.send({
       type: 'session.start',
       sessionId: link.sessionId,
@@ -167,9 +177,99 @@ export class Call implements Tickable, RtpReceiver {
     this.deps.clock.add(this);
     this.deps.onAnswered(this);
     this.log.info(
-      { codec: codec.name, chain: `${codec.name}/8000 → slin, no resample`, rtpPort: lease.port },
+      {
+        codec: codec.name,
+        chain: `${codec.name}/8000 → slin, no resample`,
+        rtpPort: lease.port,
+        lateOffer,
+      },
       'call answered',
     );
+  }
+
+  /** Points the RTP session at what the latest offer/answer decided. */
+  private applyPlan(plan: MediaPlan): void {
+    const rtp = this.rtp;
+    if (!rtp) return;
+    const codec = plan.negotiated.codec;
+    if (this.negotiated && this.negotiated.codec.name !== codec.name) {
+      this.log.info({ from: this.negotiated.codec.name, to: codec.name }, 'codec changed');
+    }
+    this.negotiated = plan.negotiated;
+    this.law = codec.name === 'PCMU' ? 'ulaw' : 'alaw';
+    rtp.setPayloadType(codec.payloadType);
+    rtp.setRemote(plan.remoteAddress, plan.remotePort);
+    if (rtp.sending !== plan.send) this.log.info({ onHold: !plan.send }, 'hold state changed');
+    rtp.sending = plan.send;
+  }
+
+  /** Makes `dialog` the call's dialog: its end, session changes and REFERs drive the call. */
+  private attachDialog(dialog: SipDialog): void {
+    this.dialog = dialog;
+    dialog.onEnd((cause) => {
+      if (this.dialog === dialog) this.onDialogEnd(cause);
+    });
+    dialog.onSessionChange((change) => this.onSessionChange(change));
+    dialog.onRefer((refer) => void this.onRefer(refer));
+  }
+
+  /** re-INVITE or UPDATE: hold, resume, a codec change or a new address. */
+  private async onSessionChange(change: SessionChange): Promise<SessionReply> {
+    if (!change.offer) {
+      const offer = this.sdp.offer();
+      void change.ack.then((answer) => {
+        const plan = answer ? this.sdp.applyAnswer(answer) : undefined;
+        if (plan) this.applyPlan(plan);
+      });
+      return { sdp: offer };
+    }
+    const result = this.sdp.answer(change.offer);
+    if (!result.ok) return result.rejection;
+    this.applyPlan(result.plan);
+    return { sdp: result.sdp };
+  }
+
+  /**
+   * REFER from the far side (RFC 3515): telgate, the transferee, calls the Refer-To target,
+   * reports progress in NOTIFYs, and on success moves the agent's audio onto the new leg and
+   * ends the old one.
+   */
+  private async onRefer(refer: IncomingRefer): Promise<void> {
+    if (this.transferring || this.closed) {
+      return refer.reject({ status: 491, reason: 'Transfer Already In Progress' });
+    }
+    this.transferring = true;
+    const notifier = refer.accept();
+    this.log.info({ referTo: refer.referTo }, 'transfer requested by REFER');
+    try {
+      const leg = this.deps.placeCall({
+        uri: refer.referTo.split('?')[0],
+        from: parseNameAddr(this.invite.to)?.uri ?? 'sip:telgate@invalid',
+        sdp: this.sdp.offer(),
+        transport: this.invite.source.transport,
+        headers: refer.referredBy ? [['referred-by', `<${refer.referredBy}>`]] : [],
+      });
+      leg.onProvisional((status) => void notifier.notify(status));
+      const result = await leg.result;
+      if (!result.ok) {
+        this.log.info({ status: result.status }, 'transfer target refused');
+        return void (await notifier.notify(result.status, result.reason));
+      }
+      const plan = this.sdp.applyAnswer(result.sdp);
+      if (!plan || this.closed) {
+        void result.dialog.bye();
+        if (!this.closed) await notifier.notify(488);
+        return;
+      }
+      const old = this.dialog;
+      this.applyPlan(plan);
+      this.attachDialog(result.dialog);
+      await notifier.notify(200);
+      this.log.info({ newCallId: leg.callId }, 'transferred: the agent now talks to the target');
+      await old?.bye();
+    } finally {
+      this.transferring = false;
+    }
   }
 
   onRtp(header: RtpHeader, payload: Buffer): void {
@@ -192,6 +292,7 @@ export class Call implements Tickable, RtpReceiver {
 
   private onDialogEnd(cause: DialogEndCause): void {
     if (cause === 'remote-bye') void this.end('caller-hangup');
+    else if (cause === 'local-bye') return;
     else if (cause === 'no-ack') void this.end('no-ack');
     else void this.end('shutdown');
   }

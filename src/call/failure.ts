@@ -9,7 +9,6 @@ import type { Rejection } from '../sip/engine.js';
 export const REFUSALS = {
   'unknown-number': { status: 404, text: 'no endpoint for the dialed number' },
   'extension-missing': { status: 484, text: 'the dialed number needs an extension' },
-  'no-sdp': { status: 488, text: 'INVITE without an SDP offer is not supported' },
   'bad-sdp': { status: 488, text: 'SDP offer not usable' },
   'no-common-codec': { status: 488, text: 'no common codec' },
   'no-media-port': { status: 503, text: 'no free media port' },
@@ -39,6 +38,7 @@ export const ENDINGS = {
   'agent-hangup': { q850: 16, text: 'agent hung up' },
   'link-lost': { q850: 41, text: 'voice agent connection lost' },
   'no-ack': { q850: 41, text: 'no ACK for the 200 OK' },
+  'no-usable-answer': { q850: 88, text: 'the ACK carried no usable SDP answer' },
   shutdown: { q850: 41, text: 'telgate shutting down' },
 } as const satisfies Record<string, { q850: number; text: string }>;
 

@@ -91,6 +91,8 @@ export interface AnswerSpec {
   address: string;
   port: number;
   sessionId: number;
+  /** o= version: must grow with each new description in a dialog (RFC 3264 §8). */
+  sessionVersion?: number;
   codecs: OfferedCodec[];
   ptime: number;
   direction: Direction;
@@ -113,7 +115,7 @@ export function buildAnswer(spec: AnswerSpec): string {
   const family = ip4 ? 'IP4' : 'IP6';
   const lines = [
     'v=0',
-    `o=telgate ${spec.sessionId} ${spec.sessionId} IN ${family} ${spec.address}`,
+    `o=telgate ${spec.sessionId} ${spec.sessionVersion ?? spec.sessionId} IN ${family} ${spec.address}`,
     's=telgate',
     `c=IN ${family} ${spec.address}`,
     't=0 0',

@@ -42,6 +42,9 @@ export class RtpSession {
   private readonly header = newRtpHeader();
   private markerPending = true;
   private closed = false;
+  private payloadType: number;
+  /** False while the far side holds the call (sendonly/inactive offer): nothing is sent. */
+  sending = true;
   readonly counters: RtpCounters = {
     packetsIn: 0,
     packetsOut: 0,
@@ -59,6 +62,7 @@ export class RtpSession {
   ) {
     this.remoteAddress = options.remoteAddress;
     this.remotePort = options.remotePort;
+    this.payloadType = options.payloadType;
     this.sendBuffer = Buffer.alloc(12 + options.maxPayloadBytes);
     lease.socket.on('message', (packet, rinfo) => this.receive(packet, rinfo.address, rinfo.port));
     lease.socket.on('error', () => undefined); // ICMP unreachable while the caller is gone
@@ -70,6 +74,24 @@ export class RtpSession {
 
   get remote(): { address: string; port: number; latched: boolean } {
     return { address: this.remoteAddress, port: this.remotePort, latched: this.latched };
+  }
+
+  /**
+   * A new remote address from a re-INVITE or an answer: packets go there, and latching starts
+   * over so a caller behind NAT is found again.
+   */
+  setRemote(address: string, port: number): void {
+    if (address === this.remoteAddress && port === this.remotePort) return;
+    this.remoteAddress = address;
+    this.remotePort = port;
+    this.latched = false;
+  }
+
+  /** A codec change: the next frame carries the new payload type and a marker bit. */
+  setPayloadType(payloadType: number): void {
+    if (payloadType === this.payloadType) return;
+    this.payloadType = payloadType;
+    this.markerPending = true;
   }
 
   private receive(packet: Buffer, address: string, port: number): void {
@@ -101,9 +123,15 @@ export class RtpSession {
   /** Sends `payloadLength` bytes already written into payloadBuffer, as the next frame. */
   send(payloadLength: number): void {
     if (this.closed) return;
+    if (!this.sending) {
+      // On hold the clock runs on, so the first frame after resume has a truthful timestamp.
+      this.timestamp = (this.timestamp + this.options.samplesPerFrame) >>> 0;
+      this.markerPending = true;
+      return;
+    }
     writeRtpHeader(
       this.sendBuffer,
-      this.options.payloadType,
+      this.payloadType,
       this.markerPending,
       this.sequence,
       this.timestamp,

@@ -31,6 +31,20 @@ export const configSchema = z
       .object({
         listen: listen.default({ host: '127.0.0.1', port: 5060 }),
         advertisedHost: z.string().min(1).optional(),
+        transports: z
+          .array(z.enum(['udp', 'tcp']))
+          .min(1)
+          .refine((t) => new Set(t).size === t.length, 'each transport once')
+          .default(['udp', 'tcp']),
+        tcp: z
+          .object({
+            idleTimeoutMs: z.number().int().min(1000).max(3_600_000),
+            maxConnections: z.number().int().min(1).max(100_000),
+            maxConnectionsPerSource: z.number().int().min(1).max(100_000),
+          })
+          .partial()
+          .strict()
+          .default({}),
         timers: z
           .object({
             t1: z.number().int().min(50).max(5000),
@@ -41,7 +55,12 @@ export const configSchema = z
           .default({}),
       })
       .strict()
-      .default({ listen: { host: '127.0.0.1', port: 5060 }, timers: {} }),
+      .default({
+        listen: { host: '127.0.0.1', port: 5060 },
+        transports: ['udp', 'tcp'],
+        tcp: {},
+        timers: {},
+      }),
     media: z
       .object({
         host: z.string().min(1).default('127.0.0.1'),

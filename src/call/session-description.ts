@@ -1,0 +1,139 @@
+/**
+ * The call's side of the offer/answer exchange (RFC 3264) over its whole life: the answer to the
+ * INVITE's offer, an offer of its own when the INVITE had none (answer in the ACK), and every
+ * re-INVITE or UPDATE after (hold, resume, codec change, new address). It only computes; the
+ * call applies the result to its RTP session.
+ */
+import { negotiate, type Negotiated, type SipCodecName } from '../codecs/negotiate.js';
+import {
+  answerDirection,
+  buildAnswer,
+  parseAudioOffer,
+  SdpError,
+  type Direction,
+  type OfferedCodec,
+} from '../codecs/sdp.js';
+import type { Rejection } from '../sip/engine.js';
+
+/** What the media path must do after an exchange. */
+export interface MediaPlan {
+  negotiated: Negotiated;
+  remoteAddress: string;
+  remotePort: number;
+  /** False on hold: the far side asked not to receive (sendonly, inactive, or c=0.0.0.0). */
+  send: boolean;
+}
+
+export type OfferResult =
+  { ok: true; sdp: string; plan: MediaPlan } | { ok: false; rejection: Rejection };
+
+const STATIC_TYPES: Record<SipCodecName, number> = { PCMU: 0, PCMA: 8 };
+const TELEPHONE_EVENT_TYPE = 101;
+
+export class SessionDescription {
+  private readonly sessionId = Math.floor(Date.now() / 1000);
+  private version = this.sessionId;
+  private lastOffer: OfferedCodec[] = [];
+
+  /** The local RTP port; 0 until one is leased (an answer made then only checks the offer). */
+  port = 0;
+
+  constructor(
+    private readonly codecs: readonly SipCodecName[],
+    private readonly address: string,
+  ) {}
+
+  /** Answers an offer (the INVITE's or a re-INVITE's), or says why it cannot be used. */
+  answer(offerText: string): OfferResult {
+    let offer;
+    try {
+      offer = parseAudioOffer(offerText);
+    } catch (err) {
+      if (!(err instanceof SdpError)) throw err;
+      return {
+        ok: false,
+        rejection: { status: 488, headers: [['warning', `399 telgate "${err.message}"`]] },
+      };
+    }
+    const choice = negotiate(offer, this.codecs);
+    if (!choice.ok) {
+      const warning = `305 telgate "Incompatible media format: offered ${choice.offered.join(' ') || 'nothing'}; supported ${choice.supported.join(' ')}"`;
+      return { ok: false, rejection: { status: 488, headers: [['warning', warning]] } };
+    }
+    const codec = choice.value.codec;
+    const telephoneEvent = choice.value.telephoneEvent;
+    const sdp = this.describe(
+      telephoneEvent ? [codec, { ...telephoneEvent, fmtp: '0-15' }] : [codec],
+      choice.value.ptime,
+      answerDirection(offer.direction),
+    );
+    return {
+      ok: true,
+      sdp,
+      plan: {
+        negotiated: choice.value,
+        remoteAddress: offer.address,
+        remotePort: offer.port,
+        send: canSend(offer.direction, offer.address),
+      },
+    };
+  }
+
+  /** An offer of every allowed codec, for an INVITE or re-INVITE that came without SDP. */
+  offer(): string {
+    this.lastOffer = this.codecs.map((name) => ({
+      payloadType: STATIC_TYPES[name],
+      name,
+      clockRate: 8000,
+      channels: 1,
+    }));
+    this.lastOffer.push({
+      payloadType: TELEPHONE_EVENT_TYPE,
+      name: 'telephone-event',
+      clockRate: 8000,
+      channels: 1,
+      fmtp: '0-15',
+    });
+    return this.describe(this.lastOffer, 20, 'sendrecv');
+  }
+
+  /** Reads the answer to our offer (from the ACK); undefined when it is missing or unusable. */
+  applyAnswer(answerText: string): MediaPlan | undefined {
+    let answer;
+    try {
+      answer = parseAudioOffer(answerText);
+    } catch {
+      return undefined;
+    }
+    const offeredNames = this.lastOffer.map((c) => c.name.toUpperCase());
+    const usable = {
+      ...answer,
+      codecs: answer.codecs.filter((c) => offeredNames.includes(c.name)),
+    };
+    const choice = negotiate(usable, this.codecs);
+    if (!choice.ok) return undefined;
+    return {
+      negotiated: choice.value,
+      remoteAddress: answer.address,
+      remotePort: answer.port,
+      send: canSend(answer.direction, answer.address),
+    };
+  }
+
+  private describe(codecs: OfferedCodec[], ptime: number, direction: Direction): string {
+    return buildAnswer({
+      address: this.address,
+      port: this.port,
+      sessionId: this.sessionId,
+      sessionVersion: this.version++,
+      codecs,
+      ptime,
+      direction,
+    });
+  }
+}
+
+/** Whether the far side wants our audio: not if it said sendonly/inactive or c=0.0.0.0 (RFC 2543). */
+function canSend(direction: Direction, address: string): boolean {
+  return (direction === 'sendrecv' || direction === 'recvonly') && address !== '0.0.0.0';
+}
