@@ -7,6 +7,8 @@ import path from 'node:path';
 import { startProcess, waitForOutput, type Running } from './processes.js';
 
 export interface Datagram {
+  /** Capture time in seconds. */
+  time: number;
   srcPort: number;
   dstPort: number;
   payload: Buffer;
@@ -44,6 +46,7 @@ export function readPcapUdp(buf: Buffer): Datagram[] {
   const out: Datagram[] = [];
   let off = 24;
   while (off + 16 <= buf.length) {
+    const time = buf.readUInt32LE(off) + buf.readUInt32LE(off + 4) / 1e6;
     const capLen = buf.readUInt32LE(off + 8);
     const pkt = buf.subarray(off + 16, off + 16 + capLen);
     off += 16 + capLen;
@@ -53,6 +56,7 @@ export function readPcapUdp(buf: Buffer): Datagram[] {
     const udp = ip.subarray(ihl);
     const len = udp.readUInt16BE(4);
     out.push({
+      time,
       srcPort: udp.readUInt16BE(0),
       dstPort: udp.readUInt16BE(2),
       payload: udp.subarray(8, len),

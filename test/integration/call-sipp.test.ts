@@ -4,12 +4,11 @@
  */
 import dgram from 'node:dgram';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { g711Decode } from '../../src/codecs/g711.js';
-import { readRtpHeader, newRtpHeader } from '../../src/media/rtp-packet.js';
 import { countFramesAt } from '../helpers/audio.js';
-import { Capture, type Datagram } from '../helpers/capture.js';
+import { Capture } from '../helpers/capture.js';
 import { NUMBERS, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { killAll } from '../helpers/processes.js';
+import { decodeRtpTo } from '../helpers/rtp.js';
 import { messagesLog, runSipp, scenario, sippPorts, toneFile, workDir } from '../helpers/sipp.js';
 
 const MEDIA_MIN = 31000;
@@ -26,23 +25,6 @@ afterAll(async () => {
 afterEach(async () => {
   await killAll();
 });
-
-/** µ-law RTP payloads sent to `port`, decoded to one Int16Array per packet, in arrival order. */
-function decodeRtpTo(datagrams: Datagram[], port: number): Int16Array[] {
-  const header = newRtpHeader();
-  const frames: Int16Array[] = [];
-  for (const d of datagrams) {
-    if (d.dstPort !== port || !readRtpHeader(d.payload, header)) continue;
-    const payload = d.payload.subarray(
-      header.payloadOffset,
-      header.payloadOffset + header.payloadLength,
-    );
-    const pcm = new Int16Array(payload.length);
-    g711Decode(header.payloadType === 8 ? 'alaw' : 'ulaw', payload, pcm);
-    frames.push(pcm);
-  }
-  return frames;
-}
 
 describe('calls from sipp', () => {
   it('echo: a 440 Hz tone comes back at 440 Hz, BYE closes the call and frees the port', async () => {
