@@ -8,7 +8,7 @@ import { countFramesAt } from '../helpers/audio.js';
 import { Capture } from '../helpers/capture.js';
 import { NUMBERS, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { killAll, startProcess } from '../helpers/processes.js';
-import { decodeRtpFrames } from '../helpers/rtp.js';
+import { decodeRtpFrames, type DecodedFrame } from '../helpers/rtp.js';
 import { messagesLog, runSipp, scenario, sippPorts, toneFile, workDir } from '../helpers/sipp.js';
 
 const MEDIA_MIN = 31300;
@@ -44,6 +44,22 @@ afterEach(async () => {
 
 const FROM_TELGATE = `src portrange ${MEDIA_MIN}-${MEDIA_MIN + 19}`;
 
+/** Runs one sipp call while capturing what telgate sends to sipp's media port. */
+async function callCapturing(
+  file: string,
+  service: string,
+  replace: Record<string, string>,
+  extra: string[],
+): Promise<{ frames: DecodedFrame[]; pcm: Int16Array[] }> {
+  const ports = sippPorts();
+  const capture = await Capture.start(dir, `udp and dst port ${ports.media} and ${FROM_TELGATE}`);
+  const sf = await scenario(dir, file, replace);
+  const r = await runSipp({ dir, scenarioFile: sf, service, target: tg.sipPort, ports, extra });
+  const frames = decodeRtpFrames(await capture.stop(), ports.media);
+  expect(r.code, r.stdout + r.stderr).toBe(0);
+  return { frames, pcm: frames.map((f) => f.pcm) };
+}
+
 describe.each(['udp', 'tcp'] as const)('over %s', (transport) => {
   const sippTransport = ['-t', transport === 'tcp' ? 't1' : 'u1'];
 
@@ -66,39 +82,23 @@ describe.each(['udp', 'tcp'] as const)('over %s', (transport) => {
   });
 
   it('late offer: telgate offers in the 200, the PCMA answer in the ACK carries the tone', async () => {
-    const ports = sippPorts();
-    const capture = await Capture.start(dir, `udp and dst port ${ports.media} and ${FROM_TELGATE}`);
-    const sf = await scenario(dir, 'uac_late_offer.xml');
-    const r = await runSipp({
-      dir,
-      scenarioFile: sf,
-      service: NUMBERS.tone,
-      target: tg.sipPort,
-      ports,
-      extra: [...sippTransport, '-d', '1500'],
-    });
-    const frames = decodeRtpFrames(await capture.stop(), ports.media);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const { frames, pcm } = await callCapturing('uac_late_offer.xml', NUMBERS.tone, {}, [
+      ...sippTransport,
+      '-d',
+      '1500',
+    ]);
     expect(frames.length).toBeGreaterThanOrEqual(50);
     expect(frames.every((f) => f.payloadType === 8)).toBe(true);
-    const pcm = frames.map((f) => f.pcm);
     expect(countFramesAt(pcm, 1000, 8000)).toBeGreaterThanOrEqual(0.9 * frames.length);
   });
 
   it('re-INVITE: hold silences telgate, resume with PCMA only brings the audio back in PCMA', async () => {
-    const ports = sippPorts();
-    const capture = await Capture.start(dir, `udp and dst port ${ports.media} and ${FROM_TELGATE}`);
-    const sf = await scenario(dir, 'uac_reinvite.xml', { TALK_MS: '1000', HOLD_MS: '1500' });
-    const r = await runSipp({
-      dir,
-      scenarioFile: sf,
-      service: NUMBERS.tone,
-      target: tg.sipPort,
-      ports,
-      extra: sippTransport,
-    });
-    const frames = decodeRtpFrames(await capture.stop(), ports.media);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const { frames } = await callCapturing(
+      'uac_reinvite.xml',
+      NUMBERS.tone,
+      { TALK_MS: '1000', HOLD_MS: '1500' },
+      sippTransport,
+    );
 
     const before = frames.filter((f) => f.payloadType === 0);
     const after = frames.filter((f) => f.payloadType === 8);
@@ -162,20 +162,11 @@ describe.each(['udp', 'tcp'] as const)('over %s', (transport) => {
   });
 
   it('an echo call with RTP both ways and a far-end BYE', async () => {
-    const ports = sippPorts();
-    const capture = await Capture.start(dir, `udp and dst port ${ports.media} and ${FROM_TELGATE}`);
-    const sf = await scenario(dir, 'uac_rtp.xml');
-    const r = await runSipp({
-      dir,
-      scenarioFile: sf,
-      service: NUMBERS.echo,
-      target: tg.sipPort,
-      ports,
-      extra: [...sippTransport, '-d', '1600'],
-    });
-    const frames = decodeRtpFrames(await capture.stop(), ports.media);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-    const pcm = frames.map((f) => f.pcm);
+    const { pcm } = await callCapturing('uac_rtp.xml', NUMBERS.echo, {}, [
+      ...sippTransport,
+      '-d',
+      '1600',
+    ]);
     expect(countFramesAt(pcm, 440, 8000)).toBeGreaterThanOrEqual(45);
   });
 });
