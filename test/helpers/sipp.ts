@@ -1,5 +1,6 @@
 /** Runs sipp as a real SIP peer: bounded by -m, -timeout and a kill timer. */
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,4 +125,55 @@ export async function messagesLog(dir: string, prefix: string): Promise<string> 
   );
   if (!log) throw new Error(`no ${prefix}*_messages.log in ${dir}`);
   return fs.readFile(path.join(dir, log), 'utf8');
+}
+
+/**
+ * Starts a sipp UAS (`-sn uas` or a scenario file) for one call on its own ports; over TCP it
+ * resolves once the port accepts connections.
+ */
+export async function startSippUas(
+  scenarioArgs: string[],
+  options: { cwd: string; transport?: 'udp' | 'tcp'; timeoutS?: number },
+): Promise<{ sipp: Running; ports: { sip: number; media: number } }> {
+  const ports = sippPorts();
+  const timeoutS = options.timeoutS ?? 20;
+  const sipp = startProcess(
+    'sipp',
+    [
+      ...scenarioArgs,
+      '-i',
+      '127.0.0.1',
+      '-p',
+      String(ports.sip),
+      '-mp',
+      String(ports.media),
+      '-m',
+      '1',
+      '-nostdin',
+      '-timeout',
+      String(timeoutS),
+      '-timeout_error',
+      '-t',
+      options.transport === 'tcp' ? 't1' : 'u1',
+    ],
+    { cwd: options.cwd, timeoutMs: (timeoutS + 5) * 1000 },
+  );
+  if (options.transport === 'tcp') await untilListening(ports.sip);
+  return { sipp, ports };
+}
+
+/** sipp gives no readiness signal: try to connect until its TCP port accepts (bounded). */
+async function untilListening(port: number): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on TCP ${port}`);
 }

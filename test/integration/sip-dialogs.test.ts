@@ -7,9 +7,17 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { countFramesAt } from '../helpers/audio.js';
 import { Capture } from '../helpers/capture.js';
 import { NUMBERS, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
-import { killAll, startProcess } from '../helpers/processes.js';
+import { killAll } from '../helpers/processes.js';
 import { decodeRtpFrames, type DecodedFrame } from '../helpers/rtp.js';
-import { messagesLog, runSipp, scenario, sippPorts, toneFile, workDir } from '../helpers/sipp.js';
+import {
+  messagesLog,
+  runSipp,
+  scenario,
+  sippPorts,
+  startSippUas,
+  toneFile,
+  workDir,
+} from '../helpers/sipp.js';
 
 const MEDIA_MIN = 31300;
 const TRANSFER = '15550100500';
@@ -113,28 +121,10 @@ describe.each(['udp', 'tcp'] as const)('over %s', (transport) => {
   });
 
   it('REFER from the caller: 202, NOTIFY 100/180/200, the target gets the call, the old leg BYE', async () => {
-    const target = sippPorts();
-    const targetSipp = startProcess(
-      'sipp',
-      [
-        '-sn',
-        'uas',
-        '-i',
-        '127.0.0.1',
-        '-p',
-        String(target.sip),
-        '-mp',
-        String(target.media),
-        '-m',
-        '1',
-        '-nostdin',
-        '-timeout',
-        '20',
-        '-timeout_error',
-        ...sippTransport,
-      ],
-      { cwd: dir, timeoutMs: 25_000 },
-    );
+    const { sipp: targetSipp, ports: target } = await startSippUas(['-sn', 'uas'], {
+      cwd: dir,
+      transport,
+    });
     const capture = await Capture.start(
       dir,
       `udp and dst port ${target.media} and ${FROM_TELGATE}`,

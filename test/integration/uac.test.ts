@@ -4,18 +4,15 @@
  * answers need two UASes answering one INVITE; a raw socket plays both, as no forking proxy runs.
  */
 import dgram from 'node:dgram';
-import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NativeSipEngine } from '../../src/sip/engine-native.js';
 import type { OutgoingInviteRequest } from '../../src/sip/engine.js';
-import { killAll, startProcess, type Running } from '../helpers/processes.js';
-import { scenario, sippPorts, workDir } from '../helpers/sipp.js';
+import { killAll, type Running } from '../helpers/processes.js';
+import { scenario, startSippUas, workDir } from '../helpers/sipp.js';
 
 let engine: NativeSipEngine;
-let dir: string;
 
 beforeAll(async () => {
-  dir = await workDir();
   engine = new NativeSipEngine({
     host: '127.0.0.1',
     port: 0,
@@ -43,7 +40,7 @@ const SDP = [
   '',
 ].join('\r\n');
 
-/** Starts a sipp UAS on its own ports; over TCP, resolves once it accepts connections. */
+/** A sipp UAS running `file` for one call. */
 async function sippUas(
   file: string,
   replace: Record<string, string>,
@@ -51,47 +48,8 @@ async function sippUas(
 ): Promise<{ sipp: Running; port: number }> {
   const own = await workDir();
   const sf = await scenario(own, file, replace);
-  const ports = sippPorts();
-  const sipp = startProcess(
-    'sipp',
-    [
-      '-sf',
-      sf,
-      '-i',
-      '127.0.0.1',
-      '-p',
-      String(ports.sip),
-      '-mp',
-      String(ports.media),
-      '-m',
-      '1',
-      '-nostdin',
-      '-timeout',
-      '20',
-      '-timeout_error',
-      '-t',
-      transport === 'tcp' ? 't1' : 'u1',
-    ],
-    { cwd: own, timeoutMs: 25_000 },
-  );
-  if (transport === 'tcp') await untilListening(ports.sip);
+  const { sipp, ports } = await startSippUas(['-sf', sf], { cwd: own, transport });
   return { sipp, port: ports.sip };
-}
-
-/** sipp gives no readiness signal: try to connect until its TCP port accepts (bounded). */
-async function untilListening(port: number): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on TCP ${port}`);
 }
 
 function call(port: number, extra: Partial<OutgoingInviteRequest> = {}) {
