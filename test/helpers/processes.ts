@@ -5,6 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 
 const live = new Set<ChildProcess>();
+/** Children started as process-group leaders: killed with their whole group (Kamailio forks). */
+const groups = new Set<ChildProcess>();
 
 export interface Finished {
   code: number | null;
@@ -22,19 +24,25 @@ export interface Running {
 export function startProcess(
   command: string,
   args: string[],
-  options: { cwd?: string; timeoutMs: number },
+  options: { cwd?: string; timeoutMs: number; group?: boolean },
 ): Running {
-  const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.group ?? false,
+  });
   live.add(child);
+  if (options.group) groups.add(child);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const killer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+  const killer = setTimeout(() => signal(child, 'SIGKILL'), options.timeoutMs);
   const done = new Promise<Finished>((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(killer);
       live.delete(child);
+      groups.delete(child);
       resolve({ code, signal, stdout, stderr });
     });
     child.on('error', (err) => {
@@ -90,7 +98,18 @@ export async function killAll(): Promise<void> {
   const waits: Promise<unknown>[] = [];
   for (const child of live) {
     waits.push(new Promise((r) => child.once('close', r)));
-    child.kill('SIGKILL');
+    signal(child, 'SIGKILL');
   }
   await Promise.all(waits);
+}
+
+/** Signals a child, or its whole process group when it leads one. */
+export function signal(child: ChildProcess, name: NodeJS.Signals): void {
+  if (groups.has(child) && child.pid) {
+    try {
+      process.kill(-child.pid, name);
+    } catch {
+      // the group is already gone
+    }
+  } else child.kill(name);
 }

@@ -1,0 +1,75 @@
+/**
+ * Kamailio as the real proxy in front of telgate: the config in test/peers/kamailio.cfg
+ * (record-route, dispatcher round robin, OPTIONS probing) on its own port and scratch folder.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runProcess, signal, startProcess, type Running } from './processes.js';
+import { workDir } from './sipp.js';
+
+const CONFIG = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'peers',
+  'kamailio.cfg',
+);
+
+export interface Kamailio {
+  port: number;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/** Starts Kamailio on `port` dispatching INVITEs to `destinations` (SIP URIs). */
+export async function startKamailio(port: number, destinations: string[]): Promise<Kamailio> {
+  const dir = await workDir();
+  const config = (await fs.readFile(CONFIG, 'utf8'))
+    .replaceAll('@RUNDIR@', dir)
+    .replaceAll('@PORT@', String(port));
+  await fs.writeFile(path.join(dir, 'kamailio.cfg'), config);
+  await fs.writeFile(
+    path.join(dir, 'dispatcher.list'),
+    destinations.map((d) => `1 ${d} 0 0\n`).join(''),
+  );
+  const running = startProcess(
+    'kamailio',
+    [
+      '-f',
+      path.join(dir, 'kamailio.cfg'),
+      '-DD',
+      '-E',
+      '-Y',
+      dir,
+      '-P',
+      path.join(dir, 'pid'),
+      '-m',
+      '64',
+      '-M',
+      '8',
+    ],
+    { cwd: dir, timeoutMs: 120_000, group: true },
+  );
+  await untilReady(dir, running);
+  return {
+    port,
+    dir,
+    stop: async () => {
+      signal(running.child, 'SIGTERM');
+      await running.done;
+    },
+  };
+}
+
+/** Kamailio is ready when its control socket answers (bounded). */
+async function untilReady(dir: string, running: Running): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (running.child.exitCode !== null) break;
+    const r = await runProcess('kamcmd', ['-s', `unix:${dir}/kamailio_ctl`, 'core.uptime'], {
+      timeoutMs: 2000,
+    });
+    if (r.code === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`kamailio did not start: ${JSON.stringify(running.output())}`);
+}
