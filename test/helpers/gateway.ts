@@ -1,5 +1,6 @@
 /** Starts a real in-process telgate on loopback with the embedded local agent, for tests. */
 import { pino } from 'pino';
+import { expect } from 'vitest';
 import { Gateway } from '../../src/call/gateway.js';
 import { validateConfig } from '../../src/routing/config-load.js';
 import type { TelgateConfig } from '../../src/routing/config-schema.js';
@@ -56,4 +57,16 @@ export async function startGateway(
   const gateway = new Gateway(config, logger, env);
   await gateway.start();
   return { gateway, sipPort: gateway.engine.listenAddress.port, stop: () => gateway.stop() };
+}
+
+/**
+ * Nothing leaks: once the transaction timers have run out, no transaction, dialog or call of
+ * the test is left and every media port is back in the pool.
+ */
+export async function expectNothingLeft(tg: TestGateway): Promise<void> {
+  await tg.gateway.engine.whenIdle();
+  expect(tg.gateway.engine.stats()).toEqual({ transactions: 0, dialogs: 0 });
+  const stats = tg.gateway.stats();
+  expect(stats.activeCalls).toBe(0);
+  expect(stats.ports.available).toBe(stats.ports.size);
 }

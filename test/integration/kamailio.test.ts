@@ -4,7 +4,13 @@
  * over UDP or TCP; sipp talks UDP to Kamailio.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NUMBERS, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
+import {
+  expectNothingLeft,
+  NUMBERS,
+  startGateway,
+  testConfig,
+  type TestGateway,
+} from '../helpers/gateway.js';
 import { startKamailio, type Kamailio } from '../helpers/kamailio.js';
 import { killAll } from '../helpers/processes.js';
 import {
@@ -26,8 +32,7 @@ afterAll(async () => {
 });
 afterEach(async () => {
   await killAll();
-  await tg.gateway.engine.whenIdle();
-  expect(tg.gateway.engine.stats()).toEqual({ transactions: 0, dialogs: 0 });
+  await expectNothingLeft(tg);
 });
 
 /** The BYE sipp received, from its message log: the text between the BYE line and the next blank line. */

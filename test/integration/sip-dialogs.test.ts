@@ -6,7 +6,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { countFramesAt } from '../helpers/audio.js';
 import { Capture } from '../helpers/capture.js';
-import { NUMBERS, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
+import {
+  expectNothingLeft,
+  NUMBERS,
+  startGateway,
+  testConfig,
+  type TestGateway,
+} from '../helpers/gateway.js';
 import { killAll } from '../helpers/processes.js';
 import { decodeRtpFrames, type DecodedFrame } from '../helpers/rtp.js';
 import {
@@ -44,10 +50,7 @@ afterAll(async () => {
 });
 afterEach(async () => {
   await killAll();
-  // Nothing leaks: every transaction and dialog of the test is gone once its timers ran out.
-  await tg.gateway.engine.whenIdle();
-  expect(tg.gateway.engine.stats()).toEqual({ transactions: 0, dialogs: 0 });
-  expect(tg.gateway.stats().activeCalls).toBe(0);
+  await expectNothingLeft(tg);
 });
 
 const FROM_TELGATE = `src portrange ${MEDIA_MIN}-${MEDIA_MIN + 19}`;
