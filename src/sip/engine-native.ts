@@ -30,7 +30,7 @@ import { DEFAULT_TIMERS, type SipTimers } from './timers.js';
 import { DEFAULT_TCP_LIMITS, type TcpLimits } from './transport-tcp.js';
 import { Transports, type TransportName } from './transports.js';
 import { OutgoingInvite } from './uac.js';
-import { parseUri, tagOf } from './uri.js';
+import { tagOf } from './uri.js';
 import { formatVia, parseVia, randomToken } from './via.js';
 
 export interface NativeEngineOptions {
@@ -50,6 +50,7 @@ export interface NativeEngineOptions {
   draining?: () => boolean;
 }
 
+type Refusal = { status: number; headers: Array<[string, string]> };
 type ServerTxn = ServerInviteTransaction | ServerTransaction;
 type ClientTxn = ClientTransaction | InviteClientTransaction;
 
@@ -215,6 +216,8 @@ export class NativeSipEngine implements SipEngine {
       this.dialogFor(request)?.receiveAck(request);
       return;
     }
+    const early = this.earlyRefusal(request);
+    if (early) return this.respondOnce(request, replyTo, early.status, { headers: early.headers });
     const maxForwards = request.headers.get('max-forwards');
     if (maxForwards !== undefined && Number(maxForwards) === 0 && request.method !== 'OPTIONS') {
       return this.respondOnce(request, replyTo, 483);
@@ -340,13 +343,18 @@ export class NativeSipEngine implements SipEngine {
     this.inviteHandler!(new NativeIncomingInvite(this.uacHost(), txn, request, replyTo));
   }
 
-  /** What the engine refuses before the call layer sees an INVITE. */
-  private inviteRefusal(
-    request: SipRequest,
-  ): { status: number; headers: Array<[string, string]> } | undefined {
+  /** Refusals for any request but CANCEL: an unknown URI scheme, an extension it requires. */
+  private earlyRefusal(request: SipRequest): Refusal | undefined {
+    if (request.method === 'CANCEL') return undefined;
+    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(request.uri)?.[1].toLowerCase() ?? '';
+    if (!URI_SCHEMES.has(scheme)) return { status: 416, headers: [] };
     const require = request.headers.getAll('require');
     if (require.length) return { status: 420, headers: [['unsupported', require.join(', ')]] };
-    if (!URI_SCHEMES.has(parseUri(request.uri)?.scheme ?? '')) return { status: 416, headers: [] };
+    return undefined;
+  }
+
+  /** What the engine refuses before the call layer sees an INVITE. */
+  private inviteRefusal(request: SipRequest): Refusal | undefined {
     const type = (request.headers.get('content-type') ?? '').toLowerCase();
     if (request.body.length && !type.startsWith('application/sdp')) {
       return { status: 415, headers: [['accept', 'application/sdp']] };

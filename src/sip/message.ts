@@ -33,7 +33,7 @@ export interface CSeq {
 
 export function parseCSeq(value: string | undefined): CSeq | undefined {
   if (!value) return undefined;
-  const m = /^\s*(\d{1,10})\s+([A-Za-z!%*_+`'~.-]+)\s*$/.exec(value);
+  const m = /^\s*(\d{1,10})\s+([A-Za-z0-9!%*_+`'~.-]+)\s*$/.exec(value);
   if (!m) return undefined;
   const seq = Number(m[1]);
   if (seq > 0xffffffff) return undefined;

@@ -7,6 +7,8 @@
  */
 import { SipHeaders } from './headers.js';
 import { parseCSeq, type SipMessage, type SipRequest } from './message.js';
+import { isValidNameAddr } from './uri.js';
+import { parseVia } from './via.js';
 
 export interface ParseLimits {
   maxMessageBytes: number;
@@ -25,7 +27,7 @@ export type ParseResult =
   | { ok: true; message: SipMessage }
   | { ok: false; error: string; status: 400 | 413 | 505 | 513; partial?: SipRequest };
 
-const METHOD_RE = /^[A-Za-z!%*_+`'~.-]+$/;
+const METHOD_RE = /^[A-Za-z0-9!%*_+`'~.-]+$/;
 const HEADER_NAME_RE = /^[A-Za-z0-9!%*_+`'~.-]+$/;
 
 function fail(
@@ -59,21 +61,28 @@ export function parseMessage(buf: Buffer, limits: ParseLimits = DEFAULT_PARSE_LI
   let partial: SipRequest | undefined;
   let message: SipMessage;
   if (isResponse) {
-    const m = /^SIP\/(\d+\.\d+) (\d{3}) ?(.*)$/.exec(startLine);
+    const m = /^SIP\/(\d+\.\d+) (\d{3})(?: (.*))?$/.exec(startLine);
     if (!m) return fail('malformed status line');
     if (m[1] !== '2.0') return fail('unsupported SIP version', 505);
     const status = Number(m[2]);
     if (status < 100 || status > 699) return fail('status code out of range');
-    message = { kind: 'response', status, reason: m[3], headers, body: Buffer.alloc(0) };
+    message = { kind: 'response', status, reason: m[3] ?? '', headers, body: Buffer.alloc(0) };
   } else {
     const m = /^(\S+) (\S+) (\S+)$/.exec(startLine);
-    if (!m || !METHOD_RE.test(m[1])) return fail('malformed request line');
-    message = { kind: 'request', method: m[1], uri: m[2], headers, body: Buffer.alloc(0) };
+    const method = /^\S+/.exec(startLine)?.[0] ?? '';
+    if (!METHOD_RE.test(method)) return fail('malformed request line');
+    // A usable method is enough for a 400 to be sent back, whatever else is wrong.
+    const uri = m?.[2] ?? startLine.split(/\s+/)[1] ?? '';
+    message = { kind: 'request', method, uri, headers, body: Buffer.alloc(0) };
     partial = message;
+    if (!m) return fail('malformed request line', 400, partial);
     if (!/^SIP\/\d+\.\d+$/i.test(m[3])) return fail('malformed request line', 400, partial);
     if (m[3].toUpperCase() !== 'SIP/2.0') return fail('unsupported SIP version', 505, partial);
     if (!/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(m[2])) {
       return fail('malformed Request-URI', 400, partial);
+    }
+    if (m[2].indexOf('?', m[2].lastIndexOf('@') + 1) >= 0) {
+      return fail('headers are not allowed in a Request-URI', 400, partial);
     }
   }
 
@@ -125,11 +134,34 @@ function readHeaders(
   return problem;
 }
 
+/** Headers that may appear once only (RFC 4475 §3.3.8, §3.3.9). */
+const SINGLE_VALUE = [
+  'call-id',
+  'cseq',
+  'from',
+  'to',
+  'max-forwards',
+  'content-length',
+  'content-type',
+];
+
+const RFC1123_GMT = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
 function checkMandatoryHeaders(message: SipMessage): string | undefined {
   const h = message.headers;
   for (const name of ['via', 'from', 'to', 'call-id', 'cseq']) {
     if (!h.get(name)) return `missing ${name === 'cseq' ? 'CSeq' : name} header`;
   }
+  for (const name of SINGLE_VALUE) {
+    let count = 0;
+    for (const [k] of h.entries) if (k === name) count++;
+    if (count > 1) return `more than one ${name} header`;
+  }
+  if (!h.getAll('via').every((v) => parseVia(v))) return 'malformed Via';
+  if (!isValidNameAddr(h.get('from')!)) return 'malformed From';
+  if (!isValidNameAddr(h.get('to')!)) return 'malformed To';
+  const date = h.get('date');
+  if (date !== undefined && !RFC1123_GMT.test(date.trim())) return 'malformed Date';
   const cseq = parseCSeq(h.get('cseq'));
   if (!cseq) return 'malformed CSeq';
   if (message.kind === 'request' && cseq.method !== message.method) {
@@ -137,7 +169,9 @@ function checkMandatoryHeaders(message: SipMessage): string | undefined {
   }
   if (message.kind === 'request') {
     const mf = h.get('max-forwards');
-    if (mf !== undefined && !/^\s*\d{1,3}\s*$/.test(mf)) return 'malformed Max-Forwards';
+    if (mf !== undefined && (!/^\s*\d{1,9}\s*$/.test(mf) || Number(mf) > 255)) {
+      return 'malformed Max-Forwards';
+    }
   }
   return undefined;
 }

@@ -139,9 +139,30 @@ export function parseNameAddr(text: string): NameAddr | undefined {
     };
   }
   const semi = value.indexOf(';');
-  const uri = semi < 0 ? value : value.slice(0, semi);
+  const uri = (semi < 0 ? value : value.slice(0, semi)).trim();
   if (!uri || /\s/.test(uri)) return undefined;
   return { uri, params: parseParams(semi < 0 ? '' : value.slice(semi)) };
+}
+
+const TOKEN_DISPLAY_RE = /^[A-Za-z0-9\-.!%*_+`'~ \t]*$/;
+const QUOTED_RE = /^"(?:[^"\\]|\\.)*"$/;
+const ABSOLUTE_URI_RE = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>]+$/;
+
+/**
+ * Strict RFC 3261 §25.1 check of a From/To value: a display name that is tokens or one
+ * balanced quoted string, no whitespace inside the angle brackets, an absolute URI.
+ */
+export function isValidNameAddr(text: string): boolean {
+  const value = text.trim();
+  const lt = findUnquoted(value, '<');
+  if (lt < 0) {
+    const semi = value.indexOf(';');
+    return ABSOLUTE_URI_RE.test((semi < 0 ? value : value.slice(0, semi)).trim());
+  }
+  const display = value.slice(0, lt).trim();
+  if (display && !QUOTED_RE.test(display) && !TOKEN_DISPLAY_RE.test(display)) return false;
+  const gt = value.indexOf('>', lt);
+  return gt > lt && ABSOLUTE_URI_RE.test(value.slice(lt + 1, gt));
 }
 
 function findUnquoted(text: string, ch: string): number {
