@@ -151,9 +151,17 @@ export class NativeSipEngine implements SipEngine {
     };
   }
 
-  /** Open TCP connections, for tests and metrics. */
-  get tcpConnections(): number {
-    return this.transports.tcpConnections;
+  /** Every table the engine keeps, for leak checks in tests and for metrics. */
+  tableSizes(): Record<string, number> {
+    return {
+      serverTransactions: this.serverTxns.size,
+      clientTransactions: this.clientTxns.size,
+      dialogs: this.dialogs.size,
+      pendingInvites: this.pendingInvites.size,
+      mergedByTransaction: this.mergedByTxn.size,
+      idleWaiters: this.idleWaiters.length,
+      tcpConnections: this.transports.tcpConnections,
+    };
   }
 
   invite(request: OutgoingInviteRequest): OutgoingCall {
