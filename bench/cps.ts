@@ -1,0 +1,164 @@
+/**
+ * Calls per second of the SIP stack, against sipp's own UAS as the reference, in one run.
+ *
+ * For each case (404 at once; answer then BYE, no media) and transport (UDP, TCP), sipp's UAC
+ * offers a ladder of rates for 10 s each (-r RATE -m 10·RATE). A step passes when every call
+ * succeeds (no failed call, no unexpected message) at ≥ 95 % of the offered rate; the table gives, per UAS, the highest passing
+ * step and the rate achieved there (successful calls / wall time of the sipp run).
+ * Usage: npm run bench:cps
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const scenarios = path.join(here, '..', 'test', 'scenarios');
+const PORT = 5290;
+const SECONDS = 10;
+
+type Case = 'reject' | 'answer';
+type Transport = 'u1' | 't1';
+const LADDER: Record<Case, number[]> = {
+  reject: [1000, 2000, 3000, 4000, 5000],
+  answer: [500, 1000, 1500, 2000, 3000],
+};
+
+function run(cmd: string, args: string[], cwd: string, timeoutMs: number) {
+  return new Promise<{ code: number | null; out: string; seconds: number }>((resolve) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+    });
+  });
+}
+
+/** Starts a UAS (telgate's engine or sipp's) and resolves when it listens; returns its stop. */
+async function startUas(kind: 'telgate' | 'sipp', c: Case, t: Transport, dir: string) {
+  const args =
+    kind === 'telgate'
+      ? ['--import', 'tsx', path.join(here, 'sip-uas.ts'), String(PORT), c]
+      : [
+          ...(c === 'reject' ? ['-sf', path.join(dir, 'uas_404.xml')] : ['-sn', 'uas']),
+          '-i',
+          '127.0.0.1',
+          '-p',
+          String(PORT),
+          '-t',
+          t,
+          '-nostdin',
+          '-max_socket',
+          '5000',
+          '-bg',
+        ];
+  if (kind === 'sipp') {
+    const r = await run('sipp', args, dir, 10_000); // -bg prints the PID and returns
+    const pid = Number(/PID=\[(\d+)\]/.exec(r.out)?.[1]);
+    await new Promise((res) => setTimeout(res, 300)); // sipp has no readiness signal
+    return async () => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+  }
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) =>
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()),
+  );
+  return async () => {
+    child.kill('SIGTERM');
+    await new Promise((res) => child.once('exit', res));
+  };
+}
+
+async function step(c: Case, t: Transport, rate: number, dir: string) {
+  const calls = rate * SECONDS;
+  const uac = c === 'reject' ? ['-sf', path.join(dir, 'uac_404.xml')] : ['-sn', 'uac'];
+  const r = await run(
+    'sipp',
+    [
+      ...uac,
+      '-s',
+      '15550100999',
+      `127.0.0.1:${PORT}`,
+      '-i',
+      '127.0.0.1',
+      '-p',
+      '5291',
+      '-t',
+      t,
+      '-r',
+      String(rate),
+      '-m',
+      String(calls),
+      '-l',
+      String(rate * 3),
+      '-nostdin',
+      '-timeout',
+      String(SECONDS * 4),
+      '-timeout_error',
+      '-max_socket',
+      '5000',
+    ],
+    dir,
+    (SECONDS * 4 + 10) * 1000,
+  );
+  const successful = Number(/Successful call\s+\|\s+\d+\s+\|\s+(\d+)/.exec(r.out)?.[1] ?? 0);
+  const failed = Number(/Failed call\s+\|\s+\d+\s+\|\s+(\d+)/.exec(r.out)?.[1] ?? 0);
+  const seconds = r.seconds; // wall time of the sipp run, start to last call
+  // A step also fails when the calls could not be offered at its rate (either side saturated).
+  const achieved = successful / seconds;
+  const ok = r.code === 0 && failed === 0 && successful === calls && achieved >= 0.95 * rate;
+  return { ok, achieved, failed };
+}
+
+async function main() {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'telgate-cps-'));
+  const expect = await fs.readFile(path.join(scenarios, 'uac_expect.xml'), 'utf8');
+  await fs.writeFile(path.join(dir, 'uac_404.xml'), expect.replaceAll('EXPECT', '404'));
+  const code = await fs.readFile(path.join(scenarios, 'uas_code.xml'), 'utf8');
+  await fs.writeFile(
+    path.join(dir, 'uas_404.xml'),
+    code.replaceAll('CODE', '404').replaceAll('REASON', 'Not Found'),
+  );
+
+  const rows: string[] = [];
+  for (const c of ['reject', 'answer'] as Case[]) {
+    for (const t of ['u1', 't1'] as Transport[]) {
+      const best: Record<string, { rate: number; achieved: number }> = {};
+      for (const kind of ['telgate', 'sipp'] as const) {
+        best[kind] = { rate: 0, achieved: 0 };
+        for (const rate of LADDER[c]) {
+          const stop = await startUas(kind, c, t, dir);
+          const result = await step(c, t, rate, dir);
+          await stop();
+          console.error(
+            `${c} ${t} ${kind} ${rate}/s: ${result.ok ? 'pass' : 'fail'} achieved ${result.achieved.toFixed(0)}/s failed ${result.failed}`,
+          );
+          if (!result.ok) break;
+          best[kind] = { rate, achieved: result.achieved };
+        }
+      }
+      const ratio = best.sipp.achieved ? best.telgate.achieved / best.sipp.achieved : NaN;
+      rows.push(
+        `| ${c === 'reject' ? '404 at once' : 'answer + BYE'} | ${t === 'u1' ? 'UDP' : 'TCP'} | ${best.telgate.rate} | ${best.telgate.achieved.toFixed(0)} | ${best.sipp.rate} | ${best.sipp.achieved.toFixed(0)} | ${ratio.toFixed(2)} |`,
+      );
+    }
+  }
+  console.log(
+    '| case | transport | telgate: highest passing step /s | telgate achieved /s | sipp uas: highest passing step /s | sipp achieved /s | telgate / sipp |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const row of rows) console.log(row);
+}
+
+await main();
