@@ -70,6 +70,7 @@ export class NativeSipEngine implements SipEngine {
   private inviteHandler: ((invite: IncomingInvite) => void) | undefined;
   readonly commonHeaders: Array<[string, string]>;
   private readonly userAgent: string;
+  private readonly hostname = os.hostname();
 
   constructor(private readonly options: NativeEngineOptions) {
     this.timers = { ...DEFAULT_TIMERS, ...options.timers };
@@ -165,7 +166,7 @@ export class NativeSipEngine implements SipEngine {
   }
 
   invite(request: OutgoingInviteRequest): OutgoingCall {
-    const call = new OutgoingInvite(this.uacHost(), request);
+    const call = new OutgoingInvite(this.host, request);
     void call.start();
     return call;
   }
@@ -337,7 +338,6 @@ export class NativeSipEngine implements SipEngine {
     const txn = this.newInviteTransaction(request, replyTo);
     this.pendingInvites.set(merged, txn.key);
     this.mergedByTxn.set(txn.key, merged);
-    txn.respond(buildResponse(request, 100, { headers: this.commonHeaders }));
     const refusal = this.inviteRefusal(request);
     if (refusal) {
       txn.respond(
@@ -348,7 +348,10 @@ export class NativeSipEngine implements SipEngine {
       );
       return;
     }
-    this.inviteHandler!(new NativeIncomingInvite(this.uacHost(), txn, request, replyTo));
+    this.inviteHandler!(new NativeIncomingInvite(this.host, txn, request, replyTo));
+    // RFC 3261 §17.2.1: 100 Trying unless the TU answers at once (a 404 from routing needs none).
+    if (!txn.hasResponded)
+      txn.respond(buildResponse(request, 100, { headers: this.commonHeaders }));
   }
 
   /** Refusals for any request but CANCEL: an unknown URI scheme, an extension it requires. */
@@ -477,12 +480,19 @@ export class NativeSipEngine implements SipEngine {
     return txn;
   }
 
-  /** What dialogs, incoming INVITEs and outgoing calls need from the engine. */
-  private uacHost() {
+  /** What dialogs, incoming INVITEs and outgoing calls need from the engine (made once). */
+  private get host() {
+    this.hostObject ??= this.makeHost();
+    return this.hostObject;
+  }
+
+  private hostObject: ReturnType<NativeSipEngine['makeHost']> | undefined;
+
+  private makeHost() {
     return {
       timers: this.timers,
       commonHeaders: this.commonHeaders,
-      hostname: os.hostname(),
+      hostname: this.hostname,
       userAgent: this.userAgent,
       send: (data: Buffer, peer: SipPeer) => this.transports.send(data, peer),
       request: (request: SipRequest, peer: SipPeer) => this.request(request, peer),

@@ -79,6 +79,11 @@ export class ServerInviteTransaction {
     }
   }
 
+  /** Whether any response (provisional or final) went out. */
+  get hasResponded(): boolean {
+    return this.lastResponse !== undefined;
+  }
+
   get isProceeding(): boolean {
     return this.state === 'proceeding';
   }

@@ -6,7 +6,13 @@ import dgram from 'node:dgram';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { countFramesAt } from '../helpers/audio.js';
 import { Capture } from '../helpers/capture.js';
-import { NUMBERS, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
+import {
+  expectNothingLeft,
+  NUMBERS,
+  startGateway,
+  testConfig,
+  type TestGateway,
+} from '../helpers/gateway.js';
 import { killAll } from '../helpers/processes.js';
 import { decodeRtpTo } from '../helpers/rtp.js';
 import { messagesLog, runSipp, scenario, sippPorts, toneFile, workDir } from '../helpers/sipp.js';
@@ -24,6 +30,7 @@ afterAll(async () => {
 });
 afterEach(async () => {
   await killAll();
+  await expectNothingLeft(tg);
 });
 
 describe('calls from sipp', () => {

@@ -23,6 +23,7 @@ async function callThrough(
   timeoutMs: number,
   file: string,
   replace: Record<string, string> = {},
+  extra: string[] = [],
 ): Promise<string> {
   tg = await startGateway(
     testConfig(31200, (raw) => {
@@ -39,7 +40,7 @@ async function callThrough(
     service: NUMBERS.echo,
     target: tg.sipPort,
     ports: sippPorts(),
-    extra: ['-trace_msg'],
+    extra: ['-trace_msg', ...extra],
   });
   expect(r.code, r.stdout).toBe(0);
   return dir;
@@ -140,27 +141,32 @@ describe('shutdown', () => {
   });
 });
 
-describe('CANCEL while the agent link is being provisioned', () => {
-  it('the caller gets 200 for CANCEL and 487 for the INVITE, and nothing is left behind', async () => {
-    // A TelAPI that accepts the request and never answers keeps the call ringing.
-    const stalled = http.createServer(() => undefined);
-    await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', () => r()));
-    try {
-      await callThrough(
-        `http://127.0.0.1:${(stalled.address() as AddressInfo).port}`,
-        10000,
-        'uac_cancel.xml',
-      );
-      if (!tg) throw new Error('gateway not started');
-      const stats = tg.gateway.stats();
-      expect(stats.refusals.cancelled).toBe(1);
-      expect(stats.activeCalls).toBe(0);
-      expect(stats.ports.available).toBe(stats.ports.size);
-      await tg.gateway.engine.whenIdle();
-      expect(tg.gateway.engine.stats()).toEqual({ transactions: 0, dialogs: 0 });
-    } finally {
-      stalled.closeAllConnections();
-      await new Promise<void>((r) => stalled.close(() => r()));
-    }
-  });
-});
+describe.each(['u1', 't1'])(
+  'CANCEL while the agent link is being provisioned (sipp -t %s)',
+  (t) => {
+    it('the caller gets 200 for CANCEL and 487 for the INVITE, and nothing is left behind', async () => {
+      // A TelAPI that accepts the request and never answers keeps the call ringing.
+      const stalled = http.createServer(() => undefined);
+      await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', () => r()));
+      try {
+        await callThrough(
+          `http://127.0.0.1:${(stalled.address() as AddressInfo).port}`,
+          10000,
+          'uac_cancel.xml',
+          {},
+          ['-t', t],
+        );
+        if (!tg) throw new Error('gateway not started');
+        const stats = tg.gateway.stats();
+        expect(stats.refusals.cancelled).toBe(1);
+        expect(stats.activeCalls).toBe(0);
+        expect(stats.ports.available).toBe(stats.ports.size);
+        await tg.gateway.engine.whenIdle();
+        expect(tg.gateway.engine.stats()).toEqual({ transactions: 0, dialogs: 0 });
+      } finally {
+        stalled.closeAllConnections();
+        await new Promise<void>((r) => stalled.close(() => r()));
+      }
+    });
+  },
+);

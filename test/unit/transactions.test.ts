@@ -4,6 +4,7 @@ import { buildResponse } from '../../src/sip/build.js';
 import type { SipPeer, SipRequest } from '../../src/sip/message.js';
 import { parseMessage } from '../../src/sip/parse.js';
 import { ClientTransaction } from '../../src/sip/transaction-client.js';
+import { InviteClientTransaction } from '../../src/sip/transaction-client-invite.js';
 import { ServerInviteTransaction } from '../../src/sip/transaction-server-invite.js';
 import { ServerTransaction } from '../../src/sip/transaction-server.js';
 
@@ -115,6 +116,61 @@ describe('non-INVITE transactions', () => {
     vi.advanceTimersByTime(5000);
     expect(sent).toHaveLength(2);
     expect(outcomes).toHaveLength(1);
+    expect(ended).toEqual(['k']);
+  });
+});
+
+describe('INVITE client transaction', () => {
+  function events() {
+    const log: string[] = [];
+    return {
+      log,
+      handlers: {
+        provisional: (r: { status: number }) => log.push(`prov ${r.status}`),
+        final: (r: { status: number } | undefined) => log.push(r ? `final ${r.status}` : 'timeout'),
+        extra2xx: (r: { status: number }) => log.push(`extra ${r.status}`),
+      },
+    };
+  }
+
+  it('timer A doubles without a cap until timer B reports a timeout at 64·T1', () => {
+    const { sent, ended, ctx } = context();
+    const { log, handlers } = events();
+    const txn = new InviteClientTransaction('k', request('INVITE'), peer, ctx, handlers);
+    txn.start();
+    vi.advanceTimersByTime(32_000);
+    expect(sent).toEqual([0, 500, 1500, 3500, 7500, 15500, 31500]);
+    expect(log).toEqual(['timeout']);
+    expect(ended).toEqual(['k']);
+  });
+
+  it('a provisional stops retransmission; a 486 is ACKed here, and again per retransmission', () => {
+    const { sent, ended, ctx } = context();
+    const { log, handlers } = events();
+    const invite = request('INVITE');
+    const txn = new InviteClientTransaction('k', invite, peer, ctx, handlers);
+    txn.start();
+    txn.receive(buildResponse(invite, 180, { toTag: 't' }));
+    vi.advanceTimersByTime(10_000);
+    expect(sent).toEqual([0]);
+    txn.receive(buildResponse(invite, 486, { toTag: 't' }));
+    txn.receive(buildResponse(invite, 486, { toTag: 't' }));
+    expect(sent).toHaveLength(3); // INVITE, ACK, ACK again
+    expect(log).toEqual(['prov 180', 'final 486']);
+    vi.advanceTimersByTime(32_000); // timer D
+    expect(ended).toEqual(['k']);
+  });
+
+  it('RFC 6026 Accepted: later 2xx (retransmitted or forked) reach the TU until timer M', () => {
+    const { ended, ctx } = context();
+    const { log, handlers } = events();
+    const invite = request('INVITE');
+    const txn = new InviteClientTransaction('k', invite, peer, ctx, handlers);
+    txn.start();
+    txn.receive(buildResponse(invite, 200, { toTag: 'a' }));
+    txn.receive(buildResponse(invite, 200, { toTag: 'b' }));
+    expect(log).toEqual(['final 200', 'extra 200']);
+    vi.advanceTimersByTime(32_000);
     expect(ended).toEqual(['k']);
   });
 });
