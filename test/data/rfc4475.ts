@@ -613,6 +613,26 @@ export const SEMANTIC: Record<string, TortureCase & { status: number }> = {
       'l: 0',
     ]),
   },
+  register: {
+    name: 'REGISTER: a known method telgate does not serve',
+    section: 'RFC 3261 §8.2.1',
+    status: 405,
+    message: msg(['REGISTER sip:example.com SIP/2.0', ...HEAD('REGISTER', 'register'), 'l: 0']),
+  },
+  bigbody: {
+    name: 'An INVITE body over the 16 KiB limit',
+    section: 'RFC 3261 §21.4.11',
+    status: 413,
+    message: msg(
+      [
+        'INVITE sip:user@example.com SIP/2.0',
+        ...HEAD('INVITE', 'bigbody'),
+        'Content-Type: application/sdp',
+        'Content-Length: 20000',
+      ],
+      'a'.repeat(20000),
+    ),
+  },
   ack481: {
     name: 'BYE for a dialog that does not exist',
     section: '3.3 (dialog)',

@@ -88,8 +88,7 @@ describe('a running engine answers torture requests over UDP', () => {
     socket.on('message', (data) => {
       const text = data.toString('utf8');
       const status = Number(/^SIP\/2\.0 (\d{3}) /.exec(text)?.[1] ?? 0);
-      const callId = /^Call-ID: *(.*)$/im.exec(text)?.[1].trim() ?? '';
-      if (status >= 200) waiting.get(callId)?.(status);
+      if (status >= 200) waiting.get(keyOf(text))?.(status);
     });
   });
   afterAll(async () => {
@@ -97,10 +96,16 @@ describe('a running engine answers torture requests over UDP', () => {
     await engine.stop();
   });
 
+  /** Call-ID and top branch: a response answers the request with both. */
+  function keyOf(text: string): string {
+    const callId = /^(?:Call-ID|i): *(.*)$/im.exec(text)?.[1].trim() ?? '';
+    return `${callId}|${/branch=([^;,\s]+)/.exec(text)?.[1] ?? ''}`;
+  }
+
   /** Sends a torture message (with rport, so the answer comes back here) and awaits the status. */
   function exchange(message: Buffer): Promise<number> {
     const text = message.toString('utf8').replace(/^(Via: SIP\/2\.0\/UDP [^;\r]+)/m, '$1;rport');
-    const callId = /^(?:Call-ID|i): *(.*)$/im.exec(text)?.[1].trim() ?? '';
+    const callId = keyOf(text);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no final response for ${callId}`)), 2000);
       waiting.set(callId, (status) => {
@@ -120,6 +125,22 @@ describe('a running engine answers torture requests over UDP', () => {
 
   it.each(Object.entries(SEMANTIC))('%s gets %s', async (_name, c) => {
     expect(await exchange(c.message)).toBe(c.status);
+  });
+
+  it('the same INVITE arriving by a second path (new branch) gets 482', async () => {
+    const first = VALID.inv2543.message
+      .toString('latin1')
+      .replace('Via: SIP/2.0/UDP 192.0.2.15', 'Via: SIP/2.0/UDP 192.0.2.15;branch=z9hG4bKpath1');
+    const merged = (branch: string) =>
+      Buffer.from(
+        first
+          .replace('z9hG4bKpath1', branch)
+          .replace('Call-ID: 242342@192.0.2.15', 'Call-ID: loop482')
+          .replace('From: <sip:UserA@example.com>', 'From: <sip:UserA@example.com>;tag=l1'),
+        'latin1',
+      );
+    expect(await exchange(merged('z9hG4bKpath1'))).toBe(404);
+    expect(await exchange(merged('z9hG4bKpath2'))).toBe(482);
   });
 
   it('an RFC 2543 INVITE without a branch cookie is served', async () => {
