@@ -16,7 +16,7 @@ import { PlayoutQueue } from '../media/playout-queue.js';
 import type { PortPool } from '../media/port-pool.js';
 import type { RtpHeader } from '../media/rtp-packet.js';
 import { RtpSession, type RtpReceiver } from '../media/rtp-session.js';
-import type { EndpointConfig } from '../routing/config-schema.js';
+import type { CallEndpointConfig } from '../routing/config-parts.js';
 import type {
   DialogEndCause,
   IncomingInvite,
@@ -73,7 +73,7 @@ export class Call implements Tickable, RtpReceiver {
 
   constructor(
     private readonly invite: IncomingInvite,
-    private readonly endpoint: EndpointConfig,
+    private readonly endpoint: CallEndpointConfig,
     private readonly deps: CallDeps,
     private readonly onClosed: (call: Call, outcome: CallOutcome) => void,
   ) {

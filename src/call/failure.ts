@@ -9,6 +9,10 @@ import type { Rejection } from '../sip/engine.js';
 export const REFUSALS = {
   'unknown-number': { status: 404, text: 'no endpoint for the dialed number' },
   'extension-missing': { status: 484, text: 'the dialed number needs an extension' },
+  'not-active': { status: 480, text: 'endpoint not active: its flow has no published version' },
+  'source-not-allowed': { status: 403, text: 'source address not allowed' },
+  'web-chat-only': { status: 404, text: 'a web chat endpoint takes no calls' },
+  'over-cap': { status: 503, text: 'concurrent call limit reached' },
   'bad-sdp': { status: 488, text: 'SDP offer not usable' },
   'no-common-codec': { status: 488, text: 'no common codec' },
   'no-media-port': { status: 503, text: 'no free media port' },
@@ -23,8 +27,10 @@ export function rejectionFor(
   cause: RefusalCause,
   detail?: string,
   extra: Array<[string, string]> = [],
+  statusOverride?: number,
 ): Rejection {
-  const { status, text } = REFUSALS[cause];
+  const { text } = REFUSALS[cause];
+  const status = statusOverride ?? REFUSALS[cause].status;
   const headers: Array<[string, string]> = [
     ['reason', sipReason(status, detail ? `${text}: ${detail}` : text)],
     ...extra,

@@ -15,7 +15,8 @@ import { Router } from '../routing/resolve.js';
 import type { IncomingInvite, SipEngine } from '../sip/engine.js';
 import { NativeSipEngine } from '../sip/engine-native.js';
 import { Call, type CallOutcome } from './call.js';
-import { rejectionFor } from './failure.js';
+import { rejectionFor, type RefusalCause } from './failure.js';
+import { InProcessCaps, type CallCaps, type CapRequest } from '../routing/caps.js';
 
 export interface GatewayStats {
   activeCalls: number;
@@ -32,6 +33,7 @@ const STOP_BYE_WAIT_MS = 2000;
 /** Call lifecycle events, for ops hooks and tests: 'answered' (callId), 'closed' (callId, outcome). */
 export type GatewayEvents = {
   answered: [callId: string];
+  reloaded: [];
   closed: [callId: string, outcome: CallOutcome];
 };
 
@@ -44,6 +46,7 @@ export class Gateway {
   private telapi: TelApiClient | undefined;
   private router: Router;
   private readonly calls = new Map<Call, true>();
+  private readonly caps: CallCaps = new InProcessCaps();
   private callsTotal = 0;
   private readonly refusals: Record<string, number> = {};
   private readonly endings: Record<string, number> = {};
@@ -118,10 +121,9 @@ export class Gateway {
   }
 
   get endpointsToCall(): Array<{ id: string; number: string }> {
-    return this.config.endpoints.map((e) => ({
-      id: e.id,
-      number: e.baseNumber + (e.extension ?? ''),
-    }));
+    return this.config.endpoints.flatMap((e) =>
+      e.kind === 'phone' ? [{ id: e.id, number: e.baseNumber + (e.extension ?? '') }] : [],
+    );
   }
 
   stats(): GatewayStats {
@@ -138,16 +140,22 @@ export class Gateway {
 
   private onInvite(invite: IncomingInvite): void {
     this.callsTotal++;
-    const route = this.router.resolve(invite.requestUri);
-    if (!route.ok) {
-      this.refusals[route.cause] = (this.refusals[route.cause] ?? 0) + 1;
-      this.logger.info(
-        { callId: invite.callId, dialed: route.dialed, cause: route.cause, source: invite.source },
-        'call refused',
-      );
-      invite.reject(rejectionFor(route.cause, route.dialed));
-      return;
+    const route = this.router.resolve({
+      requestUri: invite.requestUri,
+      to: invite.to,
+      source: invite.source.address,
+      header: (name) => invite.header(name),
+    });
+    if (!route.ok) return this.refuseRoute(invite, route.cause, route.dialed);
+    const caps: CapRequest[] = [];
+    if (route.baseNumber?.maxCalls !== undefined) {
+      caps.push({ key: `base:${route.baseNumber.number}`, limit: route.baseNumber.maxCalls });
     }
+    if (route.trunk?.maxCalls !== undefined) {
+      caps.push({ key: `trunk:${route.trunk.id}`, limit: route.trunk.maxCalls });
+    }
+    const slot = this.caps.acquire(caps);
+    if (!slot.ok) return this.refuseRoute(invite, 'over-cap', `${route.dialed} (${slot.key})`);
     const telapi = this.telapi;
     if (!telapi) return invite.reject(rejectionFor('link-unavailable', 'not started'));
     const call = new Call(
@@ -164,10 +172,41 @@ export class Gateway {
         placeCall: (request) => this.engine.invite(request),
         openLink: (events) => new LinkSession(telapi, events, this.config.telapi.timeoutMs),
       },
-      (c, outcome) => this.onCallClosed(c, outcome),
+      (c, outcome) => {
+        slot.release();
+        this.onCallClosed(c, outcome);
+      },
     );
     this.calls.set(call, true);
     void call.start();
+  }
+
+  /** Refuses an INVITE routing or a cap turned down, counted and logged with its cause. */
+  private refuseRoute(invite: IncomingInvite, cause: RefusalCause, dialed: string): void {
+    this.refusals[cause] = (this.refusals[cause] ?? 0) + 1;
+    const status = cause === 'over-cap' ? this.config.routing.capStatus : undefined;
+    const rejection = rejectionFor(cause, dialed, [], status);
+    this.logger.info(
+      { callId: invite.callId, dialed, cause, status: rejection.status, source: invite.source },
+      'call refused',
+    );
+    invite.reject(rejection);
+  }
+
+  /**
+   * Applies a new config to new calls; live calls keep the endpoint they started with. Listen
+   * addresses, media ports and the local agent only change on restart.
+   */
+  reload(config: TelgateConfig): void {
+    for (const section of ['sip', 'media', 'localAgent'] as const) {
+      if (JSON.stringify(config[section]) !== JSON.stringify(this.config[section])) {
+        this.logger.warn({ section }, 'config section changed: it applies after a restart');
+      }
+    }
+    this.config = { ...config, sip: this.config.sip, media: this.config.media };
+    this.router = new Router(this.config);
+    this.events.emit('reloaded');
+    this.logger.info({ endpoints: config.endpoints.length }, 'config reloaded');
   }
 
   private onCallClosed(call: Call, outcome: CallOutcome): void {

@@ -4,9 +4,18 @@
  * so they report through the same channel.
  */
 import { z } from 'zod';
+import {
+  baseNumber,
+  endpoint,
+  ID_MESSAGE,
+  ID_RE,
+  provider,
+  routing,
+  trunk,
+} from './config-parts.js';
+import { checkReferences } from './config-rules.js';
 
 const port = z.number().int().min(0).max(65535);
-const e164 = z.string().regex(/^\+[1-9]\d{1,14}$/, 'must be an E.164 number such as +15550100');
 
 const listen = z.object({
   host: z.string().min(1).default('127.0.0.1'),
@@ -101,77 +110,24 @@ export const configSchema = z
       })
       .strict()
       .default({ enabled: false, listen: { host: '127.0.0.1', port: 8089 }, behaviours: {} }),
-    baseNumbers: z
-      .array(z.object({ number: e164, extensions: z.boolean().default(false) }).strict())
-      .default([]),
-    endpoints: z
-      .array(
-        z
-          .object({
-            id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only (1-64)'),
-            baseNumber: e164,
-            extension: z
-              .string()
-              .regex(/^\d{3}$/, 'must be a 3-digit extension code')
-              .optional(),
-            codecs: z
-              .array(z.enum(['PCMU', 'PCMA']))
-              .min(1)
-              .default(['PCMU', 'PCMA']),
-          })
-          .strict(),
-      )
-      .default([]),
+    providers: z.record(z.string().regex(ID_RE, ID_MESSAGE), provider).default({}),
+    trunks: z.array(trunk).default([]),
+    baseNumbers: z.array(baseNumber).default([]),
+    endpoints: z.array(endpoint).default([]),
+    routing: routing.default({
+      numberFrom: 'request-uri',
+      internationalPrefix: '00',
+      nationalPrefix: '0',
+      capStatus: 503,
+    }),
   })
   .strict()
-  .superRefine((cfg, ctx) => {
-    const bases = new Map(cfg.baseNumbers.map((b) => [b.number, b]));
-    const seenIds = new Set<string>();
-    const seenExt = new Set<string>();
-    cfg.endpoints.forEach((ep, i) => {
-      const path = ['endpoints', i];
-      if (seenIds.has(ep.id))
-        ctx.addIssue({
-          code: 'custom',
-          path: [...path, 'id'],
-          message: `duplicate endpoint id ${ep.id}`,
-        });
-      seenIds.add(ep.id);
-      const base = bases.get(ep.baseNumber);
-      if (!base) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [...path, 'baseNumber'],
-          message: `unknown base number ${ep.baseNumber}`,
-        });
-        return;
-      }
-      if (base.extensions && !ep.extension) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [...path, 'extension'],
-          message: `base number ${ep.baseNumber} has extensions: an extension code is required`,
-        });
-      }
-      if (!base.extensions && ep.extension) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [...path, 'extension'],
-          message: `base number ${ep.baseNumber} has no extensions`,
-        });
-      }
-      const key = `${ep.baseNumber}/${ep.extension ?? ''}`;
-      if (seenExt.has(key)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [...path, 'extension'],
-          message: `${ep.extension ? `extension ${ep.extension}` : 'the base number'} of ${ep.baseNumber} is already used by another endpoint`,
-        });
-      }
-      seenExt.add(key);
-    });
-  });
+  .superRefine(checkReferences);
 
 export type TelgateConfig = z.infer<typeof configSchema>;
-export type EndpointConfig = TelgateConfig['endpoints'][number];
-export type BaseNumberConfig = TelgateConfig['baseNumbers'][number];
+export type {
+  BaseNumberConfig,
+  EndpointConfig,
+  PhoneEndpointConfig,
+  TrunkConfig,
+} from './config-parts.js';

@@ -1,62 +1,126 @@
 /**
- * INVITE → endpoint: the Request-URI user part normalised to E.164 digits, split into the
- * longest matching base number and the extension digits after it.
+ * INVITE → endpoint. The dialed number (Request-URI or To, per `routing.numberFrom`) is
+ * normalised to E.164 and split into the longest matching base number and an extension: the
+ * digits after the base number, else a `;ext=` parameter, else the configured header. A user
+ * part that is a web-voice endpoint's slug reaches that endpoint. Each refusal is a typed cause.
  */
-import type { BaseNumberConfig, EndpointConfig, TelgateConfig } from './config-schema.js';
+import { AddressList } from './acl.js';
+import type {
+  BaseNumberConfig,
+  CallEndpointConfig,
+  EndpointConfig,
+  TrunkConfig,
+} from './config-parts.js';
+import type { TelgateConfig } from './config-schema.js';
+import { dialedNumber } from './number.js';
+
+export type RouteRefusal =
+  'unknown-number' | 'extension-missing' | 'not-active' | 'source-not-allowed' | 'web-chat-only';
+
+export interface RouteInput {
+  requestUri: string;
+  to: string;
+  /** The address the INVITE came from. */
+  source: string;
+  header(name: string): string | undefined;
+}
 
 export type RouteResult =
   | {
       ok: true;
-      endpoint: EndpointConfig;
-      baseNumber: BaseNumberConfig;
+      endpoint: CallEndpointConfig;
+      baseNumber?: BaseNumberConfig;
+      trunk?: TrunkConfig;
       extension?: string;
       dialed: string;
     }
-  | { ok: false; cause: 'unknown-number' | 'extension-missing'; dialed: string };
+  | { ok: false; cause: RouteRefusal; dialed: string };
 
 export class Router {
   private readonly bases: BaseNumberConfig[];
+  private readonly trunks = new Map<string, { trunk: TrunkConfig; acl?: AddressList }>();
+  private readonly webAcls = new Map<string, AddressList>();
 
   constructor(private readonly config: TelgateConfig) {
     // Longest base number first, so "+1555010" never shadows "+15550100".
     this.bases = [...config.baseNumbers].sort((a, b) => b.number.length - a.number.length);
+    for (const trunk of config.trunks) {
+      const acl = trunk.inbound ? new AddressList(trunk.inbound.allow) : undefined;
+      this.trunks.set(trunk.id, { trunk, acl });
+    }
+    for (const ep of config.endpoints) {
+      if (ep.kind === 'web-voice' && ep.allowedIps.length) {
+        this.webAcls.set(ep.id, new AddressList(ep.allowedIps));
+      }
+    }
   }
 
-  resolve(requestUri: string): RouteResult {
-    const dialed = dialedDigits(requestUri);
+  resolve(input: RouteInput): RouteResult {
+    const routing = this.config.routing;
+    const uri = routing.numberFrom === 'to' ? uriOf(input.to) : input.requestUri;
+    const dialed = dialedNumber(uri, routing);
+    const bySlug = this.config.endpoints.find(
+      (e) => e.kind !== 'phone' && e.slug === dialed.user.toLowerCase(),
+    );
+    if (bySlug) return this.webEndpoint(bySlug, input.source, dialed.user);
+
     for (const base of this.bases) {
       const baseDigits = base.number.slice(1);
-      if (!dialed.startsWith(baseDigits)) continue;
-      const rest = dialed.slice(baseDigits.length);
-      if (!base.extensions) {
-        if (rest) continue;
-        const endpoint = this.config.endpoints.find((e) => e.baseNumber === base.number);
-        if (endpoint) return { ok: true, endpoint, baseNumber: base, dialed };
-        return { ok: false, cause: 'unknown-number', dialed };
+      if (!dialed.digits.startsWith(baseDigits)) continue;
+      const entry = base.trunk ? this.trunks.get(base.trunk) : undefined;
+      if (entry?.acl && !entry.acl.allows(input.source)) {
+        return { ok: false, cause: 'source-not-allowed', dialed: dialed.digits };
       }
-      if (!rest) return { ok: false, cause: 'extension-missing', dialed };
+      const rest = dialed.digits.slice(baseDigits.length);
+      const extension = base.extensions
+        ? rest || dialed.extension || headerExtension(input, routing.extensionHeader)
+        : undefined;
+      if (!base.extensions && rest) continue;
+      if (base.extensions && !extension) {
+        return { ok: false, cause: 'extension-missing', dialed: dialed.digits };
+      }
       const endpoint = this.config.endpoints.find(
-        (e) => e.baseNumber === base.number && e.extension === rest,
+        (e) => e.kind === 'phone' && e.baseNumber === base.number && e.extension === extension,
       );
-      if (endpoint) return { ok: true, endpoint, baseNumber: base, extension: rest, dialed };
-      return { ok: false, cause: 'unknown-number', dialed };
+      if (!endpoint || endpoint.kind !== 'phone') break;
+      if (!isActive(endpoint)) return { ok: false, cause: 'not-active', dialed: dialed.digits };
+      return {
+        ok: true,
+        endpoint,
+        baseNumber: base,
+        trunk: entry?.trunk,
+        extension,
+        dialed: dialed.digits,
+      };
     }
-    return { ok: false, cause: 'unknown-number', dialed };
+    return { ok: false, cause: 'unknown-number', dialed: dialed.digits };
+  }
+
+  private webEndpoint(endpoint: EndpointConfig, source: string, dialed: string): RouteResult {
+    if (endpoint.kind === 'web-chat') return { ok: false, cause: 'web-chat-only', dialed };
+    if (endpoint.kind !== 'web-voice') return { ok: false, cause: 'unknown-number', dialed };
+    const acl = this.webAcls.get(endpoint.id);
+    if (acl && !acl.allows(source)) return { ok: false, cause: 'source-not-allowed', dialed };
+    if (!isActive(endpoint)) return { ok: false, cause: 'not-active', dialed };
+    return { ok: true, endpoint, dialed };
   }
 }
 
-/** The digits of a sip: or tel: URI's user part, visual separators and '+' removed. */
+/** An endpoint takes calls only once its flow has a published version. */
+export function isActive(endpoint: CallEndpointConfig): boolean {
+  return endpoint.flow?.publishedVersion !== undefined;
+}
+
+function headerExtension(input: RouteInput, name: string | undefined): string | undefined {
+  const value = name ? input.header(name)?.trim() : undefined;
+  return value && /^\d{1,8}$/.test(value) ? value : undefined;
+}
+
+function uriOf(nameAddr: string): string {
+  return /<([^>]*)>/.exec(nameAddr)?.[1] ?? nameAddr.split(';')[0].trim();
+}
+
+/** The digits of a sip: or tel: URI's user part (kept for callers that only need digits). */
 export function dialedDigits(uri: string): string {
-  const m = /^(?:sips?|tel):([^@;?]*)/i.exec(uri.trim());
-  const user = m ? m[1] : '';
-  let decoded = user;
-  try {
-    decoded = decodeURIComponent(user);
-  } catch {
-    // keep the raw text
-  }
-  return decoded
-    .replace(/[\s().-]/g, '')
-    .replace(/^\+/, '')
-    .replace(/[^0-9]/g, (ch) => (ch ? '#' : ''));
+  return dialedNumber(uri, { internationalPrefix: '00', nationalPrefix: '0' }).digits;
 }

@@ -6,6 +6,8 @@ import { validateConfig } from '../../src/routing/config-load.js';
 import type { TelgateConfig } from '../../src/routing/config-schema.js';
 
 export const BASE = '+15550100';
+/** A flow with a published version: what makes an endpoint active. */
+export const PUBLISHED = { id: 'test-flow', publishedVersion: 1 };
 export const NUMBERS = {
   echo: '15550100100',
   tone: '15550100200',
@@ -33,10 +35,10 @@ export function testConfig(
     },
     baseNumbers: [{ number: BASE, extensions: true }],
     endpoints: [
-      { id: 'echo', baseNumber: BASE, extension: '100' },
-      { id: 'tone', baseNumber: BASE, extension: '200' },
-      { id: 'hangup', baseNumber: BASE, extension: '300' },
-      { id: 'alaw', baseNumber: BASE, extension: '400', codecs: ['PCMA'] },
+      { id: 'echo', baseNumber: BASE, extension: '100', flow: PUBLISHED },
+      { id: 'tone', baseNumber: BASE, extension: '200', flow: PUBLISHED },
+      { id: 'hangup', baseNumber: BASE, extension: '300', flow: PUBLISHED },
+      { id: 'alaw', baseNumber: BASE, extension: '400', codecs: ['PCMA'], flow: PUBLISHED },
     ],
   };
   patch(raw);

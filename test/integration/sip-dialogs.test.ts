@@ -9,6 +9,7 @@ import { Capture } from '../helpers/capture.js';
 import {
   expectNothingLeft,
   NUMBERS,
+  PUBLISHED,
   startGateway,
   testConfig,
   type TestGateway,
@@ -41,6 +42,7 @@ beforeAll(async () => {
         id: 'transfer',
         baseNumber: '+15550100',
         extension: '500',
+        flow: PUBLISHED,
       });
     }),
   );

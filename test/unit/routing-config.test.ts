@@ -5,16 +5,33 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, validateConfig } from '../../src/routing/config-load.js';
 import { dialedDigits, Router } from '../../src/routing/resolve.js';
 
+const live = { id: 'flow-1', publishedVersion: 3 };
 const base = {
+  providers: { 'openai-realtime': { nativeFormat: 'slin24' } },
+  trunks: [
+    { id: 'carrier', inbound: { allow: ['192.0.2.0/24', '2001:db8::/32', '127.0.0.1'] } },
+    { id: 'out', outbound: { host: 'sbc.example.com', passwordEnv: 'SBC_PASSWORD' } },
+  ],
   baseNumbers: [
-    { number: '+15550100', extensions: true },
+    { number: '+15550100', extensions: true, trunk: 'carrier' },
     { number: '+1555010', extensions: false },
+    { number: '+15559990', trunk: 'out' },
   ],
   endpoints: [
-    { id: 'sales', baseNumber: '+15550100', extension: '100' },
-    { id: 'main', baseNumber: '+1555010' },
+    { id: 'sales', baseNumber: '+15550100', extension: '100', flow: live },
+    { id: 'draft', baseNumber: '+15550100', extension: '200', flow: { id: 'flow-2' } },
+    { id: 'main', baseNumber: '+1555010', flow: live, provider: 'openai-realtime' },
+    { kind: 'web-voice', id: 'web', slug: 'support', allowedIps: ['198.51.100.7'], flow: live },
+    { kind: 'web-chat', id: 'chat', slug: 'chat' },
   ],
 };
+
+const at = (requestUri: string, source = '192.0.2.10', headers: Record<string, string> = {}) => ({
+  requestUri,
+  to: `<${requestUri}>`,
+  source,
+  header: (name: string) => headers[name.toLowerCase()],
+});
 
 function problems(raw: unknown): string[] {
   try {
@@ -30,28 +47,71 @@ describe('routing', () => {
   const router = new Router(validateConfig(base));
 
   it('takes the longest base number and the extension after it', () => {
-    expect(router.resolve('sip:+15550100100@gw')).toMatchObject({
+    expect(router.resolve(at('sip:+15550100100@gw'))).toMatchObject({
       ok: true,
       endpoint: { id: 'sales' },
       extension: '100',
     });
-    expect(router.resolve('sip:1555010@gw')).toMatchObject({ ok: true, endpoint: { id: 'main' } });
-    expect(router.resolve('tel:+1-555-0100-100')).toMatchObject({
+    expect(router.resolve(at('sip:1555010@gw'))).toMatchObject({
+      ok: true,
+      endpoint: { id: 'main' },
+    });
+    expect(router.resolve(at('tel:+1-555-0100-100'))).toMatchObject({
       ok: true,
       endpoint: { id: 'sales' },
     });
   });
 
   it('separates a missing extension from an unknown number', () => {
-    expect(router.resolve('sip:+15550100@gw')).toMatchObject({
+    expect(router.resolve(at('sip:+15550100@gw'))).toMatchObject({
       ok: false,
       cause: 'extension-missing',
     });
-    expect(router.resolve('sip:+15550100999@gw')).toMatchObject({
+    expect(router.resolve(at('sip:+15550100999@gw'))).toMatchObject({
       ok: false,
       cause: 'unknown-number',
     });
-    expect(router.resolve('sip:alice@gw')).toMatchObject({ ok: false, cause: 'unknown-number' });
+    expect(router.resolve(at('sip:alice@gw'))).toMatchObject({
+      ok: false,
+      cause: 'unknown-number',
+    });
+  });
+
+  it('refuses an inactive endpoint, a source outside the trunk ACL and a web chat slug', () => {
+    expect(router.resolve(at('sip:+15550100200@gw'))).toMatchObject({ cause: 'not-active' });
+    expect(router.resolve(at('sip:+15550100100@gw', '203.0.113.5'))).toMatchObject({
+      cause: 'source-not-allowed',
+    });
+    expect(router.resolve(at('sip:+15550100100@gw', '2001:db8::7'))).toMatchObject({ ok: true });
+    expect(router.resolve(at('sip:chat@gw'))).toMatchObject({ cause: 'web-chat-only' });
+  });
+
+  it('reaches a web voice endpoint by slug, from its allowed addresses only', () => {
+    expect(router.resolve(at('sip:support@gw', '198.51.100.7'))).toMatchObject({
+      ok: true,
+      endpoint: { id: 'web' },
+    });
+    expect(router.resolve(at('sip:support@gw', '198.51.100.8'))).toMatchObject({
+      cause: 'source-not-allowed',
+    });
+  });
+
+  it('takes the extension from ;ext=, a configured header, or the To URI', () => {
+    const cfg = validateConfig({
+      ...base,
+      routing: { extensionHeader: 'X-Extension', countryCode: '1', nationalPrefix: '1' },
+    });
+    const r = new Router(cfg);
+    expect(r.resolve(at('tel:+15550100;ext=100'))).toMatchObject({ endpoint: { id: 'sales' } });
+    expect(r.resolve(at('sip:+15550100@gw', '192.0.2.1', { 'x-extension': '100' }))).toMatchObject({
+      endpoint: { id: 'sales' },
+    });
+    // National format: the national prefix 1 is replaced by the country code 1.
+    expect(r.resolve(at('sip:15550100100@gw'))).toMatchObject({ endpoint: { id: 'sales' } });
+    const byTo = new Router(validateConfig({ ...base, routing: { numberFrom: 'to' } }));
+    expect(
+      byTo.resolve({ ...at('sip:gw@gw'), to: '"Sales" <sip:+15550100100@gw>;tag=x' }),
+    ).toMatchObject({ endpoint: { id: 'sales' } });
   });
 
   it('normalises visual separators in the dialed user part', () => {
@@ -63,7 +123,7 @@ describe('config validation', () => {
   it('accepts the example and fills defaults', () => {
     const cfg = validateConfig(base);
     expect(cfg.sip.listen).toEqual({ host: '127.0.0.1', port: 5060 });
-    expect(cfg.endpoints[0].codecs).toEqual(['PCMU', 'PCMA']);
+    expect(cfg.endpoints[0]).toMatchObject({ kind: 'phone', codecs: ['PCMU', 'PCMA'] });
   });
 
   it.each([
@@ -73,7 +133,7 @@ describe('config validation', () => {
         ...base,
         endpoints: [...base.endpoints, { id: 'dup', baseNumber: '+15550100', extension: '100' }],
       },
-      /endpoints\.2\.extension: extension 100 of \+15550100 is already used/,
+      /endpoints\.5\.extension: extension 100 of \+15550100 is already used/,
     ],
     [
       'a missing extension',
@@ -89,6 +149,46 @@ describe('config validation', () => {
       'a bad E.164 number',
       { baseNumbers: [{ number: '0301234' }] },
       /baseNumbers\.0\.number: must be an E\.164 number/,
+    ],
+    [
+      'an unknown egress base number',
+      { ...base, endpoints: [{ id: 'x', baseNumber: '+1555010', egressBaseNumber: '+4930' }] },
+      /endpoints\.0\.egressBaseNumber: unknown egress base number \+4930 \(known: /,
+    ],
+    [
+      'an egress base number without an outbound trunk',
+      { ...base, endpoints: [{ id: 'x', baseNumber: '+1555010', egressBaseNumber: '+15550100' }] },
+      /egress base number \+15550100 has no trunk with an outbound side/,
+    ],
+    [
+      'a bad CIDR',
+      { trunks: [{ id: 't', inbound: { allow: ['10.0.0.0/33'] } }] },
+      /trunks\.0\.inbound\.allow\.0: must be an IP address or CIDR block/,
+    ],
+    [
+      'an unknown provider',
+      { ...base, endpoints: [{ id: 'x', baseNumber: '+1555010', provider: 'acme' }] },
+      /endpoints\.0\.provider: unknown provider acme \(known: openai-realtime\)/,
+    ],
+    [
+      'an unknown trunk',
+      { baseNumbers: [{ number: '+15550100', trunk: 'nope' }] },
+      /baseNumbers\.0\.trunk: unknown trunk nope \(none is configured\)/,
+    ],
+    [
+      'a duplicate slug',
+      {
+        endpoints: [
+          { kind: 'web-voice', id: 'a', slug: 'same' },
+          { kind: 'web-chat', id: 'b', slug: 'same' },
+        ],
+      },
+      /endpoints\.1\.slug: duplicate slug same/,
+    ],
+    [
+      'a bad link format pin',
+      { ...base, endpoints: [{ id: 'x', baseNumber: '+1555010', audio: { linkFormat: 'mp3' } }] },
+      /endpoints\.0\.audio\.linkFormat: Invalid option/,
     ],
     [
       'a 4-digit extension',
