@@ -1,9 +1,11 @@
 /**
  * The telgate process: loads config/ (or TELGATE_CONFIG / the first argument), starts the
- * gateway and prints where it listens and which numbers to call. SIGTERM/SIGINT stop it cleanly.
+ * gateway and prints where it listens and which numbers to call. SIGHUP or a change to the config
+ * folder reloads it (new calls only); SIGTERM/SIGINT stop it cleanly.
  */
 import { Gateway } from './call/gateway.js';
 import { createLogger } from './ops/logger.js';
+import { ConfigWatcher } from './ops/config-watch.js';
 import { ConfigError, loadConfig } from './routing/config-load.js';
 
 async function main(): Promise<void> {
@@ -35,12 +37,16 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    watcher.stop();
     logger.info({ signal }, 'stopping');
     gateway.stop().then(
       () => process.exit(0),
       () => process.exit(1),
     );
   };
+  const watcher = new ConfigWatcher({ dir, logger, apply: (c) => gateway.reload(c) });
+  watcher.start();
+  process.on('SIGHUP', () => watcher.schedule('SIGHUP'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

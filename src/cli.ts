@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+/**
+ * The telgate command.
+ *   telgate [run] [DIR]            start the gateway on the config folder DIR (default config/)
+ *   telgate config check [DIR]     validate; print every problem as FILE: PATH: MESSAGE; exit 1
+ *   telgate config print [DIR]     the resolved config (defaults filled) as YAML, secrets masked
+ *   telgate config schema          the JSON Schema of the config files
+ * Arguments are parsed with node:util parseArgs.
+ */
+import { parseArgs } from 'node:util';
+import YAML from 'yaml';
+import { ConfigError, loadConfig } from './routing/config-load.js';
+import { configJsonSchema } from './routing/config-json-schema.js';
+import type { TelgateConfig } from './routing/config-schema.js';
+
+const USAGE = `usage:
+  telgate [run] [DIR]
+  telgate config check [DIR]
+  telgate config print [DIR]
+  telgate config schema`;
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  const [command, sub, dirArg] = positionals;
+  if (command === 'config') {
+    const dir = dirArg ?? process.env.TELGATE_CONFIG ?? 'config';
+    if (sub === 'check') return check(dir);
+    if (sub === 'print') return print(dir);
+    if (sub === 'schema') {
+      process.stdout.write(JSON.stringify(configJsonSchema(), null, 2) + '\n');
+      return 0;
+    }
+    process.stderr.write(`telgate: unknown config command ${sub ?? '(none)'}\n${USAGE}\n`);
+    return 2;
+  }
+  const dir = command === 'run' ? sub : command;
+  process.argv.splice(2, process.argv.length - 2, ...(dir ? [dir] : []));
+  await import('./main.js');
+  return -1; // the gateway runs until a signal stops it
+}
+
+async function check(dir: string): Promise<number> {
+  try {
+    const config = await loadConfig(dir);
+    const endpoints = config.endpoints.length;
+    process.stdout.write(
+      `${dir}: valid (${config.baseNumbers.length} base numbers, ${endpoints} endpoints)\n`,
+    );
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const p of err.problems) {
+      process.stdout.write(`${p.file}: ${p.path || '(top)'}: ${p.message}\n`);
+    }
+    process.stdout.write(`${err.problems.length} problem(s)\n`);
+    return 1;
+  }
+}
+
+async function print(dir: string): Promise<number> {
+  try {
+    process.stdout.write(YAML.stringify(masked(await loadConfig(dir))));
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(err.message + '\n');
+    return 1;
+  }
+}
+
+/**
+ * Secrets live in the environment; the config names them. Print each name with whether it is
+ * set, never its value, and hide credentials inside URLs.
+ */
+function masked(config: TelgateConfig): unknown {
+  const envState = (name: string) => `${name} (${process.env[name] ? 'set' : 'NOT SET'})`;
+  return {
+    ...config,
+    telapi: {
+      ...config.telapi,
+      url: config.telapi.url?.replace(/\/\/[^@/]*@/, '//***@'),
+      apiKeyEnv: envState(config.telapi.apiKeyEnv),
+    },
+    trunks: config.trunks.map((t) =>
+      t.outbound?.passwordEnv
+        ? { ...t, outbound: { ...t.outbound, passwordEnv: envState(t.outbound.passwordEnv) } }
+        : t,
+    ),
+  };
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: Error) => {
+    process.stderr.write(`telgate: ${err.message}\n`);
+    process.exitCode = 1;
+  },
+);
