@@ -1,0 +1,178 @@
+/**
+ * Routing refusals as a caller sees them (sipp), and live reload: a call in progress keeps its
+ * endpoint across a reload that removes it, and an invalid file changes nothing.
+ */
+import { once } from 'node:events';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigWatcher } from '../../src/ops/config-watch.js';
+import { loadConfig } from '../../src/routing/config-load.js';
+import {
+  expectNothingLeft,
+  NUMBERS,
+  PUBLISHED,
+  startGateway,
+  testConfig,
+  type TestGateway,
+} from '../helpers/gateway.js';
+import { killAll } from '../helpers/processes.js';
+import { messagesLog, runSipp, scenario, sippPorts, startSipp, workDir } from '../helpers/sipp.js';
+
+const MEDIA_MIN = 31500;
+let tg: TestGateway | undefined;
+let watcher: ConfigWatcher | undefined;
+afterEach(async () => {
+  watcher?.stop();
+  await killAll();
+  if (tg) await expectNothingLeft(tg);
+  await tg?.stop();
+  tg = undefined;
+});
+
+/** sipp calls `service` expecting `status`; returns sipp's message log. */
+async function expectStatus(service: string, status: number): Promise<string> {
+  const dir = await workDir();
+  const sf = await scenario(dir, 'uac_expect.xml', { EXPECT: String(status) });
+  const r = await runSipp({
+    dir,
+    scenarioFile: sf,
+    service,
+    target: tg!.sipPort,
+    ports: sippPorts(),
+    extra: ['-trace_msg'],
+  });
+  expect(r.code, r.stdout + r.stderr).toBe(0);
+  return messagesLog(dir, 'uac_expect');
+}
+
+async function answered(service: string): Promise<void> {
+  const dir = await workDir();
+  const sf = await scenario(dir, 'uac_rtp.xml', {
+    '<nop><action><exec rtp_stream="tone.ul,1,0"/></action></nop>': '',
+  });
+  const r = await runSipp({
+    dir,
+    scenarioFile: sf,
+    service,
+    target: tg!.sipPort,
+    ports: sippPorts(),
+    extra: ['-d', '200'],
+  });
+  expect(r.code, r.stdout + r.stderr).toBe(0);
+}
+
+describe('refusals a caller gets', () => {
+  it('404, 480, 403, 503, 484 with a Reason each; a routed call is answered', async () => {
+    tg = await startGateway(
+      testConfig(MEDIA_MIN, (raw) => {
+        raw.trunks = [{ id: 'carrier-only', inbound: { allow: ['10.0.0.0/8', '2001:db8::/32'] } }];
+        (raw.baseNumbers as unknown[]).push(
+          { number: '+15550200', trunk: 'carrier-only' },
+          { number: '+15550300', maxCalls: 0 },
+        );
+        (raw.endpoints as unknown[]).push(
+          { id: 'draft', baseNumber: '+15550100', extension: '600', flow: { id: 'draft' } },
+          { id: 'acl', baseNumber: '+15550200', flow: PUBLISHED },
+          { id: 'capped', baseNumber: '+15550300', flow: PUBLISHED },
+        );
+      }),
+    );
+    expect(await expectStatus('15550100999', 404)).toMatch(
+      /Reason: SIP ;cause=404 ;text="no endpoint for the dialed number: 15550100999"/,
+    );
+    expect(await expectStatus('15550100600', 480)).toMatch(
+      /SIP\/2\.0 480 Temporarily Unavailable[\s\S]*Reason: SIP ;cause=480 ;text="endpoint not active/,
+    );
+    // A valid, active number: refused because 127.0.0.1 is not in the trunk's ACL.
+    expect(await expectStatus('15550200', 403)).toMatch(
+      /Reason: SIP ;cause=403 ;text="source address not allowed: 15550200"/,
+    );
+    expect(await expectStatus('15550300', 503)).toMatch(
+      /Reason: SIP ;cause=503 ;text="concurrent call limit reached: 15550300 \(base:\+15550300\)"/,
+    );
+    expect(await expectStatus('15550100', 484)).toMatch(/Reason: SIP ;cause=484 /);
+    await answered(NUMBERS.echo);
+    expect(tg.gateway.stats().refusals).toMatchObject({
+      'unknown-number': 1,
+      'not-active': 1,
+      'source-not-allowed': 1,
+      'over-cap': 1,
+      'extension-missing': 1,
+    });
+  });
+
+  it('a cap can answer 486 instead, and frees its slot when the call ends', async () => {
+    tg = await startGateway(
+      testConfig(MEDIA_MIN, (raw) => {
+        (raw.baseNumbers as Array<Record<string, unknown>>)[0].maxCalls = 1;
+        raw.routing = { capStatus: 486 };
+      }),
+    );
+    const dir = await workDir();
+    const sf = await scenario(dir, 'uac_rtp.xml', {
+      '<nop><action><exec rtp_stream="tone.ul,1,0"/></action></nop>': '',
+    });
+    const first = startSipp({
+      dir,
+      scenarioFile: sf,
+      service: NUMBERS.echo,
+      target: tg.sipPort,
+      ports: sippPorts(),
+      extra: ['-d', '1500'],
+    });
+    await once(tg.gateway.events, 'answered');
+    await expectStatus(NUMBERS.tone, 486);
+    expect((await first.done).code).toBe(0);
+    await answered(NUMBERS.tone); // the slot is free again
+  });
+});
+
+describe('live reload', () => {
+  it('a live call survives a reload that removes its endpoint; an invalid file changes nothing', async () => {
+    const dir = await workDir();
+    const file = path.join(dir, 'telgate.yaml');
+    const config = testConfig(MEDIA_MIN);
+    const write = (endpoints: unknown[]) =>
+      fs.writeFile(file, JSON.stringify({ ...config, endpoints })); // JSON is YAML
+    await write(config.endpoints);
+    tg = await startGateway(await loadConfig(dir));
+    const refused: string[] = [];
+    watcher = new ConfigWatcher({
+      dir,
+      logger: pino({ level: 'silent' }),
+      apply: (c) => tg!.gateway.reload(c),
+      onRefused: (problems) => refused.push(...problems.map((p) => `${p.path}: ${p.message}`)),
+      debounceMs: 50,
+    });
+    watcher.start();
+
+    // A call to echo is up; the config loses echo while it runs.
+    const callDir = await workDir();
+    const sf = await scenario(callDir, 'uac_rtp.xml', {
+      '<nop><action><exec rtp_stream="tone.ul,1,0"/></action></nop>': '',
+    });
+    const live = startSipp({
+      dir: callDir,
+      scenarioFile: sf,
+      service: NUMBERS.echo,
+      target: tg.sipPort,
+      ports: sippPorts(),
+      extra: ['-d', '2500'],
+    });
+    await once(tg.gateway.events, 'answered');
+    const reloaded = once(tg.gateway.events, 'reloaded');
+    await write(config.endpoints.filter((e) => e.id !== 'echo'));
+    await reloaded;
+    expect((await live.done).code).toBe(0); // the call ran to its own BYE
+    expect(tg.gateway.stats().endings['caller-hangup']).toBe(1);
+    await expectStatus(NUMBERS.echo, 404);
+
+    // An invalid file: reported, and the running config (tone still there) stays.
+    await fs.writeFile(file, 'endpoints: [ { id: x, baseNumber: "0301" } ]\n');
+    for (let i = 0; i < 100 && !refused.length; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(refused.join('\n')).toMatch(/endpoints\.0\.baseNumber: must be an E\.164 number/);
+    await answered(NUMBERS.tone);
+  });
+});
