@@ -69,3 +69,17 @@ describe('telgate config', () => {
     expect(committed).toEqual(configJsonSchema());
   });
 });
+
+describe('docs/config.md', () => {
+  it('its multi-file example is a valid config', async () => {
+    const text = await fs.readFile(path.join(root, 'docs', 'config.md'), 'utf8');
+    const block = text.slice(text.lastIndexOf('```yaml') + 7, text.lastIndexOf('```'));
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'telgate-doc-'));
+    const parts = block.split(/^# (\S+)\n/m);
+    for (let i = 1; i < parts.length; i += 2) {
+      await fs.writeFile(path.join(dir, parts[i]), parts[i + 1]);
+    }
+    const r = await cli('config', 'check', dir);
+    expect(r.out).toMatch(/valid \(2 base numbers, 2 endpoints\)/);
+  });
+});
