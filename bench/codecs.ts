@@ -1,0 +1,73 @@
+/**
+ * CPU time per 20 ms frame of each media path, in one process: decode (+ resample) for caller →
+ * agent, (resample +) encode for agent → caller. Method: 20 000 frames per path after 2 000 of
+ * warm-up, timed with process.hrtime.bigint(); the median of 7 such runs is printed, so a
+ * moment of load on the shared machine moves one run, not the figure.
+ * Usage: npm run bench:codecs
+ */
+import { g711Decode, g711Encode } from '../src/codecs/g711.js';
+import { l16Decode, l16Encode } from '../src/codecs/l16.js';
+import { Resampler } from '../src/codecs/resampler.js';
+
+type Path = { name: string; run: () => void };
+
+function tone(rate: number): Int16Array {
+  const pcm = new Int16Array(rate / 50);
+  for (let i = 0; i < pcm.length; i++)
+    pcm[i] = Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate));
+  return pcm;
+}
+
+function paths(): Path[] {
+  const narrow = tone(8000);
+  const ulaw = Buffer.alloc(160);
+  g711Encode('ulaw', narrow, ulaw);
+  const pcm8 = new Int16Array(160);
+  const out: Path[] = [];
+  for (const rate of [16000, 24000] as const) {
+    const up = new Resampler(8000, rate);
+    const down = new Resampler(rate, 8000);
+    const wide = tone(rate);
+    const wideOut = new Int16Array(rate / 50);
+    out.push(
+      {
+        name: `PCMU → slin${rate / 1000} (decode + resample)`,
+        run: () => {
+          g711Decode('ulaw', ulaw, pcm8);
+          up.process(pcm8, wideOut);
+        },
+      },
+      {
+        name: `slin${rate / 1000} → PCMU (resample + encode)`,
+        run: () => {
+          down.process(wide, pcm8);
+          g711Encode('ulaw', pcm8, ulaw);
+        },
+      },
+    );
+  }
+  const l16 = Buffer.alloc(640);
+  const wide16 = tone(16000);
+  const pcm16 = new Int16Array(320);
+  l16Encode(wide16, l16);
+  out.push(
+    { name: 'L16/16000 → slin16 (decode)', run: () => l16Decode(l16, pcm16) },
+    { name: 'slin16 → L16/16000 (encode)', run: () => l16Encode(wide16, l16) },
+    { name: 'PCMU → slin (decode, no resample)', run: () => g711Decode('ulaw', ulaw, pcm8) },
+  );
+  return out;
+}
+
+function time(path: Path, frames: number): number {
+  for (let i = 0; i < 2000; i++) path.run();
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < frames; i++) path.run();
+  return Number(process.hrtime.bigint() - start) / 1000 / frames;
+}
+
+console.log('| path | µs per 20 ms frame (median of 7 runs × 20 000 frames) |');
+console.log('| --- | --- |');
+for (const path of paths()) {
+  const runs = Array.from({ length: 7 }, () => time(path, 20_000)).sort((a, b) => a - b);
+  console.log(`| ${path.name} | ${runs[3].toFixed(2)} |`);
+}
