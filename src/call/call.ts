@@ -2,17 +2,18 @@
  * One Call per INVITE: negotiates, provisions the agent link, answers, bridges RTP and the
  * WebSocket both ways, and closes everything it opened exactly once, whoever ends the call.
  *
- * Caller → agent: RTP → G.711 decode → slin frame → WebSocket (per packet, no queue).
- * Agent → caller: WebSocket → playout queue → shared 20 ms clock → G.711 encode → RTP.
+ * Caller → agent: RTP → decode (+ resample) → link frame → WebSocket (per packet, no queue).
+ * Agent → caller: WebSocket → playout queue → shared 20 ms clock → (resample +) encode → RTP.
+ * The conversions live in MediaChain.
  */
 import os from 'node:os';
 import type { Logger } from 'pino';
-import { g711Decode, g711Encode, type G711Law } from '../codecs/g711.js';
 import type { Negotiated } from '../codecs/negotiate.js';
 import type { LinkSession } from '../link/link-session.js';
+import type { LinkFormat } from '../link/protocol.js';
+import { MediaChain } from './media-chain.js';
 import type { AgentMessage } from '../link/protocol.js';
 import type { MediaClock, Tickable } from '../media/media-clock.js';
-import { PlayoutQueue } from '../media/playout-queue.js';
 import type { PortPool } from '../media/port-pool.js';
 import type { RtpHeader } from '../media/rtp-packet.js';
 import { RtpSession, type RtpReceiver } from '../media/rtp-session.js';
@@ -34,8 +35,8 @@ import { byeReason, rejectionFor, type EndCause, type RefusalCause } from './fai
 if (os.endianness() !== 'LE')
   throw new Error('telgate moves slin audio as native Int16: little-endian hosts only');
 
-const SAMPLE_RATE = 8000;
-const FRAME_SAMPLES = 160; // 20 ms at 8 kHz
+/** Room in the RTP send buffer for the largest frame: L16 at 48 kHz, 20 ms. */
+const MAX_PAYLOAD_BYTES = 1920;
 
 export interface CallDeps {
   clock: MediaClock;
@@ -43,6 +44,8 @@ export interface CallDeps {
   mediaAddress: string;
   strictSource: boolean;
   playoutMaxSeconds: number;
+  /** The agent link's audio format for this call (provider's native rate or the endpoint's pin). */
+  linkFormat: LinkFormat;
   logger: Logger;
   onAnswered(call: Call): void;
   /** Places an outgoing call (a REFER's target). */
@@ -62,10 +65,8 @@ export class Call implements Tickable, RtpReceiver {
   private dialog: SipDialog | undefined;
   private readonly sdp: SessionDescription;
   private transferring = false;
-  private law: G711Law = 'ulaw';
   private negotiated: Negotiated | undefined;
-  private readonly playout: PlayoutQueue;
-  private readonly frame = new Int16Array(FRAME_SAMPLES);
+  private readonly media: MediaChain;
   private closed = false;
   private readonly log: Logger;
   readonly startedAt = Date.now();
@@ -78,8 +79,13 @@ export class Call implements Tickable, RtpReceiver {
     private readonly onClosed: (call: Call, outcome: CallOutcome) => void,
   ) {
     this.log = deps.logger.child({ callId: invite.callId, endpointId: endpoint.id });
-    this.playout = new PlayoutQueue(Math.round(deps.playoutMaxSeconds * SAMPLE_RATE));
-    this.sdp = new SessionDescription(endpoint.codecs, deps.mediaAddress);
+    this.media = new MediaChain(deps.linkFormat, deps.playoutMaxSeconds);
+    this.sdp = new SessionDescription(
+      endpoint.codecs,
+      deps.mediaAddress,
+      this.media.linkRate,
+      this.media.passThroughCodec,
+    );
     invite.onCancel(() => this.refuse('cancelled', undefined, [], false));
   }
 
@@ -121,8 +127,8 @@ export class Call implements Tickable, RtpReceiver {
         remoteAddress: plan?.remoteAddress ?? '0.0.0.0',
         remotePort: plan?.remotePort ?? 9,
         payloadType: plan?.negotiated.codec.payloadType ?? 0,
-        samplesPerFrame: FRAME_SAMPLES,
-        maxPayloadBytes: FRAME_SAMPLES,
+        samplesPerFrame: 160,
+        maxPayloadBytes: MAX_PAYLOAD_BYTES,
         strictSource: this.deps.strictSource,
       },
       this,
@@ -131,7 +137,7 @@ export class Call implements Tickable, RtpReceiver {
 
     this.invite.ringing();
     const link = this.deps.openLink({
-      onAudio: (frame) => this.playout.pushPcm16le(frame),
+      onAudio: (frame) => this.media.fromAgent(frame),
       onMessage: (message) => this.onAgentMessage(message),
       onClose: (code, reason) =>
         void this.end('link-lost', `WebSocket closed ${code} ${reason}`.trim()),
@@ -171,15 +177,21 @@ export class Call implements Tickable, RtpReceiver {
       endpointId: this.endpoint.id,
       from: this.invite.from,
       to: this.invite.to,
-      audio: { format: 'slin', sampleRate: SAMPLE_RATE, channels: 1, frameMs: 20 },
+      audio: {
+        format: this.media.linkFormat,
+        sampleRate: this.media.linkRate,
+        channels: 1,
+        frameMs: 20,
+      },
       codec: `${codec.name}/${codec.clockRate}`,
+      chain: this.media.describe(),
     });
     this.deps.clock.add(this);
     this.deps.onAnswered(this);
     this.log.info(
       {
         codec: codec.name,
-        chain: `${codec.name}/8000 → slin, no resample`,
+        chain: this.media.describe(),
         rtpPort: lease.port,
         lateOffer,
       },
@@ -196,8 +208,8 @@ export class Call implements Tickable, RtpReceiver {
       this.log.info({ from: this.negotiated.codec.name, to: codec.name }, 'codec changed');
     }
     this.negotiated = plan.negotiated;
-    this.law = codec.name === 'PCMU' ? 'ulaw' : 'alaw';
-    rtp.setPayloadType(codec.payloadType);
+    this.media.setCodec(plan.negotiated.description);
+    rtp.setPayloadType(codec.payloadType, this.media.current!.rtpSamplesPerFrame);
     rtp.setRemote(plan.remoteAddress, plan.remotePort);
     if (rtp.sending !== plan.send) this.log.info({ onHold: !plan.send }, 'hold state changed');
     rtp.sending = plan.send;
@@ -274,16 +286,15 @@ export class Call implements Tickable, RtpReceiver {
 
   onRtp(header: RtpHeader, payload: Buffer): void {
     if (!this.link || header.payloadType !== this.negotiated?.codec.payloadType) return;
-    const out = Buffer.allocUnsafe(payload.length * 2);
-    g711Decode(this.law, payload, new Int16Array(out.buffer, out.byteOffset, payload.length));
-    this.link.sendAudio(out);
+    const frame = this.media.fromCaller(payload);
+    if (frame) this.link.sendAudio(frame);
   }
 
   onTick(): void {
     const rtp = this.rtp;
     if (!rtp) return;
-    this.playout.pull(this.frame);
-    rtp.send(g711Encode(this.law, this.frame, rtp.payloadBuffer));
+    const length = this.media.toCaller(rtp.payloadBuffer);
+    if (length) rtp.send(length);
   }
 
   private onAgentMessage(message: AgentMessage): void {
@@ -336,7 +347,7 @@ export class Call implements Tickable, RtpReceiver {
         detail,
         durationMs: Date.now() - this.answeredAt,
         rtp: counters,
-        playoutUnderruns: this.playout.underruns,
+        playoutUnderruns: this.media.playout.underruns,
       },
       'call ended',
     );

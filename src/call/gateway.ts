@@ -11,7 +11,7 @@ import { TelApiClient } from '../link/telapi-client.js';
 import { MediaClock } from '../media/media-clock.js';
 import { PortPool } from '../media/port-pool.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
-import { Router } from '../routing/resolve.js';
+import { linkFormatFor, Router } from '../routing/resolve.js';
 import type { IncomingInvite, SipEngine } from '../sip/engine.js';
 import { NativeSipEngine } from '../sip/engine-native.js';
 import { Call, type CallOutcome } from './call.js';
@@ -167,6 +167,7 @@ export class Gateway {
         mediaAddress: this.config.media.advertisedHost ?? this.config.media.host,
         strictSource: this.config.media.strictSource,
         playoutMaxSeconds: this.config.media.playoutMaxSeconds,
+        linkFormat: linkFormatFor(route.endpoint, this.config),
         logger: this.logger,
         onAnswered: (c) => this.events.emit('answered', c.callId),
         placeCall: (request) => this.engine.invite(request),

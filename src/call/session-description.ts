@@ -27,7 +27,8 @@ export interface MediaPlan {
 export type OfferResult =
   { ok: true; sdp: string; plan: MediaPlan } | { ok: false; rejection: Rejection };
 
-const STATIC_TYPES: Record<SipCodecName, number> = { PCMU: 0, PCMA: 8 };
+/** Payload types telgate puts in its own offers: static ones, and 96 for L16 (dynamic). */
+const OFFER_TYPES: Record<SipCodecName, number> = { PCMU: 0, PCMA: 8, L16: 96 };
 const TELEPHONE_EVENT_TYPE = 101;
 
 export class SessionDescription {
@@ -41,6 +42,10 @@ export class SessionDescription {
   constructor(
     private readonly codecs: readonly SipCodecName[],
     private readonly address: string,
+    /** The agent link's sample rate: what the agent hears decides the codec. */
+    private readonly linkRate = 8000,
+    /** The codec a µ-law or A-law link carries as is. */
+    private readonly passThrough?: SipCodecName,
   ) {}
 
   /** Answers an offer (the INVITE's or a re-INVITE's), or says why it cannot be used. */
@@ -55,7 +60,7 @@ export class SessionDescription {
         rejection: { status: 488, headers: [['warning', `399 telgate "${err.message}"`]] },
       };
     }
-    const choice = negotiate(offer, this.codecs);
+    const choice = negotiate(offer, this.codecs, this.linkRate, this.passThrough);
     if (!choice.ok) {
       const warning = `305 telgate "Incompatible media format: offered ${choice.offered.join(' ') || 'nothing'}; supported ${choice.supported.join(' ')}"`;
       return { ok: false, rejection: { status: 488, headers: [['warning', warning]] } };
@@ -81,10 +86,11 @@ export class SessionDescription {
 
   /** An offer of every allowed codec, for an INVITE or re-INVITE that came without SDP. */
   offer(): string {
+    // L16 is offered at the link's rate, so that choosing it needs no resampling.
     this.lastOffer = this.codecs.map((name) => ({
-      payloadType: STATIC_TYPES[name],
+      payloadType: OFFER_TYPES[name],
       name,
-      clockRate: 8000,
+      clockRate: name === 'L16' ? this.linkRate : 8000,
       channels: 1,
     }));
     this.lastOffer.push({
@@ -110,7 +116,7 @@ export class SessionDescription {
       ...answer,
       codecs: answer.codecs.filter((c) => offeredNames.includes(c.name)),
     };
-    const choice = negotiate(usable, this.codecs);
+    const choice = negotiate(usable, this.codecs, this.linkRate, this.passThrough);
     if (!choice.ok) return undefined;
     return {
       negotiated: choice.value,

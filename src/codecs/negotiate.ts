@@ -1,16 +1,22 @@
 /**
- * Codec choice for an offer: the first offered codec the gateway supports, in the endpoint's
- * preference order, plus telephone-event when offered. No common codec is a typed failure that
- * the call layer turns into 488 with a Warning naming both sides.
+ * Codec choice for an offer, driven by what the agent hears. Among the offered codecs that the
+ * endpoint allows and telgate carries, the winner
+ *   1. keeps the most audio bandwidth the agent can use: min(codec rate, link rate);
+ *   2. then converts the least: no resampling when the codec rate equals the link rate, and no
+ *      transcoding when the link carries the codec's own bytes (PCMU on a µ-law link);
+ *   3. then comes first in the endpoint's list, then in the offer.
+ * telephone-event is added when offered. No common codec is a typed failure that the call layer
+ * turns into 488 with a Warning naming both sides.
  */
+import { describeCodec, SIP_CODECS, type CodecDescription, type SipCodecName } from './codec.js';
 import type { AudioOffer, OfferedCodec } from './sdp.js';
 
-export type SipCodecName = 'PCMU' | 'PCMA';
-
-export const SUPPORTED_CODECS: readonly SipCodecName[] = ['PCMU', 'PCMA'];
+export type { SipCodecName } from './codec.js';
+export const SUPPORTED_CODECS = SIP_CODECS;
 
 export interface Negotiated {
   codec: OfferedCodec & { name: SipCodecName };
+  description: CodecDescription;
   telephoneEvent?: OfferedCodec;
   ptime: number;
 }
@@ -18,36 +24,53 @@ export interface Negotiated {
 export type NegotiationResult =
   { ok: true; value: Negotiated } | { ok: false; offered: string[]; supported: string[] };
 
+const L16_RATES = [8000, 16000, 24000, 48000];
+
 export function negotiate(
   offer: AudioOffer,
   allowed: readonly SipCodecName[] = SUPPORTED_CODECS,
+  linkRate = 8000,
+  passThrough?: SipCodecName,
 ): NegotiationResult {
-  const usable = allowed.filter((c) => SUPPORTED_CODECS.includes(c));
-  for (const name of usable) {
-    const codec = offer.codecs.find(
-      (c) => c.name === name && c.clockRate === 8000 && c.channels === 1,
-    );
-    if (codec) {
-      const telephoneEvent = offer.codecs.find(
-        (c) => c.name === 'TELEPHONE-EVENT' && c.clockRate === 8000,
-      );
-      // The shared media clock sends 20 ms frames; ptime is a receiver preference (RFC 3264 §5.1).
-      const ptime = 20;
-      return {
-        ok: true,
-        value: {
-          codec: { ...codec, name },
-          telephoneEvent: telephoneEvent
-            ? { ...telephoneEvent, name: 'telephone-event' }
-            : undefined,
-          ptime,
-        },
-      };
-    }
+  type Candidate = { offered: OfferedCodec; description: CodecDescription; rank: number[] };
+  const candidates: Candidate[] = [];
+  offer.codecs.forEach((offered, position) => {
+    const description = describeCodec(offered.name, offered.clockRate, offered.channels);
+    if (!description || !allowed.includes(description.name)) return;
+    const heard = Math.min(description.audioRate, linkRate);
+    const resamples = description.audioRate === linkRate ? 0 : 1;
+    const transcodes = description.name === passThrough ? 0 : 1;
+    const preference = allowed.indexOf(description.name);
+    const rank = [-heard, resamples, transcodes, preference, position];
+    candidates.push({ offered, description, rank });
+  });
+  candidates.sort((a, b) => compareRanks(a.rank, b.rank));
+  const best = candidates[0];
+  if (!best) {
+    return {
+      ok: false,
+      offered: offer.codecs.map((c) => `${c.name}/${c.clockRate}`),
+      supported: allowed.flatMap((name) =>
+        name === 'L16' ? L16_RATES.map((r) => `L16/${r}`) : [`${name}/8000`],
+      ),
+    };
   }
+  const telephoneEvent = offer.codecs.find(
+    (c) => c.name === 'TELEPHONE-EVENT' && c.clockRate === best.description.clockRate,
+  );
   return {
-    ok: false,
-    offered: offer.codecs.map((c) => `${c.name}/${c.clockRate}`),
-    supported: usable.map((c) => `${c}/8000`),
+    ok: true,
+    value: {
+      codec: { ...best.offered, name: best.description.name },
+      description: best.description,
+      telephoneEvent: telephoneEvent ? { ...telephoneEvent, name: 'telephone-event' } : undefined,
+      // The shared media clock sends 20 ms frames; ptime is a receiver preference (RFC 3264 §5.1).
+      ptime: 20,
+    },
   };
+}
+
+function compareRanks(a: number[], b: number[]): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return 0;
 }

@@ -46,7 +46,10 @@ export type GatewayMessage =
       from: string;
       to: string;
       audio: AudioFormat;
+      /** The caller's SIP codec, e.g. `G722/8000`. */
       codec: string;
+      /** The conversion between the two, e.g. `PCMU/8000 → slin16, resample 8000→16000`. */
+      chain: string;
     }
   | { type: 'session.end'; reason: string; sipStatus?: number };
 

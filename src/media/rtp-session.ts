@@ -43,6 +43,8 @@ export class RtpSession {
   private markerPending = true;
   private closed = false;
   private payloadType: number;
+  /** RTP timestamp increment per frame: the codec's clock, not its audio rate (G.722). */
+  private samplesPerFrame: number;
   /** False while the far side holds the call (sendonly/inactive offer): nothing is sent. */
   sending = true;
   readonly counters: RtpCounters = {
@@ -63,6 +65,7 @@ export class RtpSession {
     this.remoteAddress = options.remoteAddress;
     this.remotePort = options.remotePort;
     this.payloadType = options.payloadType;
+    this.samplesPerFrame = options.samplesPerFrame;
     this.sendBuffer = Buffer.alloc(12 + options.maxPayloadBytes);
     lease.socket.on('message', (packet, rinfo) => this.receive(packet, rinfo.address, rinfo.port));
     lease.socket.on('error', () => undefined); // ICMP unreachable while the caller is gone
@@ -88,7 +91,8 @@ export class RtpSession {
   }
 
   /** A codec change: the next frame carries the new payload type and a marker bit. */
-  setPayloadType(payloadType: number): void {
+  setPayloadType(payloadType: number, samplesPerFrame = this.samplesPerFrame): void {
+    this.samplesPerFrame = samplesPerFrame;
     if (payloadType === this.payloadType) return;
     this.payloadType = payloadType;
     this.markerPending = true;
@@ -125,7 +129,7 @@ export class RtpSession {
     if (this.closed) return;
     if (!this.sending) {
       // On hold the clock runs on, so the first frame after resume has a truthful timestamp.
-      this.timestamp = (this.timestamp + this.options.samplesPerFrame) >>> 0;
+      this.timestamp = (this.timestamp + this.samplesPerFrame) >>> 0;
       this.markerPending = true;
       return;
     }
@@ -139,7 +143,7 @@ export class RtpSession {
     );
     this.markerPending = false;
     this.sequence = (this.sequence + 1) & 0xffff;
-    this.timestamp = (this.timestamp + this.options.samplesPerFrame) >>> 0;
+    this.timestamp = (this.timestamp + this.samplesPerFrame) >>> 0;
     this.counters.packetsOut++;
     this.counters.bytesOut += 12 + payloadLength;
     this.lease.socket.send(

@@ -29,7 +29,7 @@ export function isCidr(text: string): boolean {
 }
 
 /** The audio format a voice agent speaks natively (docs/link-protocol.md). */
-export const linkFormat = z.enum(['slin', 'slin16', 'slin24', 'slin48']);
+export const linkFormat = z.enum(['slin', 'slin16', 'slin24', 'slin48', 'ulaw', 'alaw']);
 
 export const provider = z
   .object({
@@ -69,9 +69,9 @@ export const baseNumber = z
   .strict();
 
 const codecs = z
-  .array(z.enum(['PCMU', 'PCMA']))
+  .array(z.enum(['PCMU', 'PCMA', 'L16']))
   .min(1)
-  .default(['PCMU', 'PCMA']);
+  .default(['PCMU', 'PCMA', 'L16']);
 
 /** A transfer target pattern: E.164 digits, `*` at the end for any suffix. */
 const targetPattern = z

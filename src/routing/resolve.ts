@@ -9,6 +9,7 @@ import type {
   BaseNumberConfig,
   CallEndpointConfig,
   EndpointConfig,
+  PhoneEndpointConfig,
   TrunkConfig,
 } from './config-parts.js';
 import type { TelgateConfig } from './config-schema.js';
@@ -123,4 +124,14 @@ function uriOf(nameAddr: string): string {
 /** The digits of a sip: or tel: URI's user part (kept for callers that only need digits). */
 export function dialedDigits(uri: string): string {
   return dialedNumber(uri, { internationalPrefix: '00', nationalPrefix: '0' }).digits;
+}
+
+/** The agent link format: the endpoint's pin, else its provider's native format, else slin. */
+export function linkFormatFor(
+  endpoint: CallEndpointConfig,
+  config: TelgateConfig,
+): NonNullable<NonNullable<PhoneEndpointConfig['audio']>['linkFormat']> {
+  const pinned = endpoint.kind === 'phone' ? endpoint.audio?.linkFormat : undefined;
+  const provider = endpoint.provider ? config.providers[endpoint.provider] : undefined;
+  return pinned ?? provider?.nativeFormat ?? 'slin';
 }

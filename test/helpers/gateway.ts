@@ -1,8 +1,9 @@
 /** Starts a real in-process telgate on loopback with the embedded local agent, for tests. */
 import { pino } from 'pino';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { Gateway } from '../../src/call/gateway.js';
 import { validateConfig } from '../../src/routing/config-load.js';
+import { killAll } from './processes.js';
 import type { TelgateConfig } from '../../src/routing/config-schema.js';
 
 export const BASE = '+15550100';
@@ -71,4 +72,31 @@ export async function expectNothingLeft(tg: TestGateway): Promise<void> {
   const stats = tg.gateway.stats();
   expect(stats.activeCalls).toBe(0);
   expect(stats.ports.available).toBe(stats.ports.size);
+}
+
+/**
+ * One gateway for a whole test file: started before its tests, stopped after, and checked
+ * for leftovers (after killing the test's processes) after each test.
+ */
+export function gatewayForFile(
+  mediaPortMin: number,
+  patch: (raw: Record<string, unknown>) => void = () => {},
+): { readonly current: TestGateway } {
+  let tg: TestGateway | undefined;
+  beforeAll(async () => {
+    tg = await startGateway(testConfig(mediaPortMin, patch));
+  });
+  afterAll(async () => {
+    await tg?.stop();
+  });
+  afterEach(async () => {
+    await killAll();
+    if (tg) await expectNothingLeft(tg);
+  });
+  return {
+    get current(): TestGateway {
+      if (!tg) throw new Error('gateway not started');
+      return tg;
+    },
+  };
 }

@@ -15,7 +15,8 @@ import {
   type TestGateway,
 } from '../helpers/gateway.js';
 import { killAll } from '../helpers/processes.js';
-import { decodeRtpFrames, type DecodedFrame } from '../helpers/rtp.js';
+import { callCapturing as callCapturingHelper } from '../helpers/call-capture.js';
+import { decodeRtpFrames } from '../helpers/rtp.js';
 import {
   messagesLog,
   runSipp,
@@ -58,20 +59,12 @@ afterEach(async () => {
 const FROM_TELGATE = `src portrange ${MEDIA_MIN}-${MEDIA_MIN + 19}`;
 
 /** Runs one sipp call while capturing what telgate sends to sipp's media port. */
-async function callCapturing(
+const callCapturing = (
   file: string,
   service: string,
   replace: Record<string, string>,
   extra: string[],
-): Promise<{ frames: DecodedFrame[]; pcm: Int16Array[] }> {
-  const ports = sippPorts();
-  const capture = await Capture.start(dir, `udp and dst port ${ports.media} and ${FROM_TELGATE}`);
-  const sf = await scenario(dir, file, replace);
-  const r = await runSipp({ dir, scenarioFile: sf, service, target: tg.sipPort, ports, extra });
-  const frames = decodeRtpFrames(await capture.stop(), ports.media);
-  expect(r.code, r.stdout + r.stderr).toBe(0);
-  return { frames, pcm: frames.map((f) => f.pcm) };
-}
+) => callCapturingHelper(tg, dir, MEDIA_MIN, { file, service, replace, extra });
 
 describe.each(['udp', 'tcp'] as const)('over %s', (transport) => {
   const sippTransport = ['-t', transport === 'tcp' ? 't1' : 'u1'];

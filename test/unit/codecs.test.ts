@@ -69,7 +69,11 @@ describe('SDP and negotiation', () => {
 
   it('reports what was offered and supported when nothing matches', () => {
     const r = negotiate(parseAudioOffer(offer('18', 'a=rtpmap:18 G729/8000\r\n')));
-    expect(r).toEqual({ ok: false, offered: ['G729/8000'], supported: ['PCMU/8000', 'PCMA/8000'] });
+    expect(r).toEqual({
+      ok: false,
+      offered: ['G729/8000'],
+      supported: ['PCMU/8000', 'PCMA/8000', 'L16/8000', 'L16/16000', 'L16/24000', 'L16/48000'],
+    });
   });
 
   it.each([

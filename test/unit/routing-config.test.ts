@@ -123,7 +123,7 @@ describe('config validation', () => {
   it('accepts the example and fills defaults', () => {
     const cfg = validateConfig(base);
     expect(cfg.sip.listen).toEqual({ host: '127.0.0.1', port: 5060 });
-    expect(cfg.endpoints[0]).toMatchObject({ kind: 'phone', codecs: ['PCMU', 'PCMA'] });
+    expect(cfg.endpoints[0]).toMatchObject({ kind: 'phone', codecs: ['PCMU', 'PCMA', 'L16'] });
   });
 
   it.each([

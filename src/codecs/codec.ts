@@ -1,0 +1,87 @@
+/**
+ * The SIP audio codecs telgate carries, as one interface: each turns an RTP payload into 16-bit
+ * PCM at its audio rate and back. Adding a codec means adding a factory here and its name to
+ * SIP_CODECS; negotiation and the call only see this interface.
+ */
+import { g711Decode, g711Encode } from './g711.js';
+import { l16Decode, l16Encode } from './l16.js';
+
+export type SipCodecName = 'PCMU' | 'PCMA' | 'L16';
+
+export const SIP_CODECS: readonly SipCodecName[] = ['PCMU', 'PCMA', 'L16'];
+
+/** How a codec appears in SDP and on the RTP clock. */
+export interface CodecDescription {
+  name: SipCodecName;
+  /** RTP clock rate as written in rtpmap. */
+  clockRate: number;
+  /** Sample rate of the PCM the codec carries. */
+  audioRate: number;
+  /** The static payload type, when RFC 3551 assigns one. */
+  staticPayloadType?: number;
+}
+
+export interface Codec extends CodecDescription {
+  /** RTP timestamp increment per 20 ms frame. */
+  readonly rtpSamplesPerFrame: number;
+  /** PCM samples per 20 ms frame at audioRate. */
+  readonly frameSamples: number;
+  readonly maxPayloadBytes: number;
+  /** Decodes a payload into `pcm`; returns the number of samples written. */
+  decode(payload: Buffer, pcm: Int16Array): number;
+  /** Encodes one frame into `out`; returns the payload length. */
+  encode(pcm: Int16Array, out: Buffer): number;
+}
+
+/** A codec that an offer's rtpmap line describes, or undefined if telgate does not carry it. */
+export function describeCodec(
+  name: string,
+  clockRate: number,
+  channels: number,
+): CodecDescription | undefined {
+  if (channels !== 1) return undefined;
+  switch (name.toUpperCase()) {
+    case 'PCMU':
+      return clockRate === 8000
+        ? { name: 'PCMU', clockRate, audioRate: 8000, staticPayloadType: 0 }
+        : undefined;
+    case 'PCMA':
+      return clockRate === 8000
+        ? { name: 'PCMA', clockRate, audioRate: 8000, staticPayloadType: 8 }
+        : undefined;
+    case 'L16':
+      return [8000, 16000, 24000, 48000].includes(clockRate)
+        ? { name: 'L16', clockRate, audioRate: clockRate }
+        : undefined;
+    default:
+      return undefined;
+  }
+}
+
+export function createCodec(description: CodecDescription): Codec {
+  const frameSamples = description.audioRate / 50;
+  const base = {
+    ...description,
+    frameSamples,
+    rtpSamplesPerFrame: description.clockRate / 50,
+  };
+  switch (description.name) {
+    case 'PCMU':
+    case 'PCMA': {
+      const law = description.name === 'PCMU' ? 'ulaw' : 'alaw';
+      return {
+        ...base,
+        maxPayloadBytes: frameSamples,
+        decode: (payload, pcm) => g711Decode(law, payload, pcm),
+        encode: (pcm, out) => g711Encode(law, pcm, out),
+      };
+    }
+    case 'L16':
+      return {
+        ...base,
+        maxPayloadBytes: frameSamples * 2,
+        decode: (payload, pcm) => l16Decode(payload, pcm),
+        encode: (pcm, out) => l16Encode(pcm, out),
+      };
+  }
+}
