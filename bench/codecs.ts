@@ -6,6 +6,7 @@
  * Usage: npm run bench:codecs
  */
 import { g711Decode, g711Encode } from '../src/codecs/g711.js';
+import { G722Decoder, G722Encoder } from '../src/codecs/g722.js';
 import { l16Decode, l16Encode } from '../src/codecs/l16.js';
 import { Resampler } from '../src/codecs/resampler.js';
 
@@ -50,7 +51,13 @@ function paths(): Path[] {
   const wide16 = tone(16000);
   const pcm16 = new Int16Array(320);
   l16Encode(wide16, l16);
+  const g722Encoder = new G722Encoder();
+  const g722Decoder = new G722Decoder();
+  const g722 = Buffer.alloc(160);
+  g722Encoder.encode(wide16, g722);
   out.push(
+    { name: 'G722 → slin16 (decode)', run: () => g722Decoder.decode(g722, pcm16) },
+    { name: 'slin16 → G722 (encode)', run: () => g722Encoder.encode(wide16, g722) },
     { name: 'L16/16000 → slin16 (decode)', run: () => l16Decode(l16, pcm16) },
     { name: 'slin16 → L16/16000 (encode)', run: () => l16Encode(wide16, l16) },
     { name: 'PCMU → slin (decode, no resample)', run: () => g711Decode('ulaw', ulaw, pcm8) },

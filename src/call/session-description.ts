@@ -28,7 +28,7 @@ export type OfferResult =
   { ok: true; sdp: string; plan: MediaPlan } | { ok: false; rejection: Rejection };
 
 /** Payload types telgate puts in its own offers: static ones, and 96 for L16 (dynamic). */
-const OFFER_TYPES: Record<SipCodecName, number> = { PCMU: 0, PCMA: 8, L16: 96 };
+const OFFER_TYPES: Record<SipCodecName, number> = { PCMU: 0, PCMA: 8, G722: 9, L16: 96 };
 const TELEPHONE_EVENT_TYPE = 101;
 
 export class SessionDescription {

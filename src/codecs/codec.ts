@@ -4,11 +4,12 @@
  * SIP_CODECS; negotiation and the call only see this interface.
  */
 import { g711Decode, g711Encode } from './g711.js';
+import { G722Decoder, G722Encoder } from './g722.js';
 import { l16Decode, l16Encode } from './l16.js';
 
-export type SipCodecName = 'PCMU' | 'PCMA' | 'L16';
+export type SipCodecName = 'PCMU' | 'PCMA' | 'G722' | 'L16';
 
-export const SIP_CODECS: readonly SipCodecName[] = ['PCMU', 'PCMA', 'L16'];
+export const SIP_CODECS: readonly SipCodecName[] = ['PCMU', 'PCMA', 'G722', 'L16'];
 
 /** How a codec appears in SDP and on the RTP clock. */
 export interface CodecDescription {
@@ -49,6 +50,11 @@ export function describeCodec(
       return clockRate === 8000
         ? { name: 'PCMA', clockRate, audioRate: 8000, staticPayloadType: 8 }
         : undefined;
+    case 'G722':
+      // RFC 3551 §4.5.2: the RTP clock says 8000 although G.722 samples at 16 kHz.
+      return clockRate === 8000
+        ? { name: 'G722', clockRate, audioRate: 16000, staticPayloadType: 9 }
+        : undefined;
     case 'L16':
       return [8000, 16000, 24000, 48000].includes(clockRate)
         ? { name: 'L16', clockRate, audioRate: clockRate }
@@ -74,6 +80,16 @@ export function createCodec(description: CodecDescription): Codec {
         maxPayloadBytes: frameSamples,
         decode: (payload, pcm) => g711Decode(law, payload, pcm),
         encode: (pcm, out) => g711Encode(law, pcm, out),
+      };
+    }
+    case 'G722': {
+      const encoder = new G722Encoder();
+      const decoder = new G722Decoder();
+      return {
+        ...base,
+        maxPayloadBytes: frameSamples / 2,
+        decode: (payload, pcm) => decoder.decode(payload, pcm),
+        encode: (pcm, out) => encoder.encode(pcm, out),
       };
     }
     case 'L16':

@@ -69,9 +69,9 @@ export const baseNumber = z
   .strict();
 
 const codecs = z
-  .array(z.enum(['PCMU', 'PCMA', 'L16']))
+  .array(z.enum(['PCMU', 'PCMA', 'G722', 'L16']))
   .min(1)
-  .default(['PCMU', 'PCMA', 'L16']);
+  .default(['PCMU', 'PCMA', 'G722', 'L16']);
 
 /** A transfer target pattern: E.164 digits, `*` at the end for any suffix. */
 const targetPattern = z

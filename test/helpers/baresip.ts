@@ -12,6 +12,8 @@ export interface BaresipOptions {
   rtpRange: [number, number];
   sourceWav: string;
   codecs: string;
+  /** Sample rate of baresip's audio source and player (16000 for G.722). */
+  sampleRate?: number;
 }
 
 export async function writeBaresipConfig(
@@ -28,13 +30,14 @@ export async function writeBaresipConfig(
     `audio_source aufile,${o.sourceWav}`,
     `audio_player aubridge,sink_${o.sipPort}`,
     `audio_alert aubridge,sink_${o.sipPort}`,
-    'ausrc_srate 8000',
+    `ausrc_srate ${o.sampleRate ?? 8000}`,
     'ausrc_channels 1',
-    'auplay_srate 8000',
+    `auplay_srate ${o.sampleRate ?? 8000}`,
     'auplay_channels 1',
     `snd_path ${recordDir}`,
     'module_path /usr/lib/baresip/modules',
     'module g711.so',
+    'module g722.so',
     'module aufile.so',
     'module aubridge.so',
     'module sndfile.so',

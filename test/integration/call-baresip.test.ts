@@ -4,7 +4,14 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { countFramesAt } from '../helpers/audio.js';
 import { dial, frames, readWav, writeBaresipConfig } from '../helpers/baresip.js';
-import { NUMBERS, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
+import {
+  BASE,
+  NUMBERS,
+  PUBLISHED,
+  startGateway,
+  testConfig,
+  type TestGateway,
+} from '../helpers/gateway.js';
 import { killAll, runProcess } from '../helpers/processes.js';
 import { sippPorts, workDir } from '../helpers/sipp.js';
 
@@ -13,7 +20,18 @@ let dir: string;
 
 beforeAll(async () => {
   dir = await workDir();
-  tg = await startGateway(testConfig(31100));
+  tg = await startGateway(
+    testConfig(31100, (raw) => {
+      raw.providers = { stt: { nativeFormat: 'slin16' } };
+      const agent = raw.localAgent as { behaviours: Record<string, unknown> };
+      agent.behaviours.echo16 = { kind: 'echo' };
+      agent.behaviours.tone16 = { kind: 'tone', frequency: 5000 };
+      (raw.endpoints as unknown[]).push(
+        { id: 'echo16', baseNumber: BASE, extension: '510', provider: 'stt', flow: PUBLISHED },
+        { id: 'tone16', baseNumber: BASE, extension: '520', provider: 'stt', flow: PUBLISHED },
+      );
+    }),
+  );
 });
 afterAll(async () => {
   await tg?.stop();
@@ -23,10 +41,37 @@ afterEach(async () => {
 });
 
 it('baresip calls the PCMA-only echo endpoint and records its own 600 Hz tone', async () => {
-  const wav = path.join(dir, 'tone600.wav');
+  const { rate, all } = await baresipCall(NUMBERS.alaw, 600, 'PCMA', 8000);
+  // The file plays for 3 s (150 frames); allow the first and last few frames to straddle.
+  expect(countFramesAt(all, 600, rate)).toBeGreaterThanOrEqual(130);
+  expect(tg.gateway.stats().endings['caller-hangup']).toBe(1);
+  expect(tg.gateway.stats().activeCalls).toBe(0);
+});
+
+/**
+ * baresip, limited to `codecs` and playing a `toneHz` tone at `rate`, calls `number`; returns
+ * what it recorded from telgate, in 20 ms frames, and the recording's rate.
+ */
+async function baresipCall(number: string, toneHz: number, codecs: string, rate: number) {
+  const wav = path.join(dir, `tone${toneHz}-${rate}.wav`);
   const sox = await runProcess(
     'sox',
-    ['-n', '-r', '8000', '-c', '1', '-b', '16', wav, 'synth', '3', 'sine', '600', 'vol', '0.5'],
+    [
+      '-n',
+      '-r',
+      String(rate),
+      '-c',
+      '1',
+      '-b',
+      '16',
+      wav,
+      'synth',
+      '3',
+      'sine',
+      String(toneHz),
+      'vol',
+      '0.5',
+    ],
     { timeoutMs: 10_000 },
   );
   expect(sox.code).toBe(0);
@@ -36,17 +81,24 @@ it('baresip calls the PCMA-only echo endpoint and records its own 600 Hz tone', 
     sipPort: ports.sip,
     rtpRange: [ports.media, ports.media + 4],
     sourceWav: wav,
-    codecs: 'PCMA',
+    codecs,
+    sampleRate: rate,
   });
-  const result = await dial(configDir, `sip:${NUMBERS.alaw}@127.0.0.1:${tg.sipPort}`, 6);
+  const result = await dial(configDir, `sip:${number}@127.0.0.1:${tg.sipPort}`, 6);
   expect(result.stdout + result.stderr).toMatch(/Call established/i);
-
   const recordings = (await fs.readdir(recordDir)).filter((f) => f.endsWith('-dec.wav'));
   expect(recordings).toHaveLength(1);
-  const { rate, samples } = readWav(await fs.readFile(path.join(recordDir, recordings[0])));
-  const all = frames(samples, rate / 50);
-  // The file plays for 3 s (150 frames); allow the first and last few frames to straddle.
-  expect(countFramesAt(all, 600, rate)).toBeGreaterThanOrEqual(130);
-  expect(tg.gateway.stats().endings['caller-hangup']).toBe(1);
-  expect(tg.gateway.stats().activeCalls).toBe(0);
+  const recorded = readWav(await fs.readFile(path.join(recordDir, recordings[0])));
+  return { rate: recorded.rate, all: frames(recorded.samples, recorded.rate / 50) };
+}
+
+it('G.722: baresip’s 6 kHz tone, beyond narrowband, comes back through a slin16 echo agent', async () => {
+  const { rate, all } = await baresipCall(`${BASE.slice(1)}510`, 6000, 'G722', 16000);
+  expect(rate).toBe(16000);
+  expect(countFramesAt(all, 6000, rate)).toBeGreaterThanOrEqual(130);
+});
+
+it('G.722: baresip records the 5 kHz tone of a slin16 agent', async () => {
+  const { rate, all } = await baresipCall(`${BASE.slice(1)}520`, 5000, 'G722', 16000);
+  expect(countFramesAt(all, 5000, rate)).toBeGreaterThanOrEqual(0.8 * all.length);
 });

@@ -72,7 +72,15 @@ describe('SDP and negotiation', () => {
     expect(r).toEqual({
       ok: false,
       offered: ['G729/8000'],
-      supported: ['PCMU/8000', 'PCMA/8000', 'L16/8000', 'L16/16000', 'L16/24000', 'L16/48000'],
+      supported: [
+        'PCMU/8000',
+        'PCMA/8000',
+        'G722/8000',
+        'L16/8000',
+        'L16/16000',
+        'L16/24000',
+        'L16/48000',
+      ],
     });
   });
 

@@ -123,7 +123,10 @@ describe('config validation', () => {
   it('accepts the example and fills defaults', () => {
     const cfg = validateConfig(base);
     expect(cfg.sip.listen).toEqual({ host: '127.0.0.1', port: 5060 });
-    expect(cfg.endpoints[0]).toMatchObject({ kind: 'phone', codecs: ['PCMU', 'PCMA', 'L16'] });
+    expect(cfg.endpoints[0]).toMatchObject({
+      kind: 'phone',
+      codecs: ['PCMU', 'PCMA', 'G722', 'L16'],
+    });
   });
 
   it.each([
