@@ -6,7 +6,9 @@
  * Usage: npm run bench:codecs
  */
 import { g711Decode, g711Encode } from '../src/codecs/g711.js';
+import { createCodec } from '../src/codecs/codec.js';
 import { G722Decoder, G722Encoder } from '../src/codecs/g722.js';
+import { OPUS_BITRATE, OPUS_COMPLEXITY } from '../src/codecs/opus.js';
 import { l16Decode, l16Encode } from '../src/codecs/l16.js';
 import { Resampler } from '../src/codecs/resampler.js';
 
@@ -59,10 +61,30 @@ function paths(): Path[] {
     { name: 'G722 → slin16 (decode)', run: () => g722Decoder.decode(g722, pcm16) },
     { name: 'slin16 → G722 (encode)', run: () => g722Encoder.encode(wide16, g722) },
     { name: 'L16/16000 → slin16 (decode)', run: () => l16Decode(l16, pcm16) },
+    ...opusPaths(),
     { name: 'slin16 → L16/16000 (encode)', run: () => l16Encode(wide16, l16) },
     { name: 'PCMU → slin (decode, no resample)', run: () => g711Decode('ulaw', ulaw, pcm8) },
   );
   return out;
+}
+
+/** Opus at the link rate (24 kHz): no resampling on either side. */
+function opusPaths(): Path[] {
+  const codec = createCodec({ name: 'opus', clockRate: 48000, audioRate: 24000 });
+  const wide24 = tone(24000);
+  const packet = Buffer.alloc(1500);
+  const length = codec.encode(wide24, packet);
+  const pcm24 = new Int16Array(480);
+  return [
+    {
+      name: 'opus → slin24 (decode)',
+      run: () => codec.decode(packet.subarray(0, length), pcm24),
+    },
+    {
+      name: `slin24 → opus (encode, complexity ${OPUS_COMPLEXITY}, ${OPUS_BITRATE / 1000} kbit/s)`,
+      run: () => codec.encode(wide24, packet),
+    },
+  ];
 }
 
 function time(path: Path, frames: number): number {

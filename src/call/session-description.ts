@@ -5,6 +5,7 @@
  * call applies the result to its RTP session.
  */
 import { negotiate, type Negotiated, type SipCodecName } from '../codecs/negotiate.js';
+import { opusFmtp } from '../codecs/opus.js';
 import {
   answerDirection,
   buildAnswer,
@@ -28,7 +29,7 @@ export type OfferResult =
   { ok: true; sdp: string; plan: MediaPlan } | { ok: false; rejection: Rejection };
 
 /** Payload types telgate puts in its own offers: static ones, and 96 for L16 (dynamic). */
-const OFFER_TYPES: Record<SipCodecName, number> = { PCMU: 0, PCMA: 8, G722: 9, L16: 96 };
+const OFFER_TYPES: Record<SipCodecName, number> = { PCMU: 0, PCMA: 8, G722: 9, L16: 96, opus: 111 };
 const TELEPHONE_EVENT_TYPE = 101;
 
 export class SessionDescription {
@@ -65,7 +66,9 @@ export class SessionDescription {
       const warning = `305 telgate "Incompatible media format: offered ${choice.offered.join(' ') || 'nothing'}; supported ${choice.supported.join(' ')}"`;
       return { ok: false, rejection: { status: 488, headers: [['warning', warning]] } };
     }
-    const codec = choice.value.codec;
+    const offered = choice.value.codec;
+    // Our own fmtp for Opus: what telgate receives and sends, not an echo of the offer's.
+    const codec = offered.name === 'opus' ? { ...offered, fmtp: opusFmtp(this.linkRate) } : offered;
     const telephoneEvent = choice.value.telephoneEvent;
     const sdp = this.describe(
       telephoneEvent ? [codec, { ...telephoneEvent, fmtp: '0-15' }] : [codec],
@@ -90,8 +93,9 @@ export class SessionDescription {
     this.lastOffer = this.codecs.map((name) => ({
       payloadType: OFFER_TYPES[name],
       name,
-      clockRate: name === 'L16' ? this.linkRate : 8000,
-      channels: 1,
+      clockRate: name === 'L16' ? this.linkRate : name === 'opus' ? 48000 : 8000,
+      channels: name === 'opus' ? 2 : 1,
+      fmtp: name === 'opus' ? opusFmtp(this.linkRate) : undefined,
     }));
     this.lastOffer.push({
       payloadType: TELEPHONE_EVENT_TYPE,

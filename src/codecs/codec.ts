@@ -6,10 +6,11 @@
 import { g711Decode, g711Encode } from './g711.js';
 import { G722Decoder, G722Encoder } from './g722.js';
 import { l16Decode, l16Encode } from './l16.js';
+import { opusCodec } from './opus.js';
 
-export type SipCodecName = 'PCMU' | 'PCMA' | 'G722' | 'L16';
+export type SipCodecName = 'PCMU' | 'PCMA' | 'G722' | 'L16' | 'opus';
 
-export const SIP_CODECS: readonly SipCodecName[] = ['PCMU', 'PCMA', 'G722', 'L16'];
+export const SIP_CODECS: readonly SipCodecName[] = ['PCMU', 'PCMA', 'G722', 'L16', 'opus'];
 
 /** How a codec appears in SDP and on the RTP clock. */
 export interface CodecDescription {
@@ -39,7 +40,13 @@ export function describeCodec(
   name: string,
   clockRate: number,
   channels: number,
+  linkRate = 8000,
 ): CodecDescription | undefined {
+  if (name.toUpperCase() === 'OPUS') {
+    // RFC 7587 §7: always "opus/48000/2" in rtpmap, whatever is actually sent. Opus codes at
+    // any of 8/16/24/48 kHz itself, so it runs at the link's rate and needs no resampling.
+    return clockRate === 48000 ? { name: 'opus', clockRate, audioRate: linkRate } : undefined;
+  }
   if (channels !== 1) return undefined;
   switch (name.toUpperCase()) {
     case 'PCMU':
@@ -92,6 +99,8 @@ export function createCodec(description: CodecDescription): Codec {
         encode: (pcm, out) => encoder.encode(pcm, out),
       };
     }
+    case 'opus':
+      return opusCodec(base);
     case 'L16':
       return {
         ...base,

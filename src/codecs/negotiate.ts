@@ -35,7 +35,7 @@ export function negotiate(
   type Candidate = { offered: OfferedCodec; description: CodecDescription; rank: number[] };
   const candidates: Candidate[] = [];
   offer.codecs.forEach((offered, position) => {
-    const description = describeCodec(offered.name, offered.clockRate, offered.channels);
+    const description = describeCodec(offered.name, offered.clockRate, offered.channels, linkRate);
     if (!description || !allowed.includes(description.name)) return;
     const heard = Math.min(description.audioRate, linkRate);
     const resamples = description.audioRate === linkRate ? 0 : 1;
@@ -51,7 +51,9 @@ export function negotiate(
       ok: false,
       offered: offer.codecs.map((c) => `${c.name}/${c.clockRate}`),
       supported: allowed.flatMap((name) =>
-        name === 'L16' ? L16_RATES.map((r) => `L16/${r}`) : [`${name}/8000`],
+        name === 'L16'
+          ? L16_RATES.map((r) => `L16/${r}`)
+          : [`${name}/${name === 'opus' ? 48000 : 8000}`],
       ),
     };
   }

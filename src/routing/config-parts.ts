@@ -69,9 +69,9 @@ export const baseNumber = z
   .strict();
 
 const codecs = z
-  .array(z.enum(['PCMU', 'PCMA', 'G722', 'L16']))
+  .array(z.enum(['PCMU', 'PCMA', 'G722', 'L16', 'opus']))
   .min(1)
-  .default(['PCMU', 'PCMA', 'G722', 'L16']);
+  .default(['PCMU', 'PCMA', 'G722', 'L16', 'opus']);
 
 /** A transfer target pattern: E.164 digits, `*` at the end for any suffix. */
 const targetPattern = z

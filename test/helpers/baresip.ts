@@ -38,6 +38,7 @@ export async function writeBaresipConfig(
     'module_path /usr/lib/baresip/modules',
     'module g711.so',
     'module g722.so',
+    'module opus.so',
     'module aufile.so',
     'module aubridge.so',
     'module sndfile.so',

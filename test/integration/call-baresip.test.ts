@@ -22,13 +22,15 @@ beforeAll(async () => {
   dir = await workDir();
   tg = await startGateway(
     testConfig(31100, (raw) => {
-      raw.providers = { stt: { nativeFormat: 'slin16' } };
+      raw.providers = { stt: { nativeFormat: 'slin16' }, realtime: { nativeFormat: 'slin24' } };
       const agent = raw.localAgent as { behaviours: Record<string, unknown> };
       agent.behaviours.echo16 = { kind: 'echo' };
       agent.behaviours.tone16 = { kind: 'tone', frequency: 5000 };
+      agent.behaviours.echo24 = { kind: 'echo' };
       (raw.endpoints as unknown[]).push(
         { id: 'echo16', baseNumber: BASE, extension: '510', provider: 'stt', flow: PUBLISHED },
         { id: 'tone16', baseNumber: BASE, extension: '520', provider: 'stt', flow: PUBLISHED },
+        { id: 'echo24', baseNumber: BASE, extension: '530', provider: 'realtime', flow: PUBLISHED },
       );
     }),
   );
@@ -101,4 +103,10 @@ it('G.722: baresip’s 6 kHz tone, beyond narrowband, comes back through a slin1
 it('G.722: baresip records the 5 kHz tone of a slin16 agent', async () => {
   const { rate, all } = await baresipCall(`${BASE.slice(1)}520`, 5000, 'G722', 16000);
   expect(countFramesAt(all, 5000, rate)).toBeGreaterThanOrEqual(0.8 * all.length);
+});
+
+it('Opus: baresip’s 9 kHz tone, beyond G.722, comes back through a slin24 echo agent', async () => {
+  const { rate, all } = await baresipCall(`${BASE.slice(1)}530`, 9000, 'opus', 48000);
+  expect(rate).toBe(48000);
+  expect(countFramesAt(all, 9000, rate, 50)).toBeGreaterThanOrEqual(120);
 });

@@ -142,7 +142,7 @@ describe('calls from sipp', () => {
     });
     expect(result.code, result.stdout).toBe(0);
     expect(await messagesLog(own, 'uac_expect')).toMatch(
-      /Warning: 305 telgate "Incompatible media format: offered G729\/8000; supported PCMU\/8000 PCMA\/8000 G722\/8000 L16\/8000 L16\/16000 L16\/24000 L16\/48000"/,
+      /Warning: 305 telgate "Incompatible media format: offered G729\/8000; supported PCMU\/8000 PCMA\/8000 G722\/8000 L16\/8000 L16\/16000 L16\/24000 L16\/48000 opus\/48000"/,
     );
   });
 });

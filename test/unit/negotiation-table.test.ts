@@ -1,7 +1,6 @@
 /**
  * The negotiation table: for each offer and each agent (provider rate, or a pinned link format),
- * the SIP codec telgate picks and the chain it runs. Opus offers are refused until
- * it lands; the rows below cover what telgate carries today.
+ * the SIP codec telgate picks and the chain it runs.
  */
 import { describe, expect, it } from 'vitest';
 import { SessionDescription } from '../../src/call/session-description.js';
@@ -29,6 +28,7 @@ const OFFERS = {
   'PCMU+L16/24000': sdp('0 97', ['0 PCMU/8000', '97 L16/24000']),
   'G722+PCMU': sdp('9 0', ['9 G722/8000', '0 PCMU/8000']),
   'PCMU+G722+L16/16000': sdp('0 9 96', ['0 PCMU/8000', '9 G722/8000', '96 L16/16000']),
+  'opus+G722+PCMU': sdp('111 9 0', ['111 opus/48000/2', '9 G722/8000', '0 PCMU/8000']),
 };
 
 /** [offer, link format] → [codec chosen, chain]. */
@@ -49,13 +49,17 @@ const TABLE: Array<[keyof typeof OFFERS, LinkFormat, string, string]> = [
   ['G722+PCMU', 'slin24', 'G722/8000', 'G722/8000 → slin24, resample 16000→24000'],
   ['G722+PCMU', 'ulaw', 'PCMU/8000', 'PCMU/8000 → ulaw, pass-through'],
   ['PCMU+G722+L16/16000', 'slin16', 'G722/8000', 'G722/8000 → slin16, no resample'],
+  ['opus+G722+PCMU', 'slin', 'PCMU/8000', 'PCMU/8000 → slin, no resample'],
+  ['opus+G722+PCMU', 'slin16', 'G722/8000', 'G722/8000 → slin16, no resample'],
+  ['opus+G722+PCMU', 'slin24', 'opus/48000', 'opus/48000 → slin24, no resample'],
+  ['opus+G722+PCMU', 'slin48', 'opus/48000', 'opus/48000 → slin48, no resample'],
 ];
 
 describe('negotiation table', () => {
   it.each(TABLE)('%s offered, link %s → %s', (offer, link, codec, chain) => {
     const chainOf = new MediaChain(link, 1);
     const session = new SessionDescription(
-      ['PCMU', 'PCMA', 'G722', 'L16'],
+      ['PCMU', 'PCMA', 'G722', 'L16', 'opus'],
       '127.0.0.1',
       chainOf.linkRate,
       chainOf.passThroughCodec,

@@ -125,7 +125,7 @@ describe('config validation', () => {
     expect(cfg.sip.listen).toEqual({ host: '127.0.0.1', port: 5060 });
     expect(cfg.endpoints[0]).toMatchObject({
       kind: 'phone',
-      codecs: ['PCMU', 'PCMA', 'G722', 'L16'],
+      codecs: ['PCMU', 'PCMA', 'G722', 'L16', 'opus'],
     });
   });
 
