@@ -39,6 +39,7 @@ export async function writeBaresipConfig(
     'module g711.so',
     'module g722.so',
     'module opus.so',
+    'module l16.so',
     'module aufile.so',
     'module aubridge.so',
     'module sndfile.so',

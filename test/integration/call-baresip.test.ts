@@ -110,3 +110,11 @@ it('Opus: baresip’s 9 kHz tone, beyond G.722, comes back through a slin24 echo
   expect(rate).toBe(48000);
   expect(countFramesAt(all, 9000, rate, 50)).toBeGreaterThanOrEqual(120);
 });
+
+// baresip offers mono L16 only at 8 kHz (its other L16 rates are stereo), so this call runs
+// L16/8000 → slin16 with one resample each way: the byte order and the chain both show.
+it('L16: baresip’s 600 Hz tone comes back at 600 Hz through a slin16 echo agent', async () => {
+  const { rate, all } = await baresipCall(`${BASE.slice(1)}510`, 600, 'L16', 8000);
+  expect(rate).toBe(8000);
+  expect(countFramesAt(all, 600, rate)).toBeGreaterThanOrEqual(130);
+});
