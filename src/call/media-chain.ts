@@ -20,6 +20,8 @@ export class MediaChain {
   private decoded = new Int16Array(0);
   private readonly linkFrame: Int16Array;
   private resampled = new Int16Array(0);
+  /** Reused per packet: the caller's audio at the link rate, before it becomes link bytes. */
+  private linkOut = new Int16Array(0);
 
   constructor(
     readonly linkFormat: LinkFormat,
@@ -82,7 +84,9 @@ export class MediaChain {
     const samples = codec.decode(payload, this.decoded);
     let pcm: Int16Array = this.decoded.subarray(0, samples);
     if (this.toLink) {
-      pcm = this.toLink.process(pcm, new Int16Array(this.toLink.outputLength(samples) + 1));
+      const needed = this.toLink.outputLength(samples) + 1;
+      if (this.linkOut.length < needed) this.linkOut = new Int16Array(needed);
+      pcm = this.toLink.process(pcm, this.linkOut.subarray(0, needed));
     }
     return this.toLinkBytes(pcm);
   }
