@@ -147,6 +147,8 @@ export class Gateway {
       header: (name) => invite.header(name),
     });
     if (!route.ok) return this.refuseRoute(invite, route.cause, route.dialed);
+    const telapi = this.telapi;
+    if (!telapi) return invite.reject(rejectionFor('link-unavailable', 'not started'));
     const caps: CapRequest[] = [];
     if (route.baseNumber?.maxCalls !== undefined) {
       caps.push({ key: `base:${route.baseNumber.number}`, limit: route.baseNumber.maxCalls });
@@ -156,8 +158,6 @@ export class Gateway {
     }
     const slot = this.caps.acquire(caps);
     if (!slot.ok) return this.refuseRoute(invite, 'over-cap', `${route.dialed} (${slot.key})`);
-    const telapi = this.telapi;
-    if (!telapi) return invite.reject(rejectionFor('link-unavailable', 'not started'));
     const call = new Call(
       invite,
       route.endpoint,
