@@ -12,7 +12,6 @@ import { describeCodec, SIP_CODECS, type CodecDescription, type SipCodecName } f
 import type { AudioOffer, OfferedCodec } from './sdp.js';
 
 export type { SipCodecName } from './codec.js';
-export const SUPPORTED_CODECS = SIP_CODECS;
 
 export interface Negotiated {
   codec: OfferedCodec & { name: SipCodecName };
@@ -28,7 +27,7 @@ const L16_RATES = [8000, 16000, 24000, 48000];
 
 export function negotiate(
   offer: AudioOffer,
-  allowed: readonly SipCodecName[] = SUPPORTED_CODECS,
+  allowed: readonly SipCodecName[] = SIP_CODECS,
   linkRate = 8000,
   passThrough?: SipCodecName,
 ): NegotiationResult {

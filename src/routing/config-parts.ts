@@ -164,6 +164,7 @@ export const routing = z
   })
   .strict();
 
+export type LinkFormatName = z.infer<typeof linkFormat>;
 export type TrunkConfig = z.infer<typeof trunk>;
 export type BaseNumberConfig = z.infer<typeof baseNumber>;
 export type EndpointConfig = z.infer<typeof endpoint>;

@@ -9,7 +9,7 @@ import type {
   BaseNumberConfig,
   CallEndpointConfig,
   EndpointConfig,
-  PhoneEndpointConfig,
+  LinkFormatName,
   TrunkConfig,
 } from './config-parts.js';
 import type { TelgateConfig } from './config-schema.js';
@@ -121,16 +121,8 @@ function uriOf(nameAddr: string): string {
   return /<([^>]*)>/.exec(nameAddr)?.[1] ?? nameAddr.split(';')[0].trim();
 }
 
-/** The digits of a sip: or tel: URI's user part (kept for callers that only need digits). */
-export function dialedDigits(uri: string): string {
-  return dialedNumber(uri, { internationalPrefix: '00', nationalPrefix: '0' }).digits;
-}
-
 /** The agent link format: the endpoint's pin, else its provider's native format, else slin. */
-export function linkFormatFor(
-  endpoint: CallEndpointConfig,
-  config: TelgateConfig,
-): NonNullable<NonNullable<PhoneEndpointConfig['audio']>['linkFormat']> {
+export function linkFormatFor(endpoint: CallEndpointConfig, config: TelgateConfig): LinkFormatName {
   const pinned = endpoint.kind === 'phone' ? endpoint.audio?.linkFormat : undefined;
   const provider = endpoint.provider ? config.providers[endpoint.provider] : undefined;
   return pinned ?? provider?.nativeFormat ?? 'slin';

@@ -35,10 +35,6 @@ export class UdpTransport {
     return this.socket?.address().port ?? this.port;
   }
 
-  get localHost(): string {
-    return this.host;
-  }
-
   send(data: Buffer, peer: SipPeer): void {
     this.socket?.send(data, peer.port, peer.address);
   }

@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, validateConfig } from '../../src/routing/config-load.js';
-import { dialedDigits, Router } from '../../src/routing/resolve.js';
+import { dialedNumber } from '../../src/routing/number.js';
+import { Router } from '../../src/routing/resolve.js';
 
 const live = { id: 'flow-1', publishedVersion: 3 };
 const base = {
@@ -115,7 +116,10 @@ describe('routing', () => {
   });
 
   it('normalises visual separators in the dialed user part', () => {
-    expect(dialedDigits('sip:+1%20555%200100@x')).toBe('15550100');
+    expect(
+      dialedNumber('sip:+1%20555%200100@x', { internationalPrefix: '00', nationalPrefix: '0' })
+        .digits,
+    ).toBe('15550100');
   });
 });
 
