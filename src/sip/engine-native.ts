@@ -31,7 +31,7 @@ import { DEFAULT_TCP_LIMITS, type TcpLimits } from './transport-tcp.js';
 import { Transports, type TransportName } from './transports.js';
 import { OutgoingInvite } from './uac.js';
 import { tagOf } from './uri.js';
-import { formatVia, parseVia, randomToken } from './via.js';
+import { formatVia, parseVia, randomToken, type Via } from './via.js';
 
 export interface NativeEngineOptions {
   host: string;
@@ -214,7 +214,7 @@ export class NativeSipEngine implements SipEngine {
       this.options.onProtocolError?.('malformed Via', source);
       return;
     }
-    const replyTo = this.stampVia(request, source);
+    const replyTo = this.stampVia(request, via, source);
     const existing = this.serverTxns.get(serverTransactionKey(request));
     if (existing) {
       if (existing instanceof ServerInviteTransaction) existing.receive(request);
@@ -240,9 +240,7 @@ export class NativeSipEngine implements SipEngine {
    * RFC 3261 §18.2.1 received and RFC 3581 rport; returns where responses must go: over TCP,
    * back on the same connection (§18.2.2).
    */
-  private stampVia(request: SipRequest, source: SipPeer): SipPeer {
-    const top = parseVia(request.headers.getAll('via')[0]);
-    if (!top) return source;
+  private stampVia(request: SipRequest, top: Via, source: SipPeer): SipPeer {
     if (source.transport === 'tcp') this.transports.alias(source, top.host, top.port ?? 5060);
     let port = top.port ?? 5060;
     if (top.host !== source.address) top.params.set('received', source.address);
