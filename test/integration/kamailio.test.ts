@@ -3,16 +3,9 @@
  * route set, both for calls telgate answers and for calls it places. Kamailio reaches telgate
  * over UDP or TCP; sipp talks UDP to Kamailio.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  expectNothingLeft,
-  NUMBERS,
-  startGateway,
-  testConfig,
-  type TestGateway,
-} from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { gatewayForFile, NUMBERS } from '../helpers/gateway.js';
 import { startKamailio, type Kamailio } from '../helpers/kamailio.js';
-import { killAll } from '../helpers/processes.js';
 import {
   messagesLog,
   runSipp,
@@ -22,18 +15,7 @@ import {
   workDir,
 } from '../helpers/sipp.js';
 
-let tg: TestGateway;
-
-beforeAll(async () => {
-  tg = await startGateway(testConfig(31400));
-});
-afterAll(async () => {
-  await tg?.stop();
-});
-afterEach(async () => {
-  await killAll();
-  await expectNothingLeft(tg);
-});
+const gateway = gatewayForFile(31400);
 
 /** The BYE sipp received, from its message log: the text between the BYE line and the next blank line. */
 function receivedBye(log: string): string {
@@ -57,13 +39,15 @@ describe.each(['udp', 'tcp'] as const)('Kamailio to telgate over %s', (transport
   const param = transport === 'tcp' ? ';transport=tcp' : '';
 
   it('a record-routed call completes: the ACK reaches telgate, its BYE goes back through Kamailio', async () => {
-    await withKamailio(`sip:127.0.0.1:${tg.sipPort}${param}`, (k) => recordRoutedCall(k));
+    await withKamailio(`sip:127.0.0.1:${gateway.current.sipPort}${param}`, (k) =>
+      recordRoutedCall(k),
+    );
   });
 });
 
 async function recordRoutedCall(kamailio: Kamailio): Promise<void> {
   const dir = await workDir();
-  const before = tg.gateway.stats().endings;
+  const before = gateway.current.gateway.stats().endings;
   const sf = await scenario(dir, 'uac_wait_bye.xml');
   const r = await runSipp({
     dir,
@@ -80,7 +64,7 @@ async function recordRoutedCall(kamailio: Kamailio): Promise<void> {
   const bye = receivedBye(log);
   expect(bye).toMatch(new RegExp(`^Via: SIP/2\\.0/UDP 127\\.0\\.0\\.1:${kamailio.port};`, 'm'));
   expect(bye.match(/^Via:/gm)?.length).toBe(2);
-  const after = tg.gateway.stats().endings;
+  const after = gateway.current.gateway.stats().endings;
   // The ACK was routed to telgate: the call ended by the agent, not for want of an ACK.
   expect(after['agent-hangup']).toBe((before['agent-hangup'] ?? 0) + 1);
   expect(after['no-ack'] ?? 0).toBe(before['no-ack'] ?? 0);
@@ -92,7 +76,7 @@ describe('telgate calling out through Kamailio', () => {
     const sf = await scenario(dir, 'uas_answer_then_bye.xml');
     const uas = await startSippUas(['-sf', sf, '-trace_msg'], { cwd: dir });
     await withKamailio(`sip:127.0.0.1:${uas.ports.sip}`, async (kamailio) => {
-      const outgoing = tg.gateway.engine.invite({
+      const outgoing = gateway.current.gateway.engine.invite({
         uri: `sip:+15550100777@127.0.0.1:${uas.ports.sip}`,
         nextHop: `sip:127.0.0.1:${kamailio.port}`,
         from: 'sip:+15550100100@127.0.0.1',
