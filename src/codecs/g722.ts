@@ -4,46 +4,104 @@
  * Written from the ITU-T algorithm description (blocks 1L–6L, 1H–6H and the shared block 4):
  * the npm packages are either native addons or do not keep state across frames. Integer
  * arithmetic throughout, as the recommendation specifies, so any compliant peer decodes it.
+ *
+ * Written for speed as well: the predictor state lives in plain number fields and block 4 is
+ * unrolled, the QMF runs over one buffer per frame (history, then the frame) with its 12
+ * coefficients inlined, and the 6-bit quantizer's decision levels are found by binary search.
  */
 
-const QMF = [3, -11, 12, 32, -210, 951, 3876, -805, 362, -156, 53, -11];
-const Q6 = [
+const Q6 = Int32Array.from([
   0, 35, 72, 110, 150, 190, 233, 276, 323, 370, 422, 473, 530, 587, 650, 714, 786, 858, 940, 1023,
   1121, 1219, 1339, 1458, 1612, 1765, 1980, 2195, 2557, 2919, 0, 0,
-];
-const ILN = [
+]);
+const ILN = Int32Array.from([
   0, 63, 62, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10,
   9, 8, 7, 6, 5, 4, 0,
-];
-const ILP = [
+]);
+const ILP = Int32Array.from([
   0, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39, 38,
   37, 36, 35, 34, 33, 32, 0,
-];
-const WL = [-60, -30, 58, 172, 334, 538, 1198, 3042];
-const RL42 = [0, 7, 6, 5, 4, 3, 2, 1, 7, 6, 5, 4, 3, 2, 1, 0];
-const ILB = [
+]);
+const WL = Int32Array.from([-60, -30, 58, 172, 334, 538, 1198, 3042]);
+const RL42 = Int32Array.from([0, 7, 6, 5, 4, 3, 2, 1, 7, 6, 5, 4, 3, 2, 1, 0]);
+const ILB = Int32Array.from([
   2048, 2093, 2139, 2186, 2233, 2282, 2332, 2383, 2435, 2489, 2543, 2599, 2656, 2714, 2774, 2834,
   2896, 2960, 3025, 3091, 3158, 3228, 3298, 3371, 3444, 3520, 3597, 3676, 3756, 3838, 3922, 4008,
-];
-const QM4 = [
+]);
+const QM4 = Int32Array.from([
   0, -20456, -12896, -8968, -6288, -4240, -2584, -1200, 20456, 12896, 8968, 6288, 4240, 2584, 1200,
   0,
-];
-const QM2 = [-7408, -1616, 7408, 1616];
-const QM6 = [
+]);
+const QM2 = Int32Array.from([-7408, -1616, 7408, 1616]);
+const QM6 = Int32Array.from([
   -136, -136, -136, -136, -24808, -21904, -19008, -16704, -14984, -13512, -12280, -11192, -10232,
   -9360, -8576, -7856, -7192, -6576, -6000, -5456, -4944, -4464, -4008, -3576, -3168, -2776, -2400,
   -2032, -1688, -1360, -1040, -728, 24808, 21904, 19008, 16704, 14984, 13512, 12280, 11192, 10232,
   9360, 8576, 7856, 7192, 6576, 6000, 5456, 4944, 4464, 4008, 3576, 3168, 2776, 2400, 2032, 1688,
   1360, 1040, 728, 432, 136, -432, -136,
-];
-const IHN = [0, 1, 0];
-const IHP = [0, 3, 2];
-const WH = [0, -214, 798];
-const RH2 = [2, 1, 2, 1];
+]);
+const IHN = Int32Array.from([0, 1, 0]);
+const IHP = Int32Array.from([0, 3, 2]);
+const WH = Int32Array.from([0, -214, 798]);
+const RH2 = Int32Array.from([2, 1, 2, 1]);
 
 function sat(v: number): number {
   return v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+}
+
+/** Transmit/receive QMF: the 24 coefficients are these 12, mirrored. */
+function qmfEven(x: Int32Array, at: number): number {
+  return (
+    x[at + 1] * -11 +
+    x[at + 3] * 53 +
+    x[at + 5] * -156 +
+    x[at + 7] * 362 +
+    x[at + 9] * -805 +
+    x[at + 11] * 3876 +
+    x[at + 13] * 951 +
+    x[at + 15] * -210 +
+    x[at + 17] * 32 +
+    x[at + 19] * 12 +
+    x[at + 21] * -11 +
+    x[at + 23] * 3
+  );
+}
+
+function qmfOdd(x: Int32Array, at: number): number {
+  return (
+    x[at] * 3 +
+    x[at + 2] * -11 +
+    x[at + 4] * 12 +
+    x[at + 6] * 32 +
+    x[at + 8] * -210 +
+    x[at + 10] * 951 +
+    x[at + 12] * 3876 +
+    x[at + 14] * -805 +
+    x[at + 16] * 362 +
+    x[at + 18] * -156 +
+    x[at + 20] * 53 +
+    x[at + 22] * -11
+  );
+}
+
+/** QMF history (22 samples) followed by the frame's samples, kept across frames. */
+class QmfBuffer {
+  x = new Int32Array(22 + 320);
+
+  /** Room for `pairs` more sample pairs after the history. */
+  reserve(pairs: number): Int32Array {
+    if (this.x.length < 22 + 2 * pairs) {
+      const grown = new Int32Array(22 + 2 * pairs);
+      grown.set(this.x.subarray(0, 22));
+      this.x = grown;
+    }
+    return this.x;
+  }
+
+  /** Moves the last 22 samples of `pairs` pairs to the front for the next frame. */
+  keep(pairs: number): void {
+    this.x.copyWithin(0, 2 * pairs, 2 * pairs + 22);
+  }
 }
 
 /** One sub-band's adaptive predictor and scale factor (block 4 and blocks 3L/3H). */
@@ -53,14 +111,24 @@ class Band {
   sz = 0;
   nb = 0;
   det: number;
-  readonly r = [0, 0, 0];
-  readonly a = [0, 0, 0];
-  readonly ap = [0, 0, 0];
-  readonly p = [0, 0, 0];
-  readonly d = [0, 0, 0, 0, 0, 0, 0];
-  readonly b = [0, 0, 0, 0, 0, 0, 0];
-  readonly bp = [0, 0, 0, 0, 0, 0, 0];
-  readonly sg = [0, 0, 0, 0, 0, 0, 0];
+  r1 = 0;
+  r2 = 0;
+  a1 = 0;
+  a2 = 0;
+  p1 = 0;
+  p2 = 0;
+  d1 = 0;
+  d2 = 0;
+  d3 = 0;
+  d4 = 0;
+  d5 = 0;
+  d6 = 0;
+  b1 = 0;
+  b2 = 0;
+  b3 = 0;
+  b4 = 0;
+  b5 = 0;
+  b6 = 0;
 
   constructor(det: number) {
     this.det = det;
@@ -79,92 +147,107 @@ class Band {
 
   /** Block 4: reconstruction, pole and zero predictor adaptation, next prediction. */
   update(dx: number): void {
-    const { r, a, ap, p, d, b, bp, sg } = this;
-    d[0] = dx;
-    r[0] = sat(this.s + dx);
-    p[0] = sat(this.sz + dx);
+    const r0 = sat(this.s + dx);
+    const p0 = sat(this.sz + dx);
     // UPPOL2
-    for (let i = 0; i < 3; i++) sg[i] = p[i] >> 15;
-    let wd1 = sat(a[1] << 2);
-    let wd2 = sg[0] === sg[1] ? -wd1 : wd1;
+    const sg0 = p0 >> 15;
+    const sg1 = this.p1 >> 15;
+    const sg2 = this.p2 >> 15;
+    let wd1 = sat(this.a1 << 2);
+    let wd2 = sg0 === sg1 ? -wd1 : wd1;
     if (wd2 > 32767) wd2 = 32767;
-    let wd3 = sg[0] === sg[2] ? 128 : -128;
-    wd3 += wd2 >> 7;
-    wd3 += (a[2] * 32512) >> 15;
-    ap[2] = wd3 > 12288 ? 12288 : wd3 < -12288 ? -12288 : wd3;
+    let wd3 = (sg0 === sg2 ? 128 : -128) + (wd2 >> 7) + ((this.a2 * 32512) >> 15);
+    const ap2 = wd3 > 12288 ? 12288 : wd3 < -12288 ? -12288 : wd3;
     // UPPOL1
-    sg[0] = p[0] >> 15;
-    sg[1] = p[1] >> 15;
-    wd1 = sg[0] === sg[1] ? 192 : -192;
-    wd2 = (a[1] * 32640) >> 15;
-    ap[1] = sat(wd1 + wd2);
-    wd3 = sat(15360 - ap[2]);
-    if (ap[1] > wd3) ap[1] = wd3;
-    else if (ap[1] < -wd3) ap[1] = -wd3;
-    // UPZERO
-    wd1 = dx === 0 ? 0 : 128;
-    sg[0] = dx >> 15;
-    for (let i = 1; i < 7; i++) {
-      sg[i] = d[i] >> 15;
-      wd2 = sg[i] === sg[0] ? wd1 : -wd1;
-      wd3 = (b[i] * 32640) >> 15;
-      bp[i] = sat(wd2 + wd3);
-    }
-    // DELAYA
-    for (let i = 6; i > 0; i--) {
-      d[i] = d[i - 1];
-      b[i] = bp[i];
-    }
-    for (let i = 2; i > 0; i--) {
-      r[i] = r[i - 1];
-      p[i] = p[i - 1];
-      a[i] = ap[i];
-    }
+    let ap1 = sat((sg0 === sg1 ? 192 : -192) + ((this.a1 * 32640) >> 15));
+    wd3 = sat(15360 - ap2);
+    if (ap1 > wd3) ap1 = wd3;
+    else if (ap1 < -wd3) ap1 = -wd3;
+    // UPZERO, then DELAYA for the zero section
+    const step = dx === 0 ? 0 : 128;
+    const sgd = dx >> 15;
+    const b1 = sat((this.d1 >> 15 === sgd ? step : -step) + ((this.b1 * 32640) >> 15));
+    const b2 = sat((this.d2 >> 15 === sgd ? step : -step) + ((this.b2 * 32640) >> 15));
+    const b3 = sat((this.d3 >> 15 === sgd ? step : -step) + ((this.b3 * 32640) >> 15));
+    const b4 = sat((this.d4 >> 15 === sgd ? step : -step) + ((this.b4 * 32640) >> 15));
+    const b5 = sat((this.d5 >> 15 === sgd ? step : -step) + ((this.b5 * 32640) >> 15));
+    const b6 = sat((this.d6 >> 15 === sgd ? step : -step) + ((this.b6 * 32640) >> 15));
+    const d1 = dx;
+    const d2 = this.d1;
+    const d3 = this.d2;
+    const d4 = this.d3;
+    const d5 = this.d4;
+    const d6 = this.d5;
+    this.d1 = d1;
+    this.d2 = d2;
+    this.d3 = d3;
+    this.d4 = d4;
+    this.d5 = d5;
+    this.d6 = d6;
+    this.b1 = b1;
+    this.b2 = b2;
+    this.b3 = b3;
+    this.b4 = b4;
+    this.b5 = b5;
+    this.b6 = b6;
+    // DELAYA for the pole section
+    const r1 = r0;
+    const r2 = this.r1;
+    this.r1 = r1;
+    this.r2 = r2;
+    this.p2 = this.p1;
+    this.p1 = p0;
+    this.a1 = ap1;
+    this.a2 = ap2;
     // FILTEP
-    wd1 = sat(r[1] + r[1]);
-    wd1 = (a[1] * wd1) >> 15;
-    wd2 = sat(r[2] + r[2]);
-    wd2 = (a[2] * wd2) >> 15;
+    wd1 = (ap1 * sat(r1 + r1)) >> 15;
+    wd2 = (ap2 * sat(r2 + r2)) >> 15;
     this.sp = sat(wd1 + wd2);
     // FILTEZ
-    let sz = 0;
-    for (let i = 6; i > 0; i--) {
-      wd1 = sat(d[i] + d[i]);
-      sz += (b[i] * wd1) >> 15;
-    }
+    let sz = (b6 * sat(d6 + d6)) >> 15;
+    sz += (b5 * sat(d5 + d5)) >> 15;
+    sz += (b4 * sat(d4 + d4)) >> 15;
+    sz += (b3 * sat(d3 + d3)) >> 15;
+    sz += (b2 * sat(d2 + d2)) >> 15;
+    sz += (b1 * sat(d1 + d1)) >> 15;
     this.sz = sat(sz);
     // PREDIC
     this.s = sat(this.sp + this.sz);
   }
 }
 
+/** Block 1L's QUANTL: the first decision level above `wd` (1 … 30), by binary search. */
+function quantizeLow(wd: number, det: number): number {
+  let lo = 1;
+  let hi = 30;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (wd < (Q6[mid] * det) >> 12) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 export class G722Encoder {
-  private readonly x = new Int32Array(24);
+  private readonly qmf = new QmfBuffer();
   private readonly low = new Band(32);
   private readonly high = new Band(8);
 
   /** Encodes 16 kHz PCM (an even number of samples) into one byte per sample pair. */
   encode(pcm: Int16Array, out: Uint8Array): number {
-    const { x, low, high } = this;
-    let n = 0;
-    for (let j = 0; j + 1 < pcm.length; j += 2) {
-      x.copyWithin(0, 2);
-      x[22] = pcm[j];
-      x[23] = pcm[j + 1];
-      let sumEven = 0;
-      let sumOdd = 0;
-      for (let i = 0; i < 12; i++) {
-        sumOdd += x[2 * i] * QMF[i];
-        sumEven += x[2 * i + 1] * QMF[11 - i];
-      }
+    const { low, high } = this;
+    const pairs = pcm.length >> 1;
+    const x = this.qmf.reserve(pairs);
+    for (let j = 0; j < 2 * pairs; j++) x[22 + j] = pcm[j];
+    for (let n = 0; n < pairs; n++) {
+      const sumOdd = qmfOdd(x, 2 * n);
+      const sumEven = qmfEven(x, 2 * n);
       const xlow = (sumEven + sumOdd) >> 14;
       const xhigh = (sumEven - sumOdd) >> 14;
 
       // Low band: blocks 1L (SUBTRA, QUANTL), 2L (INVQAL), 3L, 4.
       const el = sat(xlow - low.s);
-      let wd = el >= 0 ? el : -(el + 1);
-      let i = 1;
-      for (; i < 30; i++) if (wd < (Q6[i] * low.det) >> 12) break;
+      const i = quantizeLow(el >= 0 ? el : -(el + 1), low.det);
       const ilow = el < 0 ? ILN[i] : ILP[i];
       const ril = ilow >> 2;
       const dlow = (low.det * QM4[ril]) >> 15;
@@ -173,29 +256,31 @@ export class G722Encoder {
 
       // High band: blocks 1H (SUBTRA, QUANTH), 2H (INVQAH), 3H, 4.
       const eh = sat(xhigh - high.s);
-      wd = eh >= 0 ? eh : -(eh + 1);
+      const wd = eh >= 0 ? eh : -(eh + 1);
       const mih = wd >= (564 * high.det) >> 12 ? 2 : 1;
       const ihigh = eh < 0 ? IHN[mih] : IHP[mih];
       const dhigh = (high.det * QM2[ihigh]) >> 15;
       high.scale(WH[RH2[ihigh]], 22528, 10);
       high.update(dhigh);
 
-      out[n++] = (ihigh << 6) | ilow;
+      out[n] = (ihigh << 6) | ilow;
     }
-    return n;
+    this.qmf.keep(pairs);
+    return pairs;
   }
 }
 
 export class G722Decoder {
-  private readonly x = new Int32Array(24);
+  private readonly qmf = new QmfBuffer();
   private readonly low = new Band(32);
   private readonly high = new Band(8);
 
   /** Decodes 64 kbit/s G.722 bytes into 16 kHz PCM, two samples per byte; returns the count. */
   decode(data: Uint8Array, pcm: Int16Array): number {
-    const { x, low, high } = this;
-    let n = 0;
-    for (let k = 0; k < data.length && n + 1 < pcm.length; k++) {
+    const { low, high } = this;
+    const pairs = Math.min(data.length, pcm.length >> 1);
+    const x = this.qmf.reserve(pairs);
+    for (let k = 0; k < pairs; k++) {
       const code = data[k];
       const ilow = code & 0x3f;
       const ihigh = (code >> 6) & 0x03;
@@ -213,18 +298,12 @@ export class G722Decoder {
       high.scale(WH[RH2[ihigh]], 22528, 10);
       high.update(dhigh);
       // Receive QMF.
-      x.copyWithin(0, 2);
-      x[22] = rlow + rhigh;
-      x[23] = rlow - rhigh;
-      let out1 = 0;
-      let out2 = 0;
-      for (let i = 0; i < 12; i++) {
-        out2 += x[2 * i] * QMF[i];
-        out1 += x[2 * i + 1] * QMF[11 - i];
-      }
-      pcm[n++] = sat(out1 >> 11);
-      pcm[n++] = sat(out2 >> 11);
+      x[22 + 2 * k] = rlow + rhigh;
+      x[23 + 2 * k] = rlow - rhigh;
+      pcm[2 * k] = sat(qmfEven(x, 2 * k) >> 11);
+      pcm[2 * k + 1] = sat(qmfOdd(x, 2 * k) >> 11);
     }
-    return n;
+    this.qmf.keep(pairs);
+    return 2 * pairs;
   }
 }
