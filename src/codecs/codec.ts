@@ -33,6 +33,11 @@ export interface Codec extends CodecDescription {
   decode(payload: Buffer, pcm: Int16Array): number;
   /** Encodes one frame into `out`; returns the payload length. */
   encode(pcm: Int16Array, out: Buffer): number;
+  /**
+   * The codec's own concealment of one lost frame (packet loss concealment), where it has one;
+   * returns the samples written. Codecs without it leave concealment to the jitter buffer.
+   */
+  conceal?(pcm: Int16Array): number;
 }
 
 /** A codec that an offer's rtpmap line describes, or undefined if telgate does not carry it. */
