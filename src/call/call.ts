@@ -44,6 +44,8 @@ export interface CallDeps {
   mediaAddress: string;
   strictSource: boolean;
   playoutMaxSeconds: number;
+  jitterMinMs: number;
+  jitterMaxMs: number;
   /** The agent link's audio format for this call (provider's native rate or the endpoint's pin). */
   linkFormat: LinkFormat;
   logger: Logger;
@@ -79,7 +81,12 @@ export class Call implements Tickable, RtpReceiver {
     private readonly onClosed: (call: Call, outcome: CallOutcome) => void,
   ) {
     this.log = deps.logger.child({ callId: invite.callId, endpointId: endpoint.id });
-    this.media = new MediaChain(deps.linkFormat, deps.playoutMaxSeconds);
+    this.media = new MediaChain({
+      linkFormat: deps.linkFormat,
+      playoutMaxSeconds: deps.playoutMaxSeconds,
+      jitterMinMs: deps.jitterMinMs,
+      jitterMaxMs: deps.jitterMaxMs,
+    });
     this.sdp = new SessionDescription(
       endpoint.codecs,
       deps.mediaAddress,
@@ -286,13 +293,14 @@ export class Call implements Tickable, RtpReceiver {
 
   onRtp(header: RtpHeader, payload: Buffer): void {
     if (!this.link || header.payloadType !== this.negotiated?.codec.payloadType) return;
-    const frame = this.media.fromCaller(payload);
-    if (frame) this.link.sendAudio(frame);
+    this.media.pushCaller(header.ssrc, header.sequence, header.timestamp, header.marker, payload);
   }
 
   onTick(): void {
     const rtp = this.rtp;
     if (!rtp) return;
+    const heard = this.media.callerFrame();
+    if (heard) this.link?.sendAudio(heard);
     const length = this.media.toCaller(rtp.payloadBuffer);
     if (length) rtp.send(length);
   }

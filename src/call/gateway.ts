@@ -167,6 +167,8 @@ export class Gateway {
         mediaAddress: this.config.media.advertisedHost ?? this.config.media.host,
         strictSource: this.config.media.strictSource,
         playoutMaxSeconds: this.config.media.playoutMaxSeconds,
+        jitterMinMs: this.config.media.jitterMinMs,
+        jitterMaxMs: this.config.media.jitterMaxMs,
         linkFormat: linkFormatFor(route.endpoint, this.config),
         logger: this.logger,
         onAnswered: (c) => this.events.emit('answered', c.callId),

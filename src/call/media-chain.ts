@@ -1,19 +1,48 @@
 /**
  * The audio path between one call's SIP codec and its agent link format, both ways, with at
  * most one resample per direction:
- *   caller → agent: RTP payload → codec decode → resample to the link rate → link format;
+ *   caller → agent: RTP payload → jitter buffer → codec decode (or concealment of a lost
+ *     packet) → 20 ms frames → resample to the link rate → link format, one frame per tick;
  *   agent → caller: link format → playout queue (at the link rate) → resample → codec encode.
  * A µ-law link with a PCMU caller (or A-law with PCMA) passes the caller's payload through.
+ *
+ * Concealment: the codec's own PLC where it has one (Opus); otherwise the last frame again at
+ * half the level each time, up to MAX_REPEATS, then silence. Once the caller's stream has
+ * started the agent gets a frame every tick, so its audio is exactly 20 ms per frame in media
+ * time whatever the network did.
  */
 import { createCodec, type Codec, type CodecDescription } from '../codecs/codec.js';
 import { g711Decode, g711Encode } from '../codecs/g711.js';
 import { Resampler, type SampleRate } from '../codecs/resampler.js';
 import { LINK_FORMAT_RATE, type LinkFormat } from '../link/protocol.js';
+import { JitterBuffer } from '../media/jitter-buffer.js';
 import { PlayoutQueue } from '../media/playout-queue.js';
+
+export interface MediaChainOptions {
+  linkFormat: LinkFormat;
+  playoutMaxSeconds: number;
+  jitterMinMs: number;
+  jitterMaxMs: number;
+}
+
+/** Concealed frames in a row before a codec without PLC falls silent. */
+const MAX_REPEATS = 3;
+/** The same for a codec's own PLC, which fades by itself. */
+const MAX_PLC_FRAMES = 10;
 
 export class MediaChain {
   readonly linkRate: number;
+  readonly linkFormat: LinkFormat;
   readonly playout: PlayoutQueue;
+  jitter: JitterBuffer | undefined;
+  /** The caller's audio at the codec rate (pass-through: its bytes), decoded ahead of ticks. */
+  private pending = new Int16Array(0);
+  private pendingLength = 0;
+  private callerStarted = false;
+  /** The last frame heard, and how many concealed frames followed it. */
+  private lastFrame = new Int16Array(0);
+  private concealedInRow = 0;
+  concealedFrames = 0;
   private codec: Codec | undefined;
   private toLink: Resampler | undefined;
   private fromLink: Resampler | undefined;
@@ -23,12 +52,10 @@ export class MediaChain {
   /** Reused per packet: the caller's audio at the link rate, before it becomes link bytes. */
   private linkOut = new Int16Array(0);
 
-  constructor(
-    readonly linkFormat: LinkFormat,
-    playoutMaxSeconds: number,
-  ) {
-    this.linkRate = LINK_FORMAT_RATE[linkFormat];
-    this.playout = new PlayoutQueue(Math.round(playoutMaxSeconds * this.linkRate));
+  constructor(private readonly options: MediaChainOptions) {
+    this.linkFormat = options.linkFormat;
+    this.linkRate = LINK_FORMAT_RATE[options.linkFormat];
+    this.playout = new PlayoutQueue(Math.round(options.playoutMaxSeconds * this.linkRate));
     this.linkFrame = new Int16Array(this.linkRate / 50);
   }
 
@@ -52,8 +79,16 @@ export class MediaChain {
     const link = this.linkRate as SampleRate;
     this.toLink = rate === link ? undefined : new Resampler(rate, link);
     this.fromLink = rate === link ? undefined : new Resampler(link, rate);
-    this.decoded = new Int16Array(codec.frameSamples * 4);
+    this.decoded = new Int16Array(codec.frameSamples * 6);
     this.resampled = new Int16Array(codec.frameSamples);
+    this.pending = new Int16Array(codec.frameSamples * 8);
+    this.pendingLength = 0;
+    this.lastFrame = new Int16Array(codec.frameSamples);
+    this.jitter = new JitterBuffer({
+      minMs: this.options.jitterMinMs,
+      maxMs: this.options.jitterMaxMs,
+      clockRate: codec.clockRate,
+    });
   }
 
   /** The chain as logged and sent to the agent, e.g. `PCMU/8000 → slin16, resample 8000→16000`. */
@@ -75,20 +110,87 @@ export class MediaChain {
     );
   }
 
-  /** One RTP payload from the caller as link-format bytes for the agent. */
-  fromCaller(payload: Buffer): Buffer | undefined {
+  /** One RTP packet of the caller's audio, into the jitter buffer. */
+  pushCaller(ssrc: number, sequence: number, timestamp: number, marker: boolean, payload: Buffer) {
+    this.jitter?.push(ssrc, sequence, timestamp, marker, payload);
+  }
+
+  /**
+   * The caller's next 20 ms as link-format bytes, one per tick; undefined until the caller's
+   * stream has started (the jitter buffer's first fill).
+   */
+  callerFrame(): Buffer | undefined {
     const codec = this.codec;
-    if (!codec) return undefined;
-    if (this.passThrough) return Buffer.from(payload);
+    const jitter = this.jitter;
+    if (!codec || !jitter) return undefined;
+    const frame = codec.frameSamples;
+    while (this.pendingLength < frame) {
+      const read = jitter.read();
+      if (read === 'empty') {
+        if (!this.callerStarted) return undefined;
+        this.conceal(frame - this.pendingLength);
+        break;
+      }
+      this.callerStarted = true;
+      if (read === 'lost') this.conceal(frame);
+      else this.decodeInto(read.payload);
+    }
+    const pcm = this.pending.subarray(0, frame);
+    let out: Buffer;
+    if (this.passThrough) out = Buffer.from(Uint8Array.from(pcm));
+    else {
+      let linkPcm: Int16Array = pcm;
+      if (this.toLink) {
+        const needed = this.toLink.outputLength(frame);
+        if (this.linkOut.length < needed) this.linkOut = new Int16Array(needed);
+        linkPcm = this.toLink.process(pcm, this.linkOut.subarray(0, needed));
+      }
+      out = this.toLinkBytes(linkPcm);
+    }
+    this.pending.copyWithin(0, frame, this.pendingLength);
+    this.pendingLength -= frame;
+    return out;
+  }
+
+  private decodeInto(payload: Buffer): void {
+    const codec = this.codec!;
+    this.concealedInRow = 0;
+    if (this.passThrough) return this.append(Int16Array.from(payload));
     if (this.decoded.length < payload.length * 2) this.decoded = new Int16Array(payload.length * 2);
     const samples = codec.decode(payload, this.decoded);
-    let pcm: Int16Array = this.decoded.subarray(0, samples);
-    if (this.toLink) {
-      const needed = this.toLink.outputLength(samples) + 1;
-      if (this.linkOut.length < needed) this.linkOut = new Int16Array(needed);
-      pcm = this.toLink.process(pcm, this.linkOut.subarray(0, needed));
+    this.append(this.decoded.subarray(0, samples));
+    if (samples >= this.lastFrame.length) {
+      this.lastFrame.set(this.decoded.subarray(samples - this.lastFrame.length, samples));
     }
-    return this.toLinkBytes(pcm);
+  }
+
+  /** `samples` of concealment: the codec's PLC, the last frame fading, or silence. */
+  private conceal(samples: number): void {
+    const codec = this.codec!;
+    this.concealedFrames++;
+    const row = ++this.concealedInRow;
+    const fill = this.decoded.subarray(0, samples);
+    if (this.passThrough) {
+      fill.fill(this.linkFormat === 'ulaw' ? 0xff : 0xd5); // the laws' silence codes
+    } else if (codec.conceal && row <= MAX_PLC_FRAMES) {
+      const made = codec.conceal(this.decoded);
+      if (made >= samples) return this.append(this.decoded.subarray(0, made));
+      fill.fill(0, made);
+    } else if (row <= MAX_REPEATS) {
+      const gain = 0.5 ** row;
+      for (let i = 0; i < samples; i++) fill[i] = this.lastFrame[i % this.lastFrame.length] * gain;
+    } else fill.fill(0);
+    this.append(fill);
+  }
+
+  private append(samples: Int16Array): void {
+    if (this.pending.length < this.pendingLength + samples.length) {
+      const grown = new Int16Array((this.pendingLength + samples.length) * 2);
+      grown.set(this.pending.subarray(0, this.pendingLength));
+      this.pending = grown;
+    }
+    this.pending.set(samples, this.pendingLength);
+    this.pendingLength += samples.length;
   }
 
   private toLinkBytes(pcm: Int16Array): Buffer {

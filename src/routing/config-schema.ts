@@ -78,11 +78,17 @@ export const configSchema = z
         portMax: z.number().int().min(1025).max(65535).default(20999),
         strictSource: z.boolean().default(false),
         playoutMaxSeconds: z.number().min(1).max(600).default(60),
+        jitterMinMs: z.number().int().min(20).max(200).default(20),
+        jitterMaxMs: z.number().int().min(20).max(1000).default(200),
       })
       .strict()
       .refine((m) => m.portMin < m.portMax, {
         message: 'portMin must be below portMax',
         path: ['portMin'],
+      })
+      .refine((m) => m.jitterMinMs <= m.jitterMaxMs, {
+        message: 'jitterMinMs must not be above jitterMaxMs',
+        path: ['jitterMinMs'],
       })
       .default({
         host: '127.0.0.1',
@@ -90,6 +96,8 @@ export const configSchema = z
         portMax: 20999,
         strictSource: false,
         playoutMaxSeconds: 60,
+        jitterMinMs: 20,
+        jitterMaxMs: 200,
       }),
     telapi: z
       .object({

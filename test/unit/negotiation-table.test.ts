@@ -57,7 +57,12 @@ const TABLE: Array<[keyof typeof OFFERS, LinkFormat, string, string]> = [
 
 describe('negotiation table', () => {
   it.each(TABLE)('%s offered, link %s → %s', (offer, link, codec, chain) => {
-    const chainOf = new MediaChain(link, 1);
+    const chainOf = new MediaChain({
+      linkFormat: link,
+      playoutMaxSeconds: 1,
+      jitterMinMs: 20,
+      jitterMaxMs: 200,
+    });
     const session = new SessionDescription(
       ['PCMU', 'PCMA', 'G722', 'L16', 'opus'],
       '127.0.0.1',
