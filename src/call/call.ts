@@ -13,6 +13,7 @@ import type { LinkSession } from '../link/link-session.js';
 import type { LinkFormat } from '../link/protocol.js';
 import { MediaChain } from './media-chain.js';
 import type { AgentMessage } from '../link/protocol.js';
+import { DtmfReceiver, DtmfSender } from '../media/dtmf.js';
 import type { MediaClock, Tickable } from '../media/media-clock.js';
 import type { PortPool } from '../media/port-pool.js';
 import type { RtpHeader } from '../media/rtp-packet.js';
@@ -69,6 +70,11 @@ export class Call implements Tickable, RtpReceiver {
   private transferring = false;
   private negotiated: Negotiated | undefined;
   private readonly media: MediaChain;
+  /** RFC 4733 both ways, when the caller offered telephone-event. */
+  private dtmfIn: DtmfReceiver | undefined;
+  private dtmfOut: DtmfSender | undefined;
+  private eventTimestamp = 0;
+  private dueMarks: string[] = [];
   private closed = false;
   private readonly log: Logger;
   readonly startedAt = Date.now();
@@ -216,6 +222,14 @@ export class Call implements Tickable, RtpReceiver {
     }
     this.negotiated = plan.negotiated;
     this.media.setCodec(plan.negotiated.description);
+    const events = plan.negotiated.telephoneEvent;
+    if (events && events.clockRate !== this.dtmfIn?.clockRate) {
+      this.dtmfIn = new DtmfReceiver(events.clockRate, (digit) => {
+        this.log.info({ digit: digit.digit, durationMs: digit.durationMs }, 'DTMF from the caller');
+        this.link?.send({ type: 'dtmf', ...digit });
+      });
+      this.dtmfOut = new DtmfSender(events.clockRate / 50);
+    } else if (!events) this.dtmfIn = this.dtmfOut = undefined;
     rtp.setPayloadType(codec.payloadType, this.media.current!.rtpSamplesPerFrame);
     rtp.setRemote(plan.remoteAddress, plan.remotePort);
     if (rtp.sending !== plan.send) this.log.info({ onHold: !plan.send }, 'hold state changed');
@@ -292,8 +306,13 @@ export class Call implements Tickable, RtpReceiver {
   }
 
   onRtp(header: RtpHeader, payload: Buffer): void {
-    if (!this.link || header.payloadType !== this.negotiated?.codec.payloadType) return;
-    this.media.pushCaller(header.ssrc, header.sequence, header.timestamp, header.marker, payload);
+    const negotiated = this.negotiated;
+    if (!this.link || !negotiated) return;
+    if (header.payloadType === negotiated.codec.payloadType) {
+      this.media.pushCaller(header.ssrc, header.sequence, header.timestamp, header.marker, payload);
+    } else if (header.payloadType === negotiated.telephoneEvent?.payloadType) {
+      this.dtmfIn?.onPacket(header.timestamp, payload);
+    }
   }
 
   onTick(): void {
@@ -301,12 +320,49 @@ export class Call implements Tickable, RtpReceiver {
     if (!rtp) return;
     const heard = this.media.callerFrame();
     if (heard) this.link?.sendAudio(heard);
-    const length = this.media.toCaller(rtp.payloadBuffer);
+    const event = this.dtmfOut?.next();
+    if (event) {
+      // The digit takes this frame's slot; the agent's audio waits in its queue meanwhile.
+      if (event.starts) this.eventTimestamp = rtp.nextTimestamp;
+      const type = this.negotiated!.telephoneEvent!.payloadType;
+      return rtp.sendInSlot(type, event.payload, event.marker, this.eventTimestamp);
+    }
+    const length = this.media.toCaller(rtp.payloadBuffer, this.markPlayed);
     if (length) rtp.send(length);
+    // Marks are acknowledged once the audio before them is on its way to the caller.
+    for (const name of this.dueMarks) this.link?.send({ type: 'mark', name, status: 'played' });
+    this.dueMarks.length = 0;
+  }
+
+  private readonly markPlayed = (name: string) => void this.dueMarks.push(name);
+
+  private sendDtmf(digits: string, durationMs: number): void {
+    if (!this.dtmfOut) {
+      this.log.warn(
+        { digits },
+        'agent asked for DTMF, but the caller did not offer telephone-event',
+      );
+      return;
+    }
+    this.log.info({ digits, durationMs }, 'DTMF to the caller');
+    this.dtmfOut.send(digits, durationMs);
   }
 
   private onAgentMessage(message: AgentMessage): void {
-    if (message.type === 'hangup') void this.end('agent-hangup', message.reason);
+    switch (message.type) {
+      case 'hangup':
+        return void this.end('agent-hangup', message.reason);
+      case 'mark':
+        return this.media.playout.mark(message.name);
+      case 'clear': {
+        const report = this.media.playout.clear();
+        this.link?.send({ type: 'playback.cleared', ...report });
+        for (const name of report.marks) this.link?.send({ type: 'mark', name, status: 'cleared' });
+        return;
+      }
+      case 'dtmf.send':
+        return this.sendDtmf(message.digits, message.durationMs);
+    }
   }
 
   private onDialogEnd(cause: DialogEndCause): void {

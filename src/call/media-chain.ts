@@ -55,7 +55,10 @@ export class MediaChain {
   constructor(private readonly options: MediaChainOptions) {
     this.linkFormat = options.linkFormat;
     this.linkRate = LINK_FORMAT_RATE[options.linkFormat];
-    this.playout = new PlayoutQueue(Math.round(options.playoutMaxSeconds * this.linkRate));
+    this.playout = new PlayoutQueue(
+      Math.round(options.playoutMaxSeconds * this.linkRate),
+      this.linkRate,
+    );
     this.linkFrame = new Int16Array(this.linkRate / 50);
   }
 
@@ -213,10 +216,10 @@ export class MediaChain {
   }
 
   /** The next 20 ms for the caller, encoded into `out`; returns the payload length. */
-  toCaller(out: Buffer): number {
+  toCaller(out: Buffer, onMark?: (name: string) => void): number {
     const codec = this.codec;
     if (!codec) return 0;
-    this.playout.pull(this.linkFrame);
+    this.playout.pull(this.linkFrame, onMark);
     const pcm = this.fromLink
       ? this.fromLink.process(this.linkFrame, this.resampled)
       : this.linkFrame;

@@ -3,6 +3,8 @@
  * JSON control messages on /ws/session. Binary frames carry audio in the session's link format.
  */
 
+import type { ClearReport } from '../media/playout-queue.js';
+
 export type LinkFormat = 'slin' | 'slin16' | 'slin24' | 'slin48' | 'ulaw' | 'alaw';
 
 export const LINK_FORMAT_RATE: Record<LinkFormat, number> = {
@@ -51,10 +53,40 @@ export type GatewayMessage =
       /** The conversion between the two, e.g. `PCMU/8000 → slin16, resample 8000→16000`. */
       chain: string;
     }
-  | { type: 'session.end'; reason: string; sipStatus?: number };
+  | { type: 'session.end'; reason: string; sipStatus?: number }
+  /** A caller's RFC 4733 digit, when it ended. */
+  | { type: 'dtmf'; digit: string; durationMs: number }
+  /** The agent's mark: `played` once the audio before it went out, `cleared` if dropped. */
+  | { type: 'mark'; name: string; status: 'played' | 'cleared' }
+  | ({ type: 'playback.cleared' } & ClearReport)
+  | { type: 'call.quality'; quality: CallQuality }
+  /** After a reconnect: the audio held while the socket was down follows at once. */
+  | { type: 'session.resumed'; sessionId: string; heldMs: number };
+
+export interface CallQuality {
+  /** What telgate received from the caller. */
+  packetsReceived: number;
+  packetsLost: number;
+  lossPercent: number;
+  jitterMs: number;
+  late: number;
+  concealedMs: number;
+  jitterBufferMs: number;
+  /** From RTCP: the caller's view of what telgate sends, and the round trip. */
+  remoteLossPercent?: number;
+  remoteJitterMs?: number;
+  rttMs?: number;
+}
 
 /** agent → telgate */
-export type AgentMessage = { type: 'hangup'; reason?: string };
+export type AgentMessage =
+  | { type: 'hangup'; reason?: string }
+  | { type: 'mark'; name: string }
+  | { type: 'clear' }
+  | { type: 'dtmf.send'; digits: string; durationMs: number };
+
+/** Digits RFC 4733 carries as events 0–15. */
+export const DTMF_DIGITS = '0123456789*#ABCD';
 
 /** WebSocket close codes used on /ws/session. */
 export const CLOSE_CODES = {
@@ -76,11 +108,26 @@ export function parseAgentMessage(text: string): AgentMessage | undefined {
   }
   if (typeof value !== 'object' || value === null) return undefined;
   const msg = value as Record<string, unknown>;
-  if (msg.type === 'hangup') {
-    return {
-      type: 'hangup',
-      reason: typeof msg.reason === 'string' ? msg.reason.slice(0, 200) : undefined,
-    };
+  switch (msg.type) {
+    case 'hangup':
+      return {
+        type: 'hangup',
+        reason: typeof msg.reason === 'string' ? msg.reason.slice(0, 200) : undefined,
+      };
+    case 'mark':
+      return typeof msg.name === 'string'
+        ? { type: 'mark', name: msg.name.slice(0, 200) }
+        : undefined;
+    case 'clear':
+      return { type: 'clear' };
+    case 'dtmf.send': {
+      if (typeof msg.digits !== 'string') return undefined;
+      const digits = msg.digits.toUpperCase().slice(0, 64);
+      if (![...digits].every((d) => DTMF_DIGITS.includes(d))) return undefined;
+      const duration = typeof msg.durationMs === 'number' ? msg.durationMs : 100;
+      return { type: 'dtmf.send', digits, durationMs: Math.min(2000, Math.max(40, duration)) };
+    }
+    default:
+      return undefined;
   }
-  return undefined;
 }

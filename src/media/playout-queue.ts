@@ -1,17 +1,55 @@
 /**
- * Audio waiting to be played to the caller, as 16-bit samples in a ring buffer. The agent
- * sends faster than real time; the shared clock takes one frame per tick. Bounded: what does
- * not fit is dropped and counted, never grown without limit.
+ * Audio waiting to be played to the caller, as 16-bit samples in a ring buffer, with the
+ * agent's items and marks laid over it. The agent sends faster than real time; the shared clock
+ * takes one frame per tick. Bounded: what does not fit is dropped and counted.
+ *
+ * Positions are counted in samples since the call began: each item (one audio message from the
+ * agent) covers a span, each mark sits at the position where the audio before it ends. A mark
+ * is due once that position has been pulled for sending, never when it was queued; clear()
+ * drops everything queued and says how much of each unfinished item was played.
  */
+
+export interface ClearedItem {
+  item: number;
+  durationMs: number;
+  playedMs: number;
+}
+
+export interface ClearReport {
+  /** Played of the audio queued since the queue was last empty (the current utterance). */
+  playedMs: number;
+  droppedMs: number;
+  items: ClearedItem[];
+  marks: string[];
+}
+
+interface Span {
+  item: number;
+  start: number;
+  end: number;
+}
+
+/** Marks kept at most: an agent flooding marks gets the oldest reported as cleared. */
+const MAX_MARKS = 1000;
 
 export class PlayoutQueue {
   private readonly ring: Int16Array;
   private head = 0;
   private length = 0;
+  /** Samples ever queued and ever pulled as audio. */
+  private queuedTotal = 0;
+  private playedTotal = 0;
+  private utteranceStart = 0;
+  private items: Span[] = [];
+  private marks: Array<{ name: string; at: number }> = [];
+  private nextItem = 1;
   droppedSamples = 0;
   underruns = 0;
 
-  constructor(capacitySamples: number) {
+  constructor(
+    capacitySamples: number,
+    private readonly sampleRate = 8000,
+  ) {
     this.ring = new Int16Array(capacitySamples);
   }
 
@@ -19,39 +57,83 @@ export class PlayoutQueue {
     return this.length;
   }
 
-  /** Appends little-endian 16-bit PCM bytes (an odd trailing byte is ignored). */
+  /** Appends little-endian 16-bit PCM bytes as one item (an odd trailing byte is ignored). */
   pushPcm16le(bytes: Buffer): void {
     const samples = bytes.length >> 1;
     const room = this.ring.length - this.length;
     const take = Math.min(samples, room);
     this.droppedSamples += samples - take;
+    if (take === 0) return;
+    if (this.length === 0) this.utteranceStart = this.playedTotal;
     let tail = (this.head + this.length) % this.ring.length;
-    for (let i = 0; i < take; i++) {
-      this.ring[tail] = bytes.readInt16LE(i << 1);
-      if (++tail === this.ring.length) tail = 0;
+    const first = Math.min(take, this.ring.length - tail);
+    if (bytes.byteOffset % 2 === 0) {
+      const view = new Int16Array(bytes.buffer, bytes.byteOffset, take);
+      this.ring.set(view.subarray(0, first), tail);
+      this.ring.set(view.subarray(first), 0);
+    } else {
+      for (let i = 0; i < take; i++) {
+        this.ring[tail] = bytes.readInt16LE(i << 1);
+        if (++tail === this.ring.length) tail = 0;
+      }
     }
+    this.items.push({
+      item: this.nextItem++,
+      start: this.queuedTotal,
+      end: this.queuedTotal + take,
+    });
     this.length += take;
+    this.queuedTotal += take;
   }
 
-  /** Fills `out` from the queue; pads with silence on underrun. Returns samples that were audio. */
-  pull(out: Int16Array): number {
+  /** A mark after everything queued so far. */
+  mark(name: string): void {
+    if (this.marks.length >= MAX_MARKS) this.marks.shift();
+    this.marks.push({ name, at: this.queuedTotal });
+  }
+
+  /**
+   * Fills `out` from the queue, padding with silence on underrun; returns the samples that
+   * were audio. Marks whose audio has now been pulled are passed to `onMark`, in order.
+   */
+  pull(out: Int16Array, onMark?: (name: string) => void): number {
     const take = Math.min(out.length, this.length);
-    for (let i = 0; i < take; i++) {
-      out[i] = this.ring[this.head];
-      if (++this.head === this.ring.length) this.head = 0;
-    }
+    const first = Math.min(take, this.ring.length - this.head);
+    out.set(this.ring.subarray(this.head, this.head + first));
+    if (take > first) out.set(this.ring.subarray(0, take - first), first);
+    this.head = (this.head + take) % this.ring.length;
     this.length -= take;
+    this.playedTotal += take;
     if (take < out.length) {
       out.fill(0, take);
       if (take === 0) this.underruns++;
     }
+    while (this.items.length && this.items[0].end <= this.playedTotal) this.items.shift();
+    while (this.marks.length && this.marks[0].at <= this.playedTotal) {
+      onMark?.(this.marks.shift()!.name);
+    }
     return take;
   }
 
-  clear(): number {
-    const dropped = this.length;
+  /** Drops everything queued (barge-in) and reports what was played of it. */
+  clear(): ClearReport {
+    const ms = (samples: number) => Math.round((samples * 1000) / this.sampleRate);
+    const report: ClearReport = {
+      playedMs: ms(this.length || this.items.length ? this.playedTotal - this.utteranceStart : 0),
+      droppedMs: ms(this.length),
+      items: this.items.map((span) => ({
+        item: span.item,
+        durationMs: ms(span.end - span.start),
+        playedMs: ms(Math.max(0, this.playedTotal - span.start)),
+      })),
+      marks: this.marks.map((m) => m.name),
+    };
     this.head = 0;
     this.length = 0;
-    return dropped;
+    this.items = [];
+    this.marks = [];
+    // What was queued and not played never will be: positions continue from what was played.
+    this.queuedTotal = this.playedTotal;
+    return report;
   }
 }

@@ -124,8 +124,26 @@ export class RtpSession {
     return this.sendBuffer.subarray(12);
   }
 
+  /** The RTP timestamp the next frame will carry. */
+  get nextTimestamp(): number {
+    return this.timestamp;
+  }
+
   /** Sends `payloadLength` bytes already written into payloadBuffer, as the next frame. */
   send(payloadLength: number): void {
+    this.transmit(this.payloadType, this.markerPending, this.timestamp, payloadLength);
+  }
+
+  /**
+   * Sends another payload type in this frame's slot (an RFC 4733 event): its own timestamp
+   * (the event's start), the stream's sequence numbers; the frame clock moves on as usual.
+   */
+  sendInSlot(payloadType: number, payload: Buffer, marker: boolean, timestamp: number): void {
+    payload.copy(this.sendBuffer, 12);
+    this.transmit(payloadType, marker, timestamp, payload.length);
+  }
+
+  private transmit(payloadType: number, marker: boolean, timestamp: number, length: number): void {
     if (this.closed) return;
     if (!this.sending) {
       // On hold the clock runs on, so the first frame after resume has a truthful timestamp.
@@ -133,26 +151,13 @@ export class RtpSession {
       this.markerPending = true;
       return;
     }
-    writeRtpHeader(
-      this.sendBuffer,
-      this.payloadType,
-      this.markerPending,
-      this.sequence,
-      this.timestamp,
-      this.ssrc,
-    );
-    this.markerPending = false;
+    writeRtpHeader(this.sendBuffer, payloadType, marker, this.sequence, timestamp, this.ssrc);
+    if (payloadType === this.payloadType) this.markerPending = false;
     this.sequence = (this.sequence + 1) & 0xffff;
     this.timestamp = (this.timestamp + this.samplesPerFrame) >>> 0;
     this.counters.packetsOut++;
-    this.counters.bytesOut += 12 + payloadLength;
-    this.lease.socket.send(
-      this.sendBuffer,
-      0,
-      12 + payloadLength,
-      this.remotePort,
-      this.remoteAddress,
-    );
+    this.counters.bytesOut += 12 + length;
+    this.lease.socket.send(this.sendBuffer, 0, 12 + length, this.remotePort, this.remoteAddress);
   }
 
   close(): void {
