@@ -22,16 +22,48 @@ const listen = z.object({
   port: port.default(5060),
 });
 
+const atMs = z.number().int().min(0).max(86_400_000);
+const behaviourStep = z.discriminatedUnion('do', [
+  z
+    .object({
+      atMs,
+      do: z.literal('play'),
+      frequency: z.number().min(20).max(20000),
+      ms: z.number().int().min(1).max(600_000),
+      amplitude: z.number().gt(0).max(1).optional(),
+    })
+    .strict(),
+  z.object({ atMs, do: z.literal('mark'), name: z.string().min(1).max(200) }).strict(),
+  z.object({ atMs, do: z.literal('clear') }).strict(),
+  z
+    .object({
+      atMs,
+      do: z.literal('dtmf'),
+      digits: z.string().regex(/^[0-9*#A-Da-d]{1,64}$/, 'digits are 0-9 * # A-D'),
+      durationMs: z.number().int().min(40).max(2000).optional(),
+    })
+    .strict(),
+  z.object({ atMs, do: z.literal('hangup'), reason: z.string().max(200).optional() }).strict(),
+  z.object({ atMs, do: z.literal('drop'), refuseResume: z.boolean().optional() }).strict(),
+]);
+
+const behaviourCommon = {
+  hangupAfterMs: z.number().int().min(0).optional(),
+  steps: z.array(behaviourStep).max(1000).optional(),
+  slowConsumer: z.boolean().optional(),
+};
+
 const behaviour = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('echo'), hangupAfterMs: z.number().int().min(0).optional() }).strict(),
+  z.object({ kind: z.literal('echo'), ...behaviourCommon }).strict(),
   z
     .object({
       kind: z.literal('tone'),
       frequency: z.number().min(20).max(20000),
       amplitude: z.number().gt(0).max(1).optional(),
-      hangupAfterMs: z.number().int().min(0).optional(),
+      ...behaviourCommon,
     })
     .strict(),
+  z.object({ kind: z.literal('script'), ...behaviourCommon }).strict(),
 ]);
 
 export const configSchema = z

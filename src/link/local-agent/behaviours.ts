@@ -1,20 +1,46 @@
 /**
  * Scripted behaviours of the embedded local agent, chosen per endpoint in config:
- * `echo` returns the caller's audio, `tone` plays a sine; either can hang up after a delay.
+ * `echo` returns the caller's audio, `tone` plays a sine, `script` only runs its steps. Any of
+ * them can run timed steps (play a tone for a while, mark, clear, send DTMF, hang up, drop the
+ * socket) and act as a slow consumer, so every link feature can be driven from a plain SIP call.
+ * A behaviour lives as long as its session: after a dropped socket it carries on with the
+ * resumed one.
  */
 import type { AudioFormat } from '../protocol.js';
 
-export type Behaviour =
-  | { kind: 'echo'; hangupAfterMs?: number }
-  | { kind: 'tone'; frequency: number; amplitude?: number; hangupAfterMs?: number };
+export type BehaviourStep = { atMs: number } & (
+  | { do: 'play'; frequency: number; ms: number; amplitude?: number }
+  | { do: 'mark'; name: string }
+  | { do: 'clear' }
+  | { do: 'dtmf'; digits: string; durationMs?: number }
+  | { do: 'hangup'; reason?: string }
+  /** Terminates the socket without a close frame; `refuseResume` turns the reconnect away. */
+  | { do: 'drop'; refuseResume?: boolean }
+);
 
+interface Common {
+  hangupAfterMs?: number;
+  steps?: BehaviourStep[];
+  /** Stops reading the socket (TCP back-pressure), like an agent that cannot keep up. */
+  slowConsumer?: boolean;
+}
+
+export type Behaviour = Common &
+  ({ kind: 'echo' } | { kind: 'tone'; frequency: number; amplitude?: number } | { kind: 'script' });
+
+/** What a behaviour can do to its session, whatever the dialect on the wire. */
 export interface AgentSocket {
-  sendAudio(frame: Buffer): void;
-  sendJson(message: object): void;
+  sendAudio(pcm: Buffer): void;
+  mark(name: string): void;
+  clear(): void;
+  dtmf(digits: string, durationMs: number): void;
+  hangup(reason: string): void;
+  drop(refuseResume: boolean): void;
+  pauseReading(): void;
 }
 
 export interface RunningBehaviour {
-  onAudio(frame: Buffer): void;
+  onAudio(pcm: Buffer): void;
   stop(): void;
 }
 
@@ -28,14 +54,12 @@ export function startBehaviour(
   socket: AgentSocket,
 ): RunningBehaviour {
   const timers: NodeJS.Timeout[] = [];
+  const at = (ms: number, action: () => void) => timers.push(setTimeout(action, ms));
   if (behaviour.hangupAfterMs !== undefined) {
-    timers.push(
-      setTimeout(
-        () => socket.sendJson({ type: 'hangup', reason: 'scripted hang-up' }),
-        behaviour.hangupAfterMs,
-      ),
-    );
+    at(behaviour.hangupAfterMs, () => socket.hangup('scripted hang-up'));
   }
+  for (const step of behaviour.steps ?? []) at(step.atMs, () => runStep(step, format, socket));
+  if (behaviour.slowConsumer) socket.pauseReading();
   if (behaviour.kind === 'tone') {
     const tone = new ToneGenerator(
       behaviour.frequency,
@@ -47,13 +71,32 @@ export function startBehaviour(
     timers.push(setInterval(() => socket.sendAudio(tone.next(chunkSamples)), TONE_CHUNK_MS));
   }
   return {
-    onAudio(frame: Buffer) {
-      if (behaviour.kind === 'echo') socket.sendAudio(frame);
+    onAudio(pcm: Buffer) {
+      if (behaviour.kind === 'echo') socket.sendAudio(pcm);
     },
     stop() {
       for (const t of timers) clearTimeout(t);
     },
   };
+}
+
+function runStep(step: BehaviourStep, format: AudioFormat, socket: AgentSocket): void {
+  switch (step.do) {
+    case 'play': {
+      const tone = new ToneGenerator(step.frequency, step.amplitude ?? 0.3, format.sampleRate);
+      return socket.sendAudio(tone.next(Math.round((format.sampleRate * step.ms) / 1000)));
+    }
+    case 'mark':
+      return socket.mark(step.name);
+    case 'clear':
+      return socket.clear();
+    case 'dtmf':
+      return socket.dtmf(step.digits, step.durationMs ?? 100);
+    case 'hangup':
+      return socket.hangup(step.reason ?? 'scripted hang-up');
+    case 'drop':
+      return socket.drop(step.refuseResume ?? false);
+  }
 }
 
 /** A phase-continuous sine as 16-bit little-endian PCM. */

@@ -1,13 +1,24 @@
 /**
- * The embedded local agent: a real TelAPI (`POST /api/v1/sessions`, endpoint capabilities) and
- * `/ws/session` server, so a whole call runs on one machine with no outside service. Which
- * behaviour an endpoint gets comes from config (`localAgent.behaviours`).
+ * The embedded local agent: a real TelAPI (`POST /api/v1/sessions`, token refresh, endpoint
+ * capabilities) and `/ws/session` server, so a whole call runs on one machine with no outside
+ * service. Which behaviour an endpoint gets comes from config (`localAgent.behaviours`).
+ *
+ * A session outlives its socket: telgate may reconnect with the session's (or a refreshed)
+ * token and the behaviour carries on. What the agent hears is also emitted as events
+ * (`session`, `message`, `audio`: PCM at the session's rate), for tests and diagnostics.
  */
+import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { WebSocketServer, WebSocket } from 'ws';
+import { g711Decode, g711Encode } from '../../codecs/g711.js';
 import { CLOSE_CODES, type AudioFormat } from '../protocol.js';
-import { startBehaviour, type Behaviour, type RunningBehaviour } from './behaviours.js';
+import {
+  startBehaviour,
+  type AgentSocket,
+  type Behaviour,
+  type RunningBehaviour,
+} from './behaviours.js';
 
 export interface LocalAgentOptions {
   host: string;
@@ -17,24 +28,35 @@ export interface LocalAgentOptions {
   tokenTtlSeconds?: number;
 }
 
-interface PendingSession {
+interface AgentSession {
+  id: string;
   endpointId: string;
   token: string;
+  /** When the token stops opening sockets. */
   expiresAt: number;
   behaviour: Behaviour;
+  running?: RunningBehaviour;
+  format?: AudioFormat;
+  ws?: WebSocket;
+  refuseResume: boolean;
+  ended: boolean;
 }
+
+/** A session no socket has used for this long is forgotten. */
+const SESSION_IDLE_MS = 10 * 60_000;
 
 const MAX_BODY_BYTES = 64 * 1024;
 
-export class LocalAgent {
+export class LocalAgent extends EventEmitter {
   private readonly http: http.Server;
   private readonly wss: WebSocketServer;
-  private readonly sessions = new Map<string, PendingSession>();
+  private readonly sessions = new Map<string, AgentSession>();
   private readonly live = new Set<WebSocket>();
   /** Count of sessions that reached the socket; tests read it. */
   sessionsStarted = 0;
 
   constructor(private readonly options: LocalAgentOptions) {
+    super();
     this.wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
     this.http = http.createServer((req, res) => void this.handleHttp(req, res));
     this.http.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));
@@ -66,6 +88,8 @@ export class LocalAgent {
   }
 
   async close(): Promise<void> {
+    for (const session of this.sessions.values()) session.running?.stop();
+    this.sessions.clear();
     for (const ws of this.live) ws.terminate();
     this.wss.close();
     this.http.closeAllConnections();
@@ -94,6 +118,15 @@ export class LocalAgent {
         behaviour: behaviour.kind,
       });
     }
+    const refresh = /^\/api\/v1\/sessions\/([^/]+)\/token$/.exec(url.pathname);
+    if (req.method === 'POST' && refresh) {
+      const session = this.sessions.get(decodeURIComponent(refresh[1]));
+      if (!session || session.ended) return reply(404, { error: 'unknown session' });
+      const ttl = this.options.tokenTtlSeconds ?? 60;
+      session.token = randomBytes(18).toString('base64url');
+      session.expiresAt = Date.now() + ttl * 1000;
+      return reply(200, { sessionId: session.id, wsToken: session.token, wsTokenExpiresIn: ttl });
+    }
     if (req.method !== 'POST' || url.pathname !== '/api/v1/sessions')
       return reply(404, { error: 'not found' });
     let body: { endpointId?: unknown; mode?: unknown };
@@ -111,10 +144,13 @@ export class LocalAgent {
     const sessionId = randomUUID();
     const token = randomBytes(18).toString('base64url');
     this.sessions.set(sessionId, {
+      id: sessionId,
       endpointId: body.endpointId,
       token,
       behaviour,
       expiresAt: Date.now() + ttl * 1000,
+      refuseResume: false,
+      ended: false,
     });
     this.pruneExpired();
     reply(201, { sessionId, wsToken: token, wsTokenExpiresIn: ttl, expiresIn: 3600 });
@@ -122,7 +158,12 @@ export class LocalAgent {
 
   private pruneExpired(): void {
     const now = Date.now();
-    for (const [id, s] of this.sessions) if (s.expiresAt < now) this.sessions.delete(id);
+    for (const [id, s] of this.sessions) {
+      if (!s.ws && (s.ended || s.expiresAt + SESSION_IDLE_MS < now)) {
+        s.running?.stop();
+        this.sessions.delete(id);
+      }
+    }
   }
 
   private handleUpgrade(
@@ -138,44 +179,88 @@ export class LocalAgent {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const sessionId = url.searchParams.get('sessionId') ?? '';
       const session = this.sessions.get(sessionId);
-      if (!session) return ws.close(CLOSE_CODES.unknownSession, 'unknown session');
+      if (!session || session.ended) return ws.close(CLOSE_CODES.unknownSession, 'unknown session');
       if (session.token !== url.searchParams.get('token'))
         return ws.close(CLOSE_CODES.unauthorized, 'bad token');
       if (session.expiresAt < Date.now())
         return ws.close(CLOSE_CODES.sessionExpired, 'token expired');
-      this.sessions.delete(sessionId);
+      if (session.ws) return ws.close(CLOSE_CODES.protocolError, 'session already connected');
+      if (session.refuseResume) return ws.close(CLOSE_CODES.unknownSession, 'session gone');
       this.run(ws, session);
     });
   }
 
-  private run(ws: WebSocket, session: PendingSession): void {
+  private run(ws: WebSocket, session: AgentSession): void {
     this.live.add(ws);
-    let running: RunningBehaviour | undefined;
-    const socket = {
-      sendAudio: (frame: Buffer) =>
-        ws.readyState === WebSocket.OPEN && ws.send(frame, { binary: true }),
-      sendJson: (message: object) =>
-        ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(message)),
-    };
+    session.ws = ws;
+    const socket = this.agentSocket(session);
     ws.on('message', (data: Buffer, isBinary) => {
-      if (isBinary) return running?.onAudio(data);
+      if (isBinary) {
+        const pcm = toPcm(data, session.format);
+        this.emit('audio', session.id, pcm);
+        return session.running?.onAudio(pcm);
+      }
       let msg: { type?: string; audio?: AudioFormat };
       try {
         msg = JSON.parse(data.toString('utf8'));
       } catch {
         return ws.close(CLOSE_CODES.protocolError, 'text frames must be JSON');
       }
-      if (msg.type === 'session.start' && msg.audio && !running) {
+      this.emit('message', session.id, msg);
+      if (msg.type === 'session.start' && msg.audio && !session.running) {
         this.sessionsStarted++;
-        running = startBehaviour(session.behaviour, msg.audio, socket);
+        session.format = msg.audio;
+        this.emit('session', session.id, session.endpointId);
+        session.running = startBehaviour(session.behaviour, msg.audio, socket);
       }
+      if (msg.type === 'session.end') session.ended = true;
     });
     ws.on('error', () => undefined);
     ws.on('close', () => {
-      running?.stop();
       this.live.delete(ws);
+      if (session.ws === ws) session.ws = undefined;
+      if (session.ended) {
+        session.running?.stop();
+        this.sessions.delete(session.id);
+      }
     });
   }
+
+  /** The behaviour's handle on its session: always the session's current socket. */
+  private agentSocket(session: AgentSession): AgentSocket {
+    const send = (data: string | Buffer) => {
+      const ws = session.ws;
+      if (ws?.readyState === WebSocket.OPEN) ws.send(data, { binary: typeof data !== 'string' });
+    };
+    const json = (message: object) => send(JSON.stringify(message));
+    return {
+      sendAudio: (pcm) => send(fromPcm(pcm, session.format)),
+      mark: (name) => json({ type: 'mark', name }),
+      clear: () => json({ type: 'clear' }),
+      dtmf: (digits, durationMs) => json({ type: 'dtmf.send', digits, durationMs }),
+      hangup: (reason) => json({ type: 'hangup', reason }),
+      drop: (refuseResume) => {
+        session.refuseResume = refuseResume;
+        session.ws?.terminate();
+      },
+      pauseReading: () => session.ws?.pause(),
+    };
+  }
+}
+
+/** The session's audio as 16-bit PCM for a behaviour, and back. */
+function toPcm(data: Buffer, format: AudioFormat | undefined): Buffer {
+  if (format?.format !== 'ulaw' && format?.format !== 'alaw') return data;
+  const pcm = new Int16Array(data.length);
+  g711Decode(format.format, data, pcm);
+  return Buffer.from(pcm.buffer);
+}
+
+function fromPcm(pcm: Buffer, format: AudioFormat | undefined): Buffer {
+  if (format?.format !== 'ulaw' && format?.format !== 'alaw') return pcm;
+  const out = Buffer.alloc(pcm.length >> 1);
+  g711Encode(format.format, new Int16Array(pcm.buffer, pcm.byteOffset, pcm.length >> 1), out);
+  return out;
 }
 
 function readBody(req: http.IncomingMessage): Promise<string> {
