@@ -9,16 +9,18 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Negotiated } from '../codecs/negotiate.js';
-import type { LinkSession } from '../link/link-session.js';
+import type { LinkEvents, LinkSession } from '../link/link-session.js';
 import type { LinkFormat } from '../link/protocol.js';
 import { MediaChain } from './media-chain.js';
-import type { AgentMessage } from '../link/protocol.js';
+import type { AgentMessage, CallQuality } from '../link/protocol.js';
 import { DtmfReceiver, DtmfSender } from '../media/dtmf.js';
 import type { MediaClock, Tickable } from '../media/media-clock.js';
+import { RtcpReporter } from '../media/rtcp-reporter.js';
 import type { PortPool } from '../media/port-pool.js';
 import type { RtpHeader } from '../media/rtp-packet.js';
 import { RtpSession, type RtpReceiver } from '../media/rtp-session.js';
 import type { CallEndpointConfig } from '../routing/config-parts.js';
+import type { TelgateConfig } from '../routing/config-schema.js';
 import type {
   DialogEndCause,
   IncomingInvite,
@@ -32,6 +34,16 @@ import type {
 import { parseNameAddr } from '../sip/uri.js';
 import { SessionDescription, type MediaPlan } from './session-description.js';
 import { byeReason, rejectionFor, type EndCause, type RefusalCause } from './failure.js';
+
+const TICKS_PER_SECOND = 50;
+/** RFC 3550's minimum report interval. */
+const RTCP_INTERVAL_SECONDS = 5;
+
+class ProvisioningTimeout extends Error {
+  constructor(ms: number) {
+    super(`no agent session within ${ms} ms`);
+  }
+}
 
 if (os.endianness() !== 'LE')
   throw new Error('telgate moves slin audio as native Int16: little-endian hosts only');
@@ -51,13 +63,12 @@ export interface CallDeps {
   linkFormat: LinkFormat;
   logger: Logger;
   onAnswered(call: Call): void;
+  /** Timers and early media (`calls` in the config). */
+  calls: TelgateConfig['calls'];
   /** Places an outgoing call (a REFER's target). */
   placeCall(request: OutgoingInviteRequest): OutgoingCall;
-  openLink(callbacks: {
-    onAudio(frame: Buffer): void;
-    onMessage(message: AgentMessage): void;
-    onClose(code: number, reason: string): void;
-  }): LinkSession;
+  /** Opens the agent link; `bytesPerMs` sizes the audio it holds while resuming. */
+  openLink(events: LinkEvents, bytesPerMs: number): LinkSession;
 }
 
 export type CallOutcome = { refused: RefusalCause; status: number } | { ended: EndCause };
@@ -75,6 +86,10 @@ export class Call implements Tickable, RtpReceiver {
   private dtmfOut: DtmfSender | undefined;
   private eventTimestamp = 0;
   private dueMarks: string[] = [];
+  private rtcp: RtcpReporter | undefined;
+  private ticks = 0;
+  /** Start of the media timeout's count: the answer, or the end of a hold. */
+  private lastRtpCheck = 0;
   private closed = false;
   private readonly log: Logger;
   readonly startedAt = Date.now();
@@ -148,26 +163,51 @@ export class Call implements Tickable, RtpReceiver {
     );
     if (plan) this.applyPlan(plan);
 
-    this.invite.ringing();
-    const link = this.deps.openLink({
-      onAudio: (frame) => this.media.fromAgent(frame),
-      onMessage: (message) => this.onAgentMessage(message),
-      onClose: (code, reason) =>
-        void this.end('link-lost', `WebSocket closed ${code} ${reason}`.trim()),
-    });
+    // While the agent is provisioned the caller hears ringing: 180, or 183 with a ringback
+    // tone as early media when configured (and the INVITE had an offer to answer).
+    const early = this.deps.calls.earlyMedia && first?.ok ? first.sdp : undefined;
+    this.invite.ringing(early);
+    if (early) {
+      this.media.ringback = true;
+      this.deps.clock.add(this);
+    }
+    const link = this.deps.openLink(
+      {
+        onAudio: (frame) => this.media.fromAgent(frame),
+        onMessage: (message) => this.onAgentMessage(message),
+        onClose: (code, reason) =>
+          void this.end('link-lost', `WebSocket closed ${code} ${reason}`.trim()),
+        onInterrupted: (code, reason) =>
+          this.log.warn({ code, reason }, 'agent link dropped: resuming'),
+        onResumed: (heldMs, attempts) => this.log.info({ heldMs, attempts }, 'agent link resumed'),
+      },
+      (this.media.linkRate / 1000) * (this.media.linkFormat.startsWith('slin') ? 2 : 1),
+    );
     this.link = link;
+    const timeout = this.deps.calls.provisioningTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await link.open({
-        endpointId: this.endpoint.id,
-        mode: 'voice_conversation',
-        callId: this.invite.callId,
-        from: this.invite.from,
-        to: this.invite.to,
-      });
+      await Promise.race([
+        link.open({
+          endpointId: this.endpoint.id,
+          mode: 'voice_conversation',
+          callId: this.invite.callId,
+          from: this.invite.from,
+          to: this.invite.to,
+        }),
+        new Promise((_resolve, reject) => {
+          timer = setTimeout(() => reject(new ProvisioningTimeout(timeout)), timeout);
+        }),
+      ]);
     } catch (err) {
+      if (err instanceof ProvisioningTimeout)
+        return this.refuse('provisioning-timeout', err.message);
       return this.refuse('link-unavailable', (err as Error).message);
+    } finally {
+      clearTimeout(timer);
     }
     if (this.closed) return;
+    this.media.ringback = false;
 
     const local = lateOffer ? this.sdp.offer() : this.sdp.answer(this.invite.sdp);
     const dialog = this.invite.answer(
@@ -200,6 +240,7 @@ export class Call implements Tickable, RtpReceiver {
       chain: this.media.describe(),
     });
     this.deps.clock.add(this);
+    this.lastRtpCheck = Date.now();
     this.deps.onAnswered(this);
     this.log.info(
       {
@@ -232,6 +273,10 @@ export class Call implements Tickable, RtpReceiver {
     } else if (!events) this.dtmfIn = this.dtmfOut = undefined;
     rtp.setPayloadType(codec.payloadType, this.media.current!.rtpSamplesPerFrame);
     rtp.setRemote(plan.remoteAddress, plan.remotePort);
+    rtp.rtcpMux = plan.rtcpMux;
+    if (this.rtcp?.clockRate !== codec.clockRate) {
+      this.rtcp = new RtcpReporter(rtp, codec.clockRate, `telgate@${this.deps.mediaAddress}`);
+    }
     if (rtp.sending !== plan.send) this.log.info({ onHold: !plan.send }, 'hold state changed');
     rtp.sending = plan.send;
   }
@@ -309,15 +354,22 @@ export class Call implements Tickable, RtpReceiver {
     const negotiated = this.negotiated;
     if (!this.link || !negotiated) return;
     if (header.payloadType === negotiated.codec.payloadType) {
+      this.rtcp?.onRtp(header.ssrc, header.sequence, header.timestamp);
       this.media.pushCaller(header.ssrc, header.sequence, header.timestamp, header.marker, payload);
     } else if (header.payloadType === negotiated.telephoneEvent?.payloadType) {
       this.dtmfIn?.onPacket(header.timestamp, payload);
     }
   }
 
+  onRtcp(packet: Buffer): void {
+    this.rtcp?.onRtcp(packet);
+  }
+
   onTick(): void {
     const rtp = this.rtp;
     if (!rtp) return;
+    if (++this.ticks % TICKS_PER_SECOND === 0 && this.answeredAt) this.everySecond(rtp);
+    if (this.closed) return;
     const heard = this.media.callerFrame();
     if (heard) this.link?.sendAudio(heard);
     const event = this.dtmfOut?.next();
@@ -335,6 +387,49 @@ export class Call implements Tickable, RtpReceiver {
   }
 
   private readonly markPlayed = (name: string) => void this.dueMarks.push(name);
+
+  /** Call timers and the periodic quality report, checked on the shared clock. */
+  private everySecond(rtp: RtpSession): void {
+    const now = Date.now();
+    const calls = this.deps.calls;
+    if (now - this.answeredAt >= calls.maxDurationSeconds * 1000) {
+      return void this.end('max-duration', `${calls.maxDurationSeconds} s`);
+    }
+    // Held calls (telgate not sending) may carry no RTP: their silence is not a failure.
+    if (!rtp.sending) this.lastRtpCheck = now;
+    const lastHeard = Math.max(rtp.counters.lastPacketAt, this.lastRtpCheck);
+    if (now - lastHeard >= calls.mediaTimeoutSeconds * 1000) {
+      return void this.end('media-timeout', `none for ${calls.mediaTimeoutSeconds} s`);
+    }
+    const seconds = this.ticks / TICKS_PER_SECOND;
+    if (seconds % RTCP_INTERVAL_SECONDS === 0) this.rtcp?.send();
+    if (seconds % calls.qualityIntervalSeconds === 0) {
+      this.link?.send({ type: 'call.quality', quality: this.quality() });
+    }
+  }
+
+  /** What the caller's stream looks like: loss, jitter, concealment, and RTCP's view. */
+  quality(): CallQuality {
+    const reception = this.rtcp?.reception;
+    const jitter = this.media.jitter?.stats;
+    const remote = this.rtcp?.remoteView();
+    const expected = (reception?.received ?? 0) + (reception?.lost ?? 0);
+    const round = (v: number) => Math.round(v * 10) / 10;
+    return {
+      packetsReceived: reception?.received ?? 0,
+      packetsLost: reception?.lost ?? 0,
+      lossPercent: expected ? round((100 * (reception?.lost ?? 0)) / expected) : 0,
+      jitterMs: round(reception?.jitterMs ?? 0),
+      late: jitter?.late ?? 0,
+      concealedMs: this.media.concealedFrames * 20,
+      jitterBufferMs: jitter?.targetMs ?? 0,
+      ...(remote && {
+        remoteLossPercent: round(remote.fractionLost * 100),
+        remoteJitterMs: round(remote.jitterMs),
+        rttMs: remote.rttMs === undefined ? undefined : round(remote.rttMs),
+      }),
+    };
+  }
 
   private sendDtmf(digits: string, durationMs: number): void {
     if (!this.dtmfOut) {

@@ -17,6 +17,7 @@ export const REFUSALS = {
   'no-common-codec': { status: 488, text: 'no common codec' },
   'no-media-port': { status: 503, text: 'no free media port' },
   'link-unavailable': { status: 503, text: 'voice agent unavailable' },
+  'provisioning-timeout': { status: 480, text: 'voice agent not ready in time' },
   cancelled: { status: 487, text: 'caller cancelled' },
   internal: { status: 500, text: 'internal error' },
 } as const satisfies Record<string, { status: number; text: string }>;
@@ -43,6 +44,8 @@ export const ENDINGS = {
   'caller-hangup': { q850: 16, text: 'caller hung up' },
   'agent-hangup': { q850: 16, text: 'agent hung up' },
   'link-lost': { q850: 41, text: 'voice agent connection lost' },
+  'media-timeout': { q850: 41, text: 'no RTP from the caller' },
+  'max-duration': { q850: 102, text: 'maximum call duration reached' },
   'no-ack': { q850: 41, text: 'no ACK for the 200 OK' },
   'no-usable-answer': { q850: 88, text: 'the ACK carried no usable SDP answer' },
   shutdown: { q850: 41, text: 'telgate shutting down' },

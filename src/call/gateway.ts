@@ -173,7 +173,14 @@ export class Gateway {
         logger: this.logger,
         onAnswered: (c) => this.events.emit('answered', c.callId),
         placeCall: (request) => this.engine.invite(request),
-        openLink: (events) => new LinkSession(telapi, events, this.config.telapi.timeoutMs),
+        calls: this.config.calls,
+        openLink: (events, bytesPerMs) =>
+          new LinkSession(telapi, events, {
+            connectTimeoutMs: this.config.telapi.timeoutMs,
+            resumeWindowMs: this.config.link.resumeWindowMs,
+            holdAudioBytes: this.config.link.holdAudioMs * bytesPerMs,
+            bytesPerMs,
+          }),
       },
       (c, outcome) => {
         slot.release();

@@ -17,6 +17,7 @@ import { Resampler, type SampleRate } from '../codecs/resampler.js';
 import { LINK_FORMAT_RATE, type LinkFormat } from '../link/protocol.js';
 import { JitterBuffer } from '../media/jitter-buffer.js';
 import { PlayoutQueue } from '../media/playout-queue.js';
+import { Ringback } from '../media/ringback.js';
 
 export interface MediaChainOptions {
   linkFormat: LinkFormat;
@@ -43,6 +44,9 @@ export class MediaChain {
   private lastFrame = new Int16Array(0);
   private concealedInRow = 0;
   concealedFrames = 0;
+  /** Early media: the caller hears ringback instead of the (not yet connected) agent. */
+  ringback = false;
+  private ringbackTone: Ringback | undefined;
   private codec: Codec | undefined;
   private toLink: Resampler | undefined;
   private fromLink: Resampler | undefined;
@@ -219,7 +223,10 @@ export class MediaChain {
   toCaller(out: Buffer, onMark?: (name: string) => void): number {
     const codec = this.codec;
     if (!codec) return 0;
-    this.playout.pull(this.linkFrame, onMark);
+    if (this.ringback) {
+      this.ringbackTone ??= new Ringback(this.linkRate);
+      this.ringbackTone.fill(this.linkFrame);
+    } else this.playout.pull(this.linkFrame, onMark);
     const pcm = this.fromLink
       ? this.fromLink.process(this.linkFrame, this.resampled)
       : this.linkFrame;

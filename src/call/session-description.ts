@@ -23,6 +23,8 @@ export interface MediaPlan {
   remotePort: number;
   /** False on hold: the far side asked not to receive (sendonly, inactive, or c=0.0.0.0). */
   send: boolean;
+  /** RTCP on the RTP port: offered and answered with a=rtcp-mux. */
+  rtcpMux: boolean;
 }
 
 export type OfferResult =
@@ -74,6 +76,7 @@ export class SessionDescription {
       telephoneEvent ? [codec, { ...telephoneEvent, fmtp: '0-15' }] : [codec],
       choice.value.ptime,
       answerDirection(offer.direction),
+      offer.rtcpMux,
     );
     return {
       ok: true,
@@ -83,6 +86,7 @@ export class SessionDescription {
         remoteAddress: offer.address,
         remotePort: offer.port,
         send: canSend(offer.direction, offer.address),
+        rtcpMux: offer.rtcpMux,
       },
     };
   }
@@ -104,7 +108,7 @@ export class SessionDescription {
       channels: 1,
       fmtp: '0-15',
     });
-    return this.describe(this.lastOffer, 20, 'sendrecv');
+    return this.describe(this.lastOffer, 20, 'sendrecv', true);
   }
 
   /** Reads the answer to our offer (from the ACK); undefined when it is missing or unusable. */
@@ -127,11 +131,18 @@ export class SessionDescription {
       remoteAddress: answer.address,
       remotePort: answer.port,
       send: canSend(answer.direction, answer.address),
+      rtcpMux: answer.rtcpMux,
     };
   }
 
-  private describe(codecs: OfferedCodec[], ptime: number, direction: Direction): string {
+  private describe(
+    codecs: OfferedCodec[],
+    ptime: number,
+    direction: Direction,
+    rtcpMux = false,
+  ): string {
     return buildAnswer({
+      rtcpMux,
       address: this.address,
       port: this.port,
       sessionId: this.sessionId,

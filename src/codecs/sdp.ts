@@ -21,6 +21,8 @@ export interface AudioOffer {
   ptime?: number;
   direction: Direction;
   sessionVersion: number;
+  /** a=rtcp-mux: RTCP may share the RTP port (RFC 5761). */
+  rtcpMux: boolean;
 }
 
 export class SdpError extends Error {}
@@ -84,6 +86,7 @@ export function parseAudioOffer(text: string): AudioOffer {
     ptime: audio.ptime,
     direction,
     sessionVersion: Number(session.origin?.sessionVersion ?? 0),
+    rtcpMux: audio.rtcpMux !== undefined,
   };
 }
 
@@ -96,6 +99,7 @@ export interface AnswerSpec {
   codecs: OfferedCodec[];
   ptime: number;
   direction: Direction;
+  rtcpMux?: boolean;
 }
 
 const ANSWER_DIRECTION: Record<Direction, Direction> = {
@@ -128,5 +132,6 @@ export function buildAnswer(spec: AnswerSpec): string {
     if (c.fmtp) lines.push(`a=fmtp:${c.payloadType} ${c.fmtp}`);
   }
   lines.push(`a=ptime:${spec.ptime}`, `a=${spec.direction}`);
+  if (spec.rtcpMux) lines.push('a=rtcp-mux');
   return lines.join('\r\n') + '\r\n';
 }

@@ -24,10 +24,43 @@ export class TelApiClient {
     request: CreateSessionRequest,
     cancel?: AbortSignal,
   ): Promise<CreateSessionResponse> {
+    const body = await this.post('/api/v1/sessions', request, 'the session', cancel);
+    if (typeof body.sessionId !== 'string' || typeof body.wsToken !== 'string') {
+      throw new TelApiError('TelAPI answered without sessionId and wsToken');
+    }
+    return {
+      sessionId: body.sessionId,
+      wsToken: body.wsToken,
+      wsTokenExpiresIn: Number(body.wsTokenExpiresIn ?? 0),
+      expiresIn: Number(body.expiresIn ?? 0),
+    };
+  }
+
+  /** A fresh socket token for a live session (its old one expired while the socket was down). */
+  async refreshToken(
+    session: CreateSessionResponse,
+    cancel?: AbortSignal,
+  ): Promise<CreateSessionResponse> {
+    const path = `/api/v1/sessions/${encodeURIComponent(session.sessionId)}/token`;
+    const body = await this.post(path, {}, 'a new token', cancel);
+    if (typeof body.wsToken !== 'string') throw new TelApiError('TelAPI answered without wsToken');
+    return {
+      ...session,
+      wsToken: body.wsToken,
+      wsTokenExpiresIn: Number(body.wsTokenExpiresIn ?? 0),
+    };
+  }
+
+  private async post(
+    path: string,
+    request: object,
+    what: string,
+    cancel?: AbortSignal,
+  ): Promise<Record<string, unknown>> {
     const timeout = AbortSignal.timeout(this.options.timeoutMs);
     let response: Response;
     try {
-      response = await fetch(new URL('/api/v1/sessions', this.options.baseUrl), {
+      response = await fetch(new URL(path, this.options.baseUrl), {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-api-key': this.options.apiKey },
         body: JSON.stringify(request),
@@ -39,21 +72,15 @@ export class TelApiClient {
     if (!response.ok) {
       const text = await response.text().catch(() => '');
       throw new TelApiError(
-        `TelAPI refused the session: HTTP ${response.status} ${text.slice(0, 200)}`,
+        `TelAPI refused ${what}: HTTP ${response.status} ${text.slice(0, 200)}`,
         response.status,
       );
     }
-    const body = (await response.json().catch(() => undefined)) as
-      Partial<CreateSessionResponse> | undefined;
-    if (!body || typeof body.sessionId !== 'string' || typeof body.wsToken !== 'string') {
-      throw new TelApiError('TelAPI answered without sessionId and wsToken');
+    const body = (await response.json().catch(() => undefined)) as unknown;
+    if (typeof body !== 'object' || body === null) {
+      throw new TelApiError(`TelAPI answered ${what} without a JSON object`);
     }
-    return {
-      sessionId: body.sessionId,
-      wsToken: body.wsToken,
-      wsTokenExpiresIn: Number(body.wsTokenExpiresIn ?? 0),
-      expiresIn: Number(body.expiresIn ?? 0),
-    };
+    return body as Record<string, unknown>;
   }
 
   /** The WebSocket URL for a session: the REST base with ws(s) and /ws/session. */

@@ -1,13 +1,16 @@
 /**
- * RTP port allocation from a configured range. Ports are handed out as bound UDP sockets on
- * even numbers (RTP), leaving the odd port above for RTCP; a port in use by someone else is
- * skipped. Every socket goes back through release(), and `available` shows the pool is whole.
+ * RTP port allocation from a configured range. Ports are handed out as pairs of bound UDP
+ * sockets: the even number for RTP, the odd one above for RTCP; a pair with either port in use
+ * by someone else is skipped. Every socket goes back through release(), and `available` shows
+ * the pool is whole.
  */
 import dgram from 'node:dgram';
 
 export interface PortLease {
   port: number;
   socket: dgram.Socket;
+  /** Bound to port + 1. */
+  rtcpSocket: dgram.Socket;
 }
 
 export class PortPool {
@@ -28,7 +31,7 @@ export class PortPool {
     ) {
       throw new RangeError(`media port range ${min}-${max} is not a valid range within 1024-65535`);
     }
-    for (let p = min + (min % 2); p < max; p += 2) this.free.push(p);
+    for (let p = min + (min % 2); p + 1 <= max; p += 2) this.free.push(p);
   }
 
   get size(): number {
@@ -46,8 +49,10 @@ export class PortPool {
       const port = this.free.shift();
       if (port === undefined) return undefined;
       this.leased.add(port);
-      const socket = await this.bind(port);
-      if (socket) return { port, socket };
+      const [socket, rtcpSocket] = await Promise.all([this.bind(port), this.bind(port + 1)]);
+      if (socket && rtcpSocket) return { port, socket, rtcpSocket };
+      socket?.close();
+      rtcpSocket?.close();
       // Taken outside telgate: put it at the back so others are tried first.
       this.leased.delete(port);
       this.free.push(port);
@@ -71,10 +76,12 @@ export class PortPool {
 
   release(lease: PortLease): void {
     if (!this.leased.delete(lease.port)) return;
-    try {
-      lease.socket.close();
-    } catch {
-      // already closed
+    for (const socket of [lease.socket, lease.rtcpSocket]) {
+      try {
+        socket.close();
+      } catch {
+        // already closed
+      }
     }
     this.free.push(lease.port);
   }

@@ -20,6 +20,8 @@ export interface RtpSessionOptions {
 export interface RtpReceiver {
   /** `payload` is a view into the datagram: copy it if it must outlive the call. */
   onRtp(header: RtpHeader, payload: Buffer): void;
+  /** An RTCP packet, from port + 1 or (rtcp-mux) the RTP port. */
+  onRtcp?(packet: Buffer): void;
 }
 
 export interface RtpCounters {
@@ -47,6 +49,9 @@ export class RtpSession {
   private samplesPerFrame: number;
   /** False while the far side holds the call (sendonly/inactive offer): nothing is sent. */
   sending = true;
+  /** RTCP on the RTP port (RFC 5761), when both sides said a=rtcp-mux. */
+  rtcpMux = false;
+  private rtcpRemote: { address: string; port: number } | undefined;
   readonly counters: RtpCounters = {
     packetsIn: 0,
     packetsOut: 0,
@@ -69,6 +74,26 @@ export class RtpSession {
     this.sendBuffer = Buffer.alloc(12 + options.maxPayloadBytes);
     lease.socket.on('message', (packet, rinfo) => this.receive(packet, rinfo.address, rinfo.port));
     lease.socket.on('error', () => undefined); // ICMP unreachable while the caller is gone
+    lease.rtcpSocket.on('message', (packet, rinfo) => {
+      this.rtcpRemote = { address: rinfo.address, port: rinfo.port };
+      receiver.onRtcp?.(packet);
+    });
+    lease.rtcpSocket.on('error', () => undefined);
+  }
+
+  get ssrcOut(): number {
+    return this.ssrc;
+  }
+
+  /** Sends an RTCP packet: on the RTP port with rtcp-mux, else from port + 1 to the far RTCP. */
+  sendRtcp(packet: Buffer): void {
+    if (this.closed || this.remotePort <= 9) return;
+    if (this.rtcpMux) {
+      this.lease.socket.send(packet, this.remotePort, this.remoteAddress);
+      return;
+    }
+    const to = this.rtcpRemote ?? { address: this.remoteAddress, port: this.remotePort + 1 };
+    this.lease.rtcpSocket.send(packet, to.port, to.address);
   }
 
   get localPort(): number {
@@ -99,6 +124,9 @@ export class RtpSession {
   }
 
   private receive(packet: Buffer, address: string, port: number): void {
+    // RFC 5761 §4: payload types 64–95 with the marker are RTCP (SR 200 … 223) on a muxed port.
+    const second = packet.length > 1 ? packet[1] : 0;
+    if (second >= 192 && second <= 223) return this.receiver.onRtcp?.(packet);
     if (!readRtpHeader(packet, this.header)) {
       this.counters.dropped++;
       return;
@@ -164,6 +192,7 @@ export class RtpSession {
     if (this.closed) return;
     this.closed = true;
     this.lease.socket.removeAllListeners('message');
+    this.lease.rtcpSocket.removeAllListeners('message');
     this.pool.release(this.lease);
   }
 }

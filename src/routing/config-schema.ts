@@ -131,6 +131,29 @@ export const configSchema = z
         jitterMinMs: 20,
         jitterMaxMs: 200,
       }),
+    calls: z
+      .object({
+        mediaTimeoutSeconds: z.number().int().min(1).max(3600).default(30),
+        maxDurationSeconds: z.number().int().min(10).max(86_400).default(14_400),
+        provisioningTimeoutMs: z.number().int().min(500).max(60_000).default(10_000),
+        earlyMedia: z.boolean().default(false),
+        qualityIntervalSeconds: z.number().int().min(1).max(3600).default(5),
+      })
+      .strict()
+      .default({
+        mediaTimeoutSeconds: 30,
+        maxDurationSeconds: 14_400,
+        provisioningTimeoutMs: 10_000,
+        earlyMedia: false,
+        qualityIntervalSeconds: 5,
+      }),
+    link: z
+      .object({
+        resumeWindowMs: z.number().int().min(0).max(300_000).default(10_000),
+        holdAudioMs: z.number().int().min(0).max(60_000).default(5_000),
+      })
+      .strict()
+      .default({ resumeWindowMs: 10_000, holdAudioMs: 5_000 }),
     telapi: z
       .object({
         url: z.url().optional(),

@@ -163,6 +163,9 @@ describe('packet loss', () => {
   it('with 10 % of sipp’s messages lost, every one of 20 calls still completes', async () => {
     const sf = await scenario(dir, 'uac_rtp.xml', {
       '<nop><action><exec rtp_stream="tone.ul,1,0"/></action></nop>': '',
+      // The test gateway runs T1 = 50 ms, so its transactions are gone 64·T1 = 3.2 s after
+      // the request; sipp must retransmit on the same scale or a late BYE meets a 481.
+      'retrans="500"': 'retrans="50"',
     });
     const r = await runSipp({
       dir,

@@ -83,20 +83,25 @@ describe('playout queue', () => {
 });
 
 describe('port pool', () => {
-  it('hands out even ports, skips ports taken elsewhere and is whole again after release', async () => {
-    const squatter = dgram.createSocket('udp4');
-    await new Promise<void>((r) => squatter.bind(39000, '127.0.0.1', () => r()));
-    const pool = new PortPool('127.0.0.1', 39000, 39005);
-    expect(pool.size).toBe(3);
+  it('hands out even/odd pairs, skips pairs with a port taken elsewhere, is whole after release', async () => {
+    const squatters = [39000, 39003].map(() => dgram.createSocket('udp4'));
+    await Promise.all(
+      [39000, 39003].map(
+        (port, i) => new Promise<void>((r) => squatters[i].bind(port, '127.0.0.1', () => r())),
+      ),
+    );
+    const pool = new PortPool('127.0.0.1', 39000, 39007);
+    expect(pool.size).toBe(4);
     const a = await pool.acquire();
     const b = await pool.acquire();
-    expect([a?.port, b?.port]).toEqual([39002, 39004]);
+    expect([a?.port, b?.port]).toEqual([39004, 39006]);
+    expect(a?.rtcpSocket.address().port).toBe(39005);
     expect(await pool.acquire()).toBeUndefined();
     pool.release(a!);
     pool.release(b!);
     pool.release(b!);
-    expect(pool.available).toBe(3);
-    squatter.close();
+    expect(pool.available).toBe(4);
+    for (const s of squatters) s.close();
   });
 
   it('refuses a nonsense range', () => {
