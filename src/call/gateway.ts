@@ -83,6 +83,7 @@ export class Gateway {
         port: config.localAgent.listen.port,
         apiKey: this.apiKey,
         behaviours: config.localAgent.behaviours,
+        tokenTtlSeconds: config.localAgent.tokenTtlSeconds,
       });
     }
     this.engine.onInvite((invite) => this.onInvite(invite));

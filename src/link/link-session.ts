@@ -54,7 +54,7 @@ const FINAL_CODES: ReadonlySet<number> = new Set([CLOSE_CODES.normal, CLOSE_CODE
 class SocketClosed extends Error {
   constructor(
     readonly code: number,
-    reason: string,
+    readonly reason: string,
   ) {
     super(`WebSocket closed ${code} ${reason}`.trim());
   }

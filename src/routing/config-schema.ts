@@ -134,7 +134,7 @@ export const configSchema = z
     calls: z
       .object({
         mediaTimeoutSeconds: z.number().int().min(1).max(3600).default(30),
-        maxDurationSeconds: z.number().int().min(10).max(86_400).default(14_400),
+        maxDurationSeconds: z.number().int().min(1).max(86_400).default(14_400),
         provisioningTimeoutMs: z.number().int().min(500).max(60_000).default(10_000),
         earlyMedia: z.boolean().default(false),
         qualityIntervalSeconds: z.number().int().min(1).max(3600).default(5),
@@ -170,9 +170,15 @@ export const configSchema = z
         enabled: z.boolean().default(false),
         listen: listen.default({ host: '127.0.0.1', port: 8089 }),
         behaviours: z.record(z.string(), behaviour).default({}),
+        tokenTtlSeconds: z.number().int().min(1).max(3600).default(60),
       })
       .strict()
-      .default({ enabled: false, listen: { host: '127.0.0.1', port: 8089 }, behaviours: {} }),
+      .default({
+        enabled: false,
+        listen: { host: '127.0.0.1', port: 8089 },
+        behaviours: {},
+        tokenTtlSeconds: 60,
+      }),
     providers: z.record(z.string().regex(ID_RE, ID_MESSAGE), provider).default({}),
     trunks: z.array(trunk).default([]),
     baseNumbers: z.array(baseNumber).default([]),

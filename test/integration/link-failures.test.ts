@@ -85,8 +85,12 @@ describe('agent link failures', () => {
     }
   });
 
-  it('the agent WebSocket dies mid-call: the caller gets BYE with a Reason and everything is freed', async () => {
-    tg = await startGateway(testConfig(31200));
+  it('the agent WebSocket dies mid-call and cannot be resumed: BYE with a Reason, all freed', async () => {
+    tg = await startGateway(
+      testConfig(31200, (raw) => {
+        raw.link = { resumeWindowMs: 1000, holdAudioMs: 1000 };
+      }),
+    );
     const dir = await workDir();
     const sf = await scenario(dir, 'uac_wait_bye.xml');
     const sipp = startSipp({
@@ -105,13 +109,56 @@ describe('agent link failures', () => {
     const r = await sipp.done;
     expect(r.code, r.stdout).toBe(0);
     expect(await messagesLog(dir, 'uac_wait_bye')).toMatch(
-      /BYE sip:[\s\S]*Reason: Q\.850 ;cause=41 ;text="voice agent connection lost/,
+      /BYE sip:[\s\S]*Reason: Q\.850 ;cause=41 ;text="voice agent connection lost: WebSocket closed 1006 not resumed within the window/,
     );
     const stats = tg.gateway.stats();
     expect(stats.endings['link-lost']).toBe(1);
     expect(stats.ports.available).toBe(stats.ports.size);
     expect(stats.clockSubscribers).toBe(0);
   });
+});
+
+describe('provisioning', () => {
+  it.each([false, true])(
+    'a TelAPI that never answers: 480 with a Reason after the provisioning timeout (early media %s)',
+    async (earlyMedia) => {
+      const stalled = http.createServer(() => undefined);
+      await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', () => r()));
+      try {
+        tg = await startGateway(
+          testConfig(31200, (raw) => {
+            raw.telapi = { url: `http://127.0.0.1:${(stalled.address() as AddressInfo).port}` };
+            raw.calls = { provisioningTimeoutMs: 1000, earlyMedia };
+            (raw.localAgent as { enabled: boolean }).enabled = false;
+          }),
+          { TELAPI_API_KEY: 'k' },
+        );
+        const dir = await workDir();
+        const r = await runSipp({
+          dir,
+          scenarioFile: await scenario(dir, 'uac_expect.xml', { EXPECT: '480' }),
+          service: NUMBERS.echo,
+          target: tg.sipPort,
+          ports: sippPorts(),
+          extra: ['-trace_msg'],
+        });
+        expect(r.code, r.stdout).toBe(0);
+        const log = await messagesLog(dir, 'uac_expect');
+        expect(log).toMatch(
+          /SIP\/2\.0 480 Temporarily Unavailable[\s\S]*Reason: SIP ;cause=480 ;text="voice agent not ready in time: no agent session within 1000 ms"/,
+        );
+        // Ringing meanwhile: 180, or 183 with SDP (and a ringback tone) when early media is on.
+        if (earlyMedia) expect(log).toMatch(/SIP\/2\.0 183 Session Progress[\s\S]*m=audio/);
+        else expect(log).toMatch(/SIP\/2\.0 180 Ringing/);
+        const stats = tg.gateway.stats();
+        expect(stats.ports.available).toBe(stats.ports.size);
+        expect(stats.clockSubscribers).toBe(0);
+      } finally {
+        stalled.closeAllConnections();
+        await new Promise<void>((r) => stalled.close(() => r()));
+      }
+    },
+  );
 });
 
 describe('shutdown', () => {

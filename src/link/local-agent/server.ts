@@ -52,8 +52,9 @@ export class LocalAgent extends EventEmitter {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Map<string, AgentSession>();
   private readonly live = new Set<WebSocket>();
-  /** Count of sessions that reached the socket; tests read it. */
+  /** Count of sessions that reached the socket, and of tokens refreshed; tests read them. */
   sessionsStarted = 0;
+  tokensRefreshed = 0;
 
   constructor(private readonly options: LocalAgentOptions) {
     super();
@@ -125,6 +126,7 @@ export class LocalAgent extends EventEmitter {
       const ttl = this.options.tokenTtlSeconds ?? 60;
       session.token = randomBytes(18).toString('base64url');
       session.expiresAt = Date.now() + ttl * 1000;
+      this.tokensRefreshed++;
       return reply(200, { sessionId: session.id, wsToken: session.token, wsTokenExpiresIn: ttl });
     }
     if (req.method !== 'POST' || url.pathname !== '/api/v1/sessions')
