@@ -38,6 +38,7 @@ import { byeReason, rejectionFor, type EndCause, type RefusalCause } from './fai
 const TICKS_PER_SECOND = 50;
 /** RFC 3550's minimum report interval. */
 const RTCP_INTERVAL_SECONDS = 5;
+const RTCP_FIRST_SECONDS = 2;
 
 class ProvisioningTimeout extends Error {
   constructor(ms: number) {
@@ -402,7 +403,8 @@ export class Call implements Tickable, RtpReceiver {
       return void this.end('media-timeout', `none for ${calls.mediaTimeoutSeconds} s`);
     }
     const seconds = this.ticks / TICKS_PER_SECOND;
-    if (seconds % RTCP_INTERVAL_SECONDS === 0) this.rtcp?.send();
+    // The first report early (RFC 3550 §6.2 halves the first interval), then every interval.
+    if (seconds % RTCP_INTERVAL_SECONDS === RTCP_FIRST_SECONDS) this.rtcp?.send();
     if (seconds % calls.qualityIntervalSeconds === 0) {
       this.link?.send({ type: 'call.quality', quality: this.quality() });
     }

@@ -22,6 +22,7 @@ beforeAll(async () => {
   dir = await workDir();
   tg = await startGateway(
     testConfig(31100, (raw) => {
+      raw.calls = { qualityIntervalSeconds: 1 };
       raw.providers = { stt: { nativeFormat: 'slin16' }, realtime: { nativeFormat: 'slin24' } };
       const agent = raw.localAgent as { behaviours: Record<string, unknown> };
       agent.behaviours.echo16 = { kind: 'echo' };
@@ -54,8 +55,14 @@ it('baresip calls the PCMA-only echo endpoint and records its own 600 Hz tone', 
  * baresip, limited to `codecs` and playing a `toneHz` tone at `rate`, calls `number`; returns
  * what it recorded from telgate, in 20 ms frames, and the recording's rate.
  */
-async function baresipCall(number: string, toneHz: number, codecs: string, rate: number) {
-  const wav = path.join(dir, `tone${toneHz}-${rate}.wav`);
+async function baresipCall(
+  number: string,
+  toneHz: number,
+  codecs: string,
+  rate: number,
+  seconds = 3,
+) {
+  const wav = path.join(dir, `tone${toneHz}-${rate}-${seconds}s.wav`);
   const sox = await runProcess(
     'sox',
     [
@@ -68,7 +75,7 @@ async function baresipCall(number: string, toneHz: number, codecs: string, rate:
       '16',
       wav,
       'synth',
-      '3',
+      String(seconds),
       'sine',
       String(toneHz),
       'vol',
@@ -86,7 +93,7 @@ async function baresipCall(number: string, toneHz: number, codecs: string, rate:
     codecs,
     sampleRate: rate,
   });
-  const result = await dial(configDir, `sip:${number}@127.0.0.1:${tg.sipPort}`, 6);
+  const result = await dial(configDir, `sip:${number}@127.0.0.1:${tg.sipPort}`, seconds + 3);
   expect(result.stdout + result.stderr).toMatch(/Call established/i);
   const recordings = (await fs.readdir(recordDir)).filter((f) => f.endsWith('-dec.wav'));
   expect(recordings).toHaveLength(1);
@@ -117,4 +124,29 @@ it('L16: baresip’s 600 Hz tone comes back at 600 Hz through a slin16 echo agen
   const { rate, all } = await baresipCall(`${BASE.slice(1)}510`, 600, 'L16', 8000);
   expect(rate).toBe(8000);
   expect(countFramesAt(all, 600, rate)).toBeGreaterThanOrEqual(130);
+});
+
+it('RTCP: baresip’s reports reach the agent in call.quality, with loss, jitter and round trip', async () => {
+  const agent = tg.gateway.localAgent!;
+  const reports: Array<Record<string, number | undefined>> = [];
+  const onMessage = (_id: string, m: { type: string; quality?: Record<string, number> }) => {
+    if (m.type === 'call.quality' && m.quality) reports.push(m.quality);
+  };
+  agent.on('message', onMessage);
+  try {
+    await baresipCall(NUMBERS.alaw, 600, 'PCMA', 8000, 8);
+  } finally {
+    agent.off('message', onMessage);
+  }
+  expect(reports.length).toBeGreaterThanOrEqual(6);
+  const last = reports[reports.length - 1];
+  // telgate's own view of baresip's stream: every packet, no loss on loopback.
+  expect(last.packetsReceived).toBeGreaterThan(300);
+  expect(last.packetsLost).toBe(0);
+  expect(last.jitterMs).toBeLessThan(20);
+  // baresip's receiver reports about telgate's stream, and the round trip they allow.
+  const withRtcp = reports.filter((r) => r.rttMs !== undefined);
+  expect(withRtcp.length).toBeGreaterThan(0);
+  expect(withRtcp[withRtcp.length - 1].remoteLossPercent).toBe(0);
+  expect(withRtcp[withRtcp.length - 1].rttMs).toBeLessThan(50);
 });
