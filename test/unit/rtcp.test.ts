@@ -11,7 +11,7 @@ import {
 describe('RTCP', () => {
   it('counts loss across the sequence wrap and measures jitter in ms', () => {
     const stats = new ReceptionStats(8000);
-    let arrival = 1000;
+    const arrival = 1000;
     for (let i = 0; i < 100; i++) {
       if (i % 10 === 3) continue; // 10 lost
       // Every other packet 4 ms late: |D| alternates 32 and 32 timestamp units.
