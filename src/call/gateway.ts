@@ -6,11 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { LinkSession } from '../link/link-session.js';
+import { createDialect } from '../link/dialects/index.js';
 import { LocalAgent } from '../link/local-agent/server.js';
 import { TelApiClient } from '../link/telapi-client.js';
 import { MediaClock } from '../media/media-clock.js';
 import { PortPool } from '../media/port-pool.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
+import type { CallEndpointConfig } from '../routing/config-parts.js';
 import { linkFormatFor, Router } from '../routing/resolve.js';
 import type { IncomingInvite, SipEngine } from '../sip/engine.js';
 import { NativeSipEngine } from '../sip/engine-native.js';
@@ -177,6 +179,7 @@ export class Gateway {
         calls: this.config.calls,
         openLink: (events, bytesPerMs) =>
           new LinkSession(telapi, events, {
+            ...this.dialectFor(route.endpoint),
             connectTimeoutMs: this.config.telapi.timeoutMs,
             resumeWindowMs: this.config.link.resumeWindowMs,
             holdAudioBytes: this.config.link.holdAudioMs * bytesPerMs,
@@ -190,6 +193,18 @@ export class Gateway {
     );
     this.calls.set(call, true);
     void call.start();
+  }
+
+  /** The endpoint's link dialect, and where it connects when TelAPI does not say. */
+  private dialectFor(endpoint: CallEndpointConfig) {
+    const link = endpoint.kind === 'phone' ? endpoint.link : undefined;
+    const name = link?.dialect ?? 'telphi';
+    const { dialect, info } = createDialect(name);
+    const url =
+      name === 'telphi'
+        ? undefined
+        : (link?.url ?? `${this.localAgent!.url.replace(/^http/, 'ws')}/${name}/${endpoint.id}`);
+    return { dialect, info, url };
   }
 
   /** Refuses an INVITE routing or a cap turned down, counted and logged with its cause. */

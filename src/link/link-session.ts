@@ -10,13 +10,17 @@
  * reconnect the agent gets `session.resumed` with the held milliseconds, then that audio, then
  * the messages. A window that runs out, 1000 (the agent closed the session) or 4004 (the session
  * is gone) end the link for good.
+ *
+ * The socket speaks the endpoint's dialect (./dialects): TelPhi's own is provisioned through
+ * TelAPI and resumable; the Asterisk and Twilio ones connect straight to a configured URL,
+ * and there a normal close from the agent is its hang-up.
  */
 import WebSocket from 'ws';
 import type { TelApiClient } from './telapi-client.js';
 import { TelApiError } from './telapi-client.js';
+import type { Dialect, DialectInfo } from './dialects/dialect.js';
 import {
   CLOSE_CODES,
-  parseAgentMessage,
   type AgentMessage,
   type CreateSessionRequest,
   type CreateSessionResponse,
@@ -33,6 +37,10 @@ export interface LinkEvents {
 }
 
 export interface LinkOptions {
+  dialect: Dialect;
+  info: DialectInfo;
+  /** Where an unprovisioned dialect connects. */
+  url?: string;
   connectTimeoutMs: number;
   /** How long to try reconnecting a dropped socket; 0 turns resume off. */
   resumeWindowMs: number;
@@ -84,6 +92,10 @@ export class LinkSession {
   ) {}
 
   async open(request: CreateSessionRequest): Promise<void> {
+    if (!this.options.info.provisioned) {
+      this.sessionId = request.callId;
+      return this.connect();
+    }
     const session = await this.telapi.createSession(request, this.abort.signal);
     this.adopt(session);
     if (this.closed) throw new TelApiError('link closed while it was being opened');
@@ -98,7 +110,8 @@ export class LinkSession {
 
   /** Opens the socket; rejects with a TelApiError when it cannot be opened. */
   private async connect(): Promise<void> {
-    const ws = new WebSocket(this.telapi.sessionUrl(this.session!), {
+    const url = this.options.url ?? this.telapi.sessionUrl(this.session!);
+    const ws = new WebSocket(url, {
       handshakeTimeout: this.options.connectTimeoutMs,
     });
     ws.binaryType = 'nodebuffer';
@@ -124,11 +137,10 @@ export class LinkSession {
     this.openedAt = Date.now();
     ws.on('error', () => undefined); // 'close' follows and carries the outcome
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (isBinary) this.events.onAudio(data);
-      else {
-        const message = parseAgentMessage(data.toString('utf8'));
-        if (message) this.events.onMessage(message);
-      }
+      const inbound = this.options.dialect.decode(data, isBinary);
+      if (!inbound) return;
+      if ('audio' in inbound) this.events.onAudio(inbound.audio);
+      else this.events.onMessage(inbound.message);
     });
     ws.on('close', (code, reason) => this.onSocketClose(ws, code, reason.toString('utf8')));
   }
@@ -137,8 +149,13 @@ export class LinkSession {
     if (this.closed || ws !== this.ws) return;
     this.ws = undefined;
     const now = Date.now();
+    if (this.options.dialect.closeMeansHangup(code)) {
+      this.closed = true;
+      return this.events.onMessage({ type: 'hangup', reason: `agent closed the stream (${code})` });
+    }
     if (this.downSince === undefined || now - this.openedAt >= STABLE_MS) this.downSince = now;
-    if (this.options.resumeWindowMs <= 0 || FINAL_CODES.has(code)) {
+    const resumable = this.options.info.resumable && this.options.resumeWindowMs > 0;
+    if (!resumable || FINAL_CODES.has(code)) {
       return this.finish(code, reason);
     }
     this.events.onInterrupted?.(code, reason);
@@ -213,7 +230,8 @@ export class LinkSession {
       this.framesDropped++;
       return;
     }
-    ws.send(frame, { binary: true });
+    const data = this.options.dialect.encodeAudio(frame);
+    ws.send(data, { binary: typeof data !== 'string' });
   }
 
   private hold(frame: Buffer): void {
@@ -227,9 +245,15 @@ export class LinkSession {
 
   send(message: GatewayMessage): void {
     const ws = this.ws;
-    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+    if (ws && ws.readyState === WebSocket.OPEN) this.write(ws, message);
     else if (this.resuming && this.heldMessages.length < MAX_HELD_MESSAGES) {
       this.heldMessages.push(message);
+    }
+  }
+
+  private write(ws: WebSocket, message: GatewayMessage): void {
+    for (const data of this.options.dialect.encodeMessage(message)) {
+      ws.send(data, { binary: typeof data !== 'string' });
     }
   }
 
@@ -248,7 +272,7 @@ export class LinkSession {
     this.abort.abort();
     const ws = this.ws;
     if (!ws) return;
-    if (finalMessage && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(finalMessage));
+    if (finalMessage && ws.readyState === WebSocket.OPEN) this.write(ws, finalMessage);
     if (ws.readyState === WebSocket.OPEN) ws.close(1000, 'call ended');
     else ws.terminate();
     // A peer that never completes the closing handshake must not keep the socket alive.

@@ -93,6 +93,13 @@ const phoneEndpoint = z
       .optional(),
     provider: id.optional(),
     audio: z.object({ linkFormat: linkFormat.optional() }).strict().optional(),
+    link: z
+      .object({
+        dialect: z.enum(['telphi', 'asterisk', 'twilio']).default('telphi'),
+        url: z.url({ protocol: /^wss?$/, error: 'must be a ws:// or wss:// URL' }).optional(),
+      })
+      .strict()
+      .optional(),
     codecs,
     egressBaseNumber: e164.optional(),
     transfer: z

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import type { BaseNumberConfig, EndpointConfig, TrunkConfig } from './config-parts.js';
 
 interface ReferencedParts {
+  localAgent: { enabled: boolean };
   providers: Record<string, unknown>;
   trunks: TrunkConfig[];
   baseNumbers: BaseNumberConfig[];
@@ -84,6 +85,16 @@ export function checkReferences(cfg: ReferencedParts, ctx: z.RefinementCtx): voi
     }
     extensions.add(key);
     if (ep.egressBaseNumber) checkEgress(ep.egressBaseNumber, [...path, 'egressBaseNumber']);
+    const link = ep.link;
+    if (link?.dialect === 'telphi' && link.url) {
+      problem([...path, 'link', 'url'], 'the telphi dialect connects where TelAPI says: no url');
+    }
+    if (link && link.dialect !== 'telphi' && !link.url && !cfg.localAgent.enabled) {
+      problem(
+        [...path, 'link', 'url'],
+        `the ${link.dialect} dialect needs the agent's url (or the local agent enabled)`,
+      );
+    }
   });
 
   function checkEgress(number: string, path: Path): void {

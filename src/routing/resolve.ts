@@ -123,6 +123,8 @@ function uriOf(nameAddr: string): string {
 
 /** The agent link format: the endpoint's pin, else its provider's native format, else slin. */
 export function linkFormatFor(endpoint: CallEndpointConfig, config: TelgateConfig): LinkFormatName {
+  // Twilio Media Streams carry µ-law 8 kHz only.
+  if (endpoint.kind === 'phone' && endpoint.link?.dialect === 'twilio') return 'ulaw';
   const pinned = endpoint.kind === 'phone' ? endpoint.audio?.linkFormat : undefined;
   const provider = endpoint.provider ? config.providers[endpoint.provider] : undefined;
   return pinned ?? provider?.nativeFormat ?? 'slin';

@@ -13,6 +13,8 @@ import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { WebSocketServer, WebSocket } from 'ws';
 import { g711Decode, g711Encode } from '../../codecs/g711.js';
 import { CLOSE_CODES, type AudioFormat } from '../protocol.js';
+import { agentWire, type AgentWire, type WireOut } from './agent-wires.js';
+import type { DialectName } from '../dialects/dialect.js';
 import {
   startBehaviour,
   type AgentSocket,
@@ -40,6 +42,7 @@ interface AgentSession {
   ws?: WebSocket;
   refuseResume: boolean;
   ended: boolean;
+  wire: AgentWire;
 }
 
 /** A session no socket has used for this long is forgotten. */
@@ -153,6 +156,7 @@ export class LocalAgent extends EventEmitter {
       expiresAt: Date.now() + ttl * 1000,
       refuseResume: false,
       ended: false,
+      wire: agentWire('telphi'),
     });
     this.pruneExpired();
     reply(201, { sessionId, wsToken: token, wsTokenExpiresIn: ttl, expiresIn: 3600 });
@@ -174,6 +178,8 @@ export class LocalAgent extends EventEmitter {
     head: Buffer,
   ): void {
     const url = new URL(req.url ?? '/', 'http://local');
+    const direct = /^\/(twilio|asterisk)\/([^/]+)$/.exec(url.pathname);
+    if (direct) return this.acceptDirect(req, socket, head, direct[1] as DialectName, direct[2]);
     if (url.pathname !== '/ws/session') {
       socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
       return;
@@ -192,30 +198,60 @@ export class LocalAgent extends EventEmitter {
     });
   }
 
+  /**
+   * The Asterisk- and Twilio-compatible dialects: telgate connects to /<dialect>/<endpointId>
+   * with no TelAPI session, as Asterisk or Twilio would; the session lives as long as the socket.
+   */
+  private acceptDirect(
+    req: http.IncomingMessage,
+    socket: import('node:stream').Duplex,
+    head: Buffer,
+    dialect: DialectName,
+    endpointId: string,
+  ): void {
+    const behaviour = this.options.behaviours[decodeURIComponent(endpointId)];
+    if (!behaviour) {
+      socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const session: AgentSession = {
+        id: randomUUID(),
+        endpointId,
+        token: '',
+        expiresAt: Infinity,
+        behaviour,
+        refuseResume: true,
+        ended: true, // nothing to resume: the session ends with its socket
+        wire: agentWire(dialect),
+      };
+      this.sessions.set(session.id, session);
+      this.run(ws, session);
+    });
+  }
+
   private run(ws: WebSocket, session: AgentSession): void {
     this.live.add(ws);
     session.ws = ws;
     const socket = this.agentSocket(session);
     ws.on('message', (data: Buffer, isBinary) => {
-      if (isBinary) {
-        const pcm = toPcm(data, session.format);
+      const read = session.wire.read(data, isBinary);
+      if (read === 'protocol-error') {
+        return ws.close(CLOSE_CODES.protocolError, 'not this dialect’s protocol');
+      }
+      if (read.message) this.emit('message', session.id, read.message);
+      if (read.audio) {
+        const pcm = toPcm(read.audio, session.format);
         this.emit('audio', session.id, pcm);
-        return session.running?.onAudio(pcm);
+        session.running?.onAudio(pcm);
       }
-      let msg: { type?: string; audio?: AudioFormat };
-      try {
-        msg = JSON.parse(data.toString('utf8'));
-      } catch {
-        return ws.close(CLOSE_CODES.protocolError, 'text frames must be JSON');
-      }
-      this.emit('message', session.id, msg);
-      if (msg.type === 'session.start' && msg.audio && !session.running) {
+      if (read.start && !session.running) {
         this.sessionsStarted++;
-        session.format = msg.audio;
+        session.format = read.start;
         this.emit('session', session.id, session.endpointId);
-        session.running = startBehaviour(session.behaviour, msg.audio, socket);
+        session.running = startBehaviour(session.behaviour, read.start, socket);
       }
-      if (msg.type === 'session.end') session.ended = true;
+      if (read.end) session.ended = true;
     });
     ws.on('error', () => undefined);
     ws.on('close', () => {
@@ -234,13 +270,17 @@ export class LocalAgent extends EventEmitter {
       const ws = session.ws;
       if (ws?.readyState === WebSocket.OPEN) ws.send(data, { binary: typeof data !== 'string' });
     };
-    const json = (message: object) => send(JSON.stringify(message));
+    const out = (frames: WireOut) => {
+      if (frames === 'close') session.ws?.close(1000, 'agent hung up');
+      else for (const frame of frames) send(frame);
+    };
+    const wire = session.wire;
     return {
-      sendAudio: (pcm) => send(fromPcm(pcm, session.format)),
-      mark: (name) => json({ type: 'mark', name }),
-      clear: () => json({ type: 'clear' }),
-      dtmf: (digits, durationMs) => json({ type: 'dtmf.send', digits, durationMs }),
-      hangup: (reason) => json({ type: 'hangup', reason }),
+      sendAudio: (pcm) => send(wire.audio(fromPcm(pcm, session.format))),
+      mark: (name) => out(wire.mark(name)),
+      clear: () => out(wire.clear()),
+      dtmf: (digits, durationMs) => out(wire.dtmf(digits, durationMs)),
+      hangup: (reason) => out(wire.hangup(reason)),
       drop: (refuseResume) => {
         session.refuseResume = refuseResume;
         session.ws?.terminate();
