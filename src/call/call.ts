@@ -356,7 +356,7 @@ export class Call implements Tickable, RtpReceiver {
     if (!this.link || !negotiated) return;
     if (header.payloadType === negotiated.codec.payloadType) {
       this.rtcp?.onRtp(header.ssrc, header.sequence, header.timestamp);
-      this.media.pushCaller(header.ssrc, header.sequence, header.timestamp, header.marker, payload);
+      this.media.pushCaller(header, payload, this.sendToAgent);
     } else if (header.payloadType === negotiated.telephoneEvent?.payloadType) {
       this.dtmfIn?.onPacket(header.timestamp, payload);
     }
@@ -371,8 +371,7 @@ export class Call implements Tickable, RtpReceiver {
     if (!rtp) return;
     if (++this.ticks % TICKS_PER_SECOND === 0 && this.answeredAt) this.everySecond(rtp);
     if (this.closed) return;
-    const heard = this.media.callerFrame();
-    if (heard) this.link?.sendAudio(heard);
+    this.media.tickCaller(this.sendToAgent);
     const event = this.dtmfOut?.next();
     if (event) {
       // The digit takes this frame's slot; the agent's audio waits in its queue meanwhile.
@@ -388,6 +387,7 @@ export class Call implements Tickable, RtpReceiver {
   }
 
   private readonly markPlayed = (name: string) => void this.dueMarks.push(name);
+  private readonly sendToAgent = (frame: Buffer) => this.link?.sendAudio(frame);
 
   /** Call timers and the periodic quality report, checked on the shared clock. */
   private everySecond(rtp: RtpSession): void {

@@ -2,20 +2,21 @@
  * The audio path between one call's SIP codec and its agent link format, both ways, with at
  * most one resample per direction:
  *   caller → agent: RTP payload → jitter buffer → codec decode (or concealment of a lost
- *     packet) → 20 ms frames → resample to the link rate → link format, one frame per tick;
+ *     packet) → 20 ms frames → resample to the link rate → link format, sent as soon as the
+ *     buffer releases them (it holds its target delay), concealed on the clock when overdue;
  *   agent → caller: link format → playout queue (at the link rate) → resample → codec encode.
  * A µ-law link with a PCMU caller (or A-law with PCMA) passes the caller's payload through.
  *
  * Concealment: the codec's own PLC where it has one (Opus); otherwise the last frame again at
  * half the level each time, up to MAX_REPEATS, then silence. Once the caller's stream has
- * started the agent gets a frame every tick, so its audio is exactly 20 ms per frame in media
- * time whatever the network did.
+ * started the agent gets 20 ms of audio for every 20 ms, so its audio is exactly 20 ms per
+ * frame in media time whatever the network did.
  */
 import { createCodec, type Codec, type CodecDescription } from '../codecs/codec.js';
 import { g711Decode, g711Encode } from '../codecs/g711.js';
 import { Resampler, type SampleRate } from '../codecs/resampler.js';
 import { LINK_FORMAT_RATE, type LinkFormat } from '../link/protocol.js';
-import { JitterBuffer } from '../media/jitter-buffer.js';
+import { JitterBuffer, type JitterPacket } from '../media/jitter-buffer.js';
 import { PlayoutQueue } from '../media/playout-queue.js';
 import { Ringback } from '../media/ringback.js';
 
@@ -26,6 +27,7 @@ export interface MediaChainOptions {
   jitterMaxMs: number;
 }
 
+const FRAME_MS = 20;
 /** Concealed frames in a row before a codec without PLC falls silent. */
 const MAX_REPEATS = 3;
 /** The same for a codec's own PLC, which fades by itself. */
@@ -40,6 +42,8 @@ export class MediaChain {
   private pending = new Int16Array(0);
   private pendingLength = 0;
   private callerStarted = false;
+  /** When the last frame went to the agent (ms), to notice an overdue packet. */
+  private lastEmitAt = 0;
   /** The last frame heard, and how many concealed frames followed it. */
   private lastFrame = new Int16Array(0);
   private concealedInRow = 0;
@@ -117,46 +121,71 @@ export class MediaChain {
     );
   }
 
-  /** One RTP packet of the caller's audio, into the jitter buffer. */
-  pushCaller(ssrc: number, sequence: number, timestamp: number, marker: boolean, payload: Buffer) {
-    this.jitter?.push(ssrc, sequence, timestamp, marker, payload);
+  /**
+   * One RTP packet of the caller's audio, into the jitter buffer; whatever it releases goes to
+   * `send` at once (the buffer keeps its target delay, and no more: no wait for the clock).
+   */
+  pushCaller(
+    header: { ssrc: number; sequence: number; timestamp: number; marker: boolean },
+    payload: Buffer,
+    send: (frame: Buffer) => void,
+  ): void {
+    const jitter = this.jitter;
+    if (!jitter) return;
+    jitter.push(header.ssrc, header.sequence, header.timestamp, header.marker, payload);
+    while (jitter.ready) this.take(jitter.read());
+    this.emitFrames(send, Date.now());
   }
 
   /**
-   * The caller's next 20 ms as link-format bytes, one per tick; undefined until the caller's
-   * stream has started (the jitter buffer's first fill).
+   * On the clock: when the caller's stream has started and its next packet is overdue by more
+   * than the buffer's target, conceal one frame, so the agent still gets 20 ms per 20 ms.
    */
-  callerFrame(): Buffer | undefined {
-    const codec = this.codec;
+  tickCaller(send: (frame: Buffer) => void): void {
     const jitter = this.jitter;
-    if (!codec || !jitter) return undefined;
-    const frame = codec.frameSamples;
-    while (this.pendingLength < frame) {
+    const codec = this.codec;
+    if (!jitter || !codec || !this.callerStarted) return;
+    const now = Date.now();
+    if (now - this.lastEmitAt < FRAME_MS + jitter.stats.targetMs + FRAME_MS) return;
+    while (this.pendingLength < codec.frameSamples) {
       const read = jitter.read();
       if (read === 'empty') {
-        if (!this.callerStarted) return undefined;
-        this.conceal(frame - this.pendingLength);
+        this.conceal(codec.frameSamples - this.pendingLength);
         break;
       }
-      this.callerStarted = true;
-      if (read === 'lost') this.conceal(frame);
-      else this.decodeInto(read.payload);
+      this.take(read);
     }
-    const pcm = this.pending.subarray(0, frame);
-    let out: Buffer;
-    if (this.passThrough) out = Buffer.from(Uint8Array.from(pcm));
-    else {
-      let linkPcm: Int16Array = pcm;
-      if (this.toLink) {
-        const needed = this.toLink.outputLength(frame);
-        if (this.linkOut.length < needed) this.linkOut = new Int16Array(needed);
-        linkPcm = this.toLink.process(pcm, this.linkOut.subarray(0, needed));
-      }
-      out = this.toLinkBytes(linkPcm);
+    this.emitFrames(send, this.lastEmitAt + FRAME_MS);
+  }
+
+  /** A packet (decoded) or a lost one (concealed) into the pending audio. */
+  private take(read: JitterPacket | 'lost' | 'empty'): void {
+    if (read === 'empty') return;
+    this.callerStarted = true;
+    if (read === 'lost') this.conceal(this.codec!.frameSamples);
+    else this.decodeInto(read.payload);
+  }
+
+  /** Every whole 20 ms of pending audio, as link-format bytes. */
+  private emitFrames(send: (frame: Buffer) => void, at: number): void {
+    const frame = this.codec?.frameSamples ?? Infinity;
+    while (this.pendingLength >= frame) {
+      send(this.linkBytesOf(this.pending.subarray(0, frame)));
+      this.pending.copyWithin(0, frame, this.pendingLength);
+      this.pendingLength -= frame;
+      this.lastEmitAt = at;
     }
-    this.pending.copyWithin(0, frame, this.pendingLength);
-    this.pendingLength -= frame;
-    return out;
+  }
+
+  private linkBytesOf(pcm: Int16Array): Buffer {
+    if (this.passThrough) return Buffer.from(Uint8Array.from(pcm));
+    let linkPcm: Int16Array = pcm;
+    if (this.toLink) {
+      const needed = this.toLink.outputLength(pcm.length);
+      if (this.linkOut.length < needed) this.linkOut = new Int16Array(needed);
+      linkPcm = this.toLink.process(pcm, this.linkOut.subarray(0, needed));
+    }
+    return this.toLinkBytes(linkPcm);
   }
 
   private decodeInto(payload: Buffer): void {

@@ -137,6 +137,14 @@ export class JitterBuffer {
     this.stats.depthMs = this.depthMs;
   }
 
+  /**
+   * Whether a read now still leaves the target delay held. Packets are read as they arrive
+   * while this holds; the clock reads (and conceals) only when the next one is overdue.
+   */
+  get ready(): boolean {
+    return this.packets.size > 0 && this.depthMs > this.targetMs;
+  }
+
   /** The next packet to play, `lost` (conceal one packet), or `empty` (underrun). */
   read(): JitterRead {
     if (!this.playing) {
