@@ -6,14 +6,21 @@
 import dgram from 'node:dgram';
 import { parseMessage } from '../src/sip/parse.js';
 
+let uacCount = 0;
+
 export class MiniUac {
   readonly sip = dgram.createSocket('udp4');
   readonly rtp = dgram.createSocket('udp4');
   private waiters: Array<(text: string) => void> = [];
   private toTag = '';
-  private readonly callId = `bench-${process.pid}-${Date.now()}`;
+  private readonly callId = `bench-${process.pid}-${Date.now()}-${++uacCount}`;
 
-  constructor(private readonly target: number) {}
+  constructor(
+    private readonly target: number,
+    /** The m= line's formats and their rtpmap lines. */
+    private readonly media = { formats: '0', rtpmap: ['a=rtpmap:0 PCMU/8000'] },
+    private readonly user = '15550100100',
+  ) {}
 
   async open(): Promise<void> {
     await Promise.all([this.bind(this.sip), this.bind(this.rtp)]);
@@ -42,10 +49,10 @@ export class MiniUac {
   private head(method: string, cseq: number): string {
     const port = this.sip.address().port;
     return [
-      `${method} sip:15550100100@127.0.0.1:${this.target} SIP/2.0`,
+      `${method} sip:${this.user}@127.0.0.1:${this.target} SIP/2.0`,
       `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK${method}${Math.random().toString(36).slice(2)}`,
       `From: <sip:bench@127.0.0.1:${port}>;tag=b1`,
-      `To: <sip:15550100100@127.0.0.1>${this.toTag ? `;tag=${this.toTag}` : ''}`,
+      `To: <sip:${this.user}@127.0.0.1>${this.toTag ? `;tag=${this.toTag}` : ''}`,
       `Call-ID: ${this.callId}`,
       `CSeq: ${cseq} ${method}`,
       `Contact: <sip:bench@127.0.0.1:${port}>`,
@@ -55,7 +62,16 @@ export class MiniUac {
 
   /** INVITE → 200 → ACK; returns the answer's RTP port. */
   async call(): Promise<number> {
-    const sdp = `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${this.rtp.address().port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;
+    const sdp = [
+      'v=0',
+      'o=- 1 1 IN IP4 127.0.0.1',
+      's=-',
+      'c=IN IP4 127.0.0.1',
+      't=0 0',
+      `m=audio ${this.rtp.address().port} RTP/AVP ${this.media.formats}`,
+      ...this.media.rtpmap,
+      '',
+    ].join('\r\n');
     const final = this.final();
     this.sip.send(
       `${this.head('INVITE', 1)}\r\nContent-Type: application/sdp\r\nContent-Length: ${sdp.length}\r\n\r\n${sdp}`,
