@@ -16,16 +16,14 @@
  * (20 ms, the minimum); agent → caller includes the wait for the shared 20 ms clock, which
  * paces every call's playout (0–20 ms, by design).
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { LocalAgent } from '../src/link/local-agent/server.js';
 import { MiniUac } from './mini-uac.js';
+import { startTelgate as spawnTelgate } from './telgate-process.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const SIP_PORT = 5196;
 const JITTER_TARGET_MS = 20;
 const CALL_COUNTS = (process.env.LATENCY_CALLS ?? '1,100,300').split(',').map(Number);
@@ -42,7 +40,7 @@ function quantile(values: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
 }
 
-async function startTelgate(agentUrl: string): Promise<() => Promise<void>> {
+async function startWithAgent(agentUrl: string): Promise<() => Promise<void>> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'telgate-latency-'));
   const config = {
     sip: { listen: { host: '127.0.0.1', port: SIP_PORT }, transports: ['udp'] },
@@ -60,29 +58,11 @@ async function startTelgate(agentUrl: string): Promise<() => Promise<void>> {
     ],
   };
   await fs.writeFile(path.join(dir, 'telgate.json.yaml'), JSON.stringify(config));
-  const profile = process.env.LATENCY_PROFILE_DIR
-    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LATENCY_PROFILE_DIR}`]
-    : [];
-  const child = spawn(
-    process.execPath,
-    [...profile, path.join(here, '..', 'dist', 'main.js'), dir],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, LOG_LEVEL: 'warn', BENCH_KEY: 'bench' },
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('listening for SIP')) resolve();
-    });
-    child.once('exit', () => reject(new Error(`telgate exited: ${err}`)));
+  const profile = process.env.LATENCY_PROFILE_DIR;
+  return spawnTelgate(dir, {
+    env: { BENCH_KEY: 'bench' },
+    nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [],
   });
-  return async () => {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-  };
 }
 
 interface Row {
@@ -173,7 +153,7 @@ const agent = new LocalAgent({
   behaviours: { echo: { kind: 'echo' } },
 });
 await agent.listen();
-const stop = await startTelgate(agent.url);
+const stop = await startWithAgent(agent.url);
 const rows: Row[] = [];
 try {
   for (const calls of CALL_COUNTS) rows.push(await run(calls, agent));

@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MiniUac } from './mini-uac.js';
+import { startTelgate } from './telgate-process.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SIP_PORT = 5190;
@@ -23,29 +24,6 @@ const SIP_PORT = 5190;
 function quantile(values: number[], q: number): number {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-}
-
-async function startTelgate(): Promise<() => Promise<void>> {
-  const child = spawn(
-    process.execPath,
-    [path.join(here, '..', 'dist', 'main.js'), path.join(here, 'config')],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, LOG_LEVEL: 'warn' },
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('listening for SIP')) resolve();
-    });
-    child.once('exit', () => reject(new Error(`telgate exited: ${err}`)));
-  });
-  return async () => {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-  };
 }
 
 async function inviteTo200(): Promise<number[]> {
@@ -131,7 +109,7 @@ async function echoRoundTrip(frames = 250): Promise<number[]> {
 }
 
 async function main(): Promise<void> {
-  const stop = await startTelgate();
+  const stop = await startTelgate(path.join(here, 'config'));
   try {
     const setup = await inviteTo200();
     const rtt = await echoRoundTrip();

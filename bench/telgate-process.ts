@@ -1,0 +1,33 @@
+/** Runs the built telgate (dist/main.js) as a child process for a benchmark, until stopped. */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** Starts telgate on `configDir`; resolves once it listens, with a function that stops it. */
+export async function startTelgate(
+  configDir: string,
+  options: { env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {},
+): Promise<() => Promise<void>> {
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), path.join(here, '..', 'dist', 'main.js'), configDir],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LOG_LEVEL: 'warn', ...options.env },
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes('listening for SIP')) resolve();
+    });
+    child.once('exit', () => reject(new Error(`telgate exited: ${err}`)));
+  });
+  return async () => {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  };
+}
