@@ -33,6 +33,8 @@ import type {
 } from '../sip/engine.js';
 import { parseNameAddr } from '../sip/uri.js';
 import { SessionDescription, type MediaPlan } from './session-description.js';
+import type { OutboundLeg } from './leg.js';
+import { TransferController, type EgressRoute } from './transfer.js';
 import { byeReason, rejectionFor, type EndCause, type RefusalCause } from './failure.js';
 
 const TICKS_PER_SECOND = 50;
@@ -66,6 +68,8 @@ export interface CallDeps {
   onAnswered(call: Call): void;
   /** Timers and early media (`calls` in the config). */
   calls: TelgateConfig['calls'];
+  /** Where the agent's transfers leave, when the endpoint has an egress base number. */
+  egress: EgressRoute | undefined;
   /** Places an outgoing call (a REFER's target). */
   placeCall(request: OutgoingInviteRequest): OutgoingCall;
   /** Opens the agent link; `bytesPerMs` sizes the audio it holds while resuming. */
@@ -88,6 +92,9 @@ export class Call implements Tickable, RtpReceiver {
   private eventTimestamp = 0;
   private dueMarks: string[] = [];
   private rtcp: RtcpReporter | undefined;
+  private readonly transfer: TransferController;
+  /** Set once a bridged transfer joined the caller to another leg: the agent is out. */
+  private bridgedTo: OutboundLeg | undefined;
   private ticks = 0;
   /** Start of the media timeout's count: the answer, or the end of a hold. */
   private lastRtpCheck = 0;
@@ -116,6 +123,33 @@ export class Call implements Tickable, RtpReceiver {
       this.media.passThroughCodec,
     );
     invite.onCancel(() => this.refuse('cancelled', undefined, [], false));
+    const transfer = endpoint.kind === 'phone' ? endpoint.transfer : undefined;
+    this.transfer = new TransferController({
+      log: this.log,
+      policy: {
+        allow: transfer?.allow ?? [],
+        deny: transfer?.deny ?? [],
+        allowInternational: transfer?.allowInternational,
+        allowPremium: transfer?.allowPremium,
+      },
+      egress: deps.egress,
+      callerUri: parseNameAddr(invite.from)?.uri ?? 'sip:anonymous@anonymous.invalid',
+      agentListens: transfer?.agentListens ?? false,
+      legDeps: {
+        clock: deps.clock,
+        ports: deps.ports,
+        mediaAddress: deps.mediaAddress,
+        linkFormat: deps.linkFormat,
+        codecs: endpoint.codecs,
+        logger: this.log,
+        placeCall: deps.placeCall,
+      },
+      callerDialog: () => this.dialog,
+      report: (message) => this.link?.send(message),
+      ringback: (on) => (this.media.ringback = on),
+      bridge: (leg) => this.bridge(leg, transfer?.agentListens ?? false),
+      handedOver: () => void this.end('transferred'),
+    });
   }
 
   get callId(): string {
@@ -174,7 +208,9 @@ export class Call implements Tickable, RtpReceiver {
     }
     const link = this.deps.openLink(
       {
-        onAudio: (frame) => this.media.fromAgent(frame),
+        onAudio: (frame) => {
+          if (!this.bridgedTo) this.media.fromAgent(frame);
+        },
         onMessage: (message) => this.onAgentMessage(message),
         onClose: (code, reason) =>
           void this.end('link-lost', `WebSocket closed ${code} ${reason}`.trim()),
@@ -387,7 +423,8 @@ export class Call implements Tickable, RtpReceiver {
   }
 
   private readonly markPlayed = (name: string) => void this.dueMarks.push(name);
-  private readonly sendToAgent = (frame: Buffer) => this.link?.sendAudio(frame);
+  /** Where the caller's audio goes: the agent, or a bridged transfer's leg. */
+  private sendToAgent = (frame: Buffer) => this.link?.sendAudio(frame);
 
   /** Call timers and the periodic quality report, checked on the shared clock. */
   private everySecond(rtp: RtpSession): void {
@@ -459,7 +496,31 @@ export class Call implements Tickable, RtpReceiver {
       }
       case 'dtmf.send':
         return this.sendDtmf(message.digits, message.durationMs);
+      case 'transfer':
+        if (this.bridgedTo || this.closed) return;
+        return void this.transfer.start(message);
     }
+  }
+
+  /**
+   * A bridged transfer was answered: the caller and the new leg hear each other through
+   * telgate; the agent's queued audio is dropped and its session ends, unless it listens on.
+   */
+  private bridge(leg: OutboundLeg, agentListens: boolean): void {
+    this.bridgedTo = leg;
+    this.media.playout.clear();
+    leg.sink = (frame) => this.media.fromAgent(frame);
+    this.sendToAgent = agentListens
+      ? (frame) => {
+          leg.play(frame);
+          this.link?.sendAudio(frame);
+        }
+      : (frame) => leg.play(frame);
+    leg.dialog?.onEnd((cause) => {
+      if (cause === 'remote-bye') void this.end('transfer-target-hangup');
+    });
+    if (!agentListens) this.link?.close({ type: 'session.end', reason: 'transferred' });
+    this.log.info({ agentListens }, 'caller bridged to the transfer target');
   }
 
   private onDialogEnd(cause: DialogEndCause): void {
@@ -518,6 +579,7 @@ export class Call implements Tickable, RtpReceiver {
 
   private release(finalMessage: Parameters<LinkSession['close']>[0]): void {
     this.closed = true;
+    void this.transfer.close('Q.850 ;cause=16 ;text="the call ended"');
     this.deps.clock.remove(this);
     this.rtp?.close();
     this.link?.close(finalMessage);

@@ -46,6 +46,8 @@ export const ENDINGS = {
   'link-lost': { q850: 41, text: 'voice agent connection lost' },
   'media-timeout': { q850: 41, text: 'no RTP from the caller' },
   'max-duration': { q850: 102, text: 'maximum call duration reached' },
+  transferred: { q850: 16, text: 'transferred by the agent' },
+  'transfer-target-hangup': { q850: 16, text: 'the transfer target hung up' },
   'no-ack': { q850: 41, text: 'no ACK for the 200 OK' },
   'no-usable-answer': { q850: 88, text: 'the ACK carried no usable SDP answer' },
   shutdown: { q850: 41, text: 'telgate shutting down' },

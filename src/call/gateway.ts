@@ -17,6 +17,7 @@ import { linkFormatFor, Router } from '../routing/resolve.js';
 import type { IncomingInvite, SipEngine } from '../sip/engine.js';
 import { NativeSipEngine } from '../sip/engine-native.js';
 import { Call, type CallOutcome } from './call.js';
+import type { EgressRoute } from './transfer.js';
 import { rejectionFor, type RefusalCause } from './failure.js';
 import { InProcessCaps, type CallCaps, type CapRequest } from '../routing/caps.js';
 
@@ -58,7 +59,7 @@ export class Gateway {
   constructor(
     private config: TelgateConfig,
     private readonly logger: Logger,
-    env: NodeJS.ProcessEnv = process.env,
+    private readonly env: NodeJS.ProcessEnv = process.env,
   ) {
     const envKey = env[config.telapi.apiKeyEnv];
     if (!envKey && !config.localAgent.enabled) {
@@ -177,6 +178,7 @@ export class Gateway {
         onAnswered: (c) => this.events.emit('answered', c.callId),
         placeCall: (request) => this.engine.invite(request),
         calls: this.config.calls,
+        egress: this.egressFor(route.endpoint),
         openLink: (events, bytesPerMs) =>
           new LinkSession(telapi, events, {
             ...this.dialectFor(route.endpoint),
@@ -193,6 +195,30 @@ export class Gateway {
     );
     this.calls.set(call, true);
     void call.start();
+  }
+
+  /** The endpoint's egress base number and the outbound side of its trunk, if it has one. */
+  private egressFor(endpoint: CallEndpointConfig): EgressRoute | undefined {
+    if (endpoint.kind !== 'phone' || !endpoint.egressBaseNumber) return undefined;
+    const base = this.config.baseNumbers.find((b) => b.number === endpoint.egressBaseNumber);
+    const trunk = this.config.trunks.find((t) => t.id === base?.trunk);
+    const out = trunk?.outbound;
+    if (!base || !trunk || !out) return undefined;
+    const password = out.passwordEnv ? this.env[out.passwordEnv] : undefined;
+    return {
+      number: base.number,
+      host: out.host,
+      port: out.port,
+      transport: out.transport,
+      credentials: out.username && password ? { username: out.username, password } : undefined,
+      callerIdentity: out.callerIdentity,
+      acquireSlot: () => {
+        const caps: CapRequest[] =
+          trunk.maxCalls === undefined ? [] : [{ key: `trunk:${trunk.id}`, limit: trunk.maxCalls }];
+        const slot = this.caps.acquire(caps);
+        return slot.ok ? slot : undefined;
+      },
+    };
   }
 
   /** The endpoint's link dialect, and where it connects when TelAPI does not say. */

@@ -60,6 +60,15 @@ export type GatewayMessage =
   | { type: 'mark'; name: string; status: 'played' | 'cleared' }
   | ({ type: 'playback.cleared' } & ClearReport)
   | { type: 'call.quality'; quality: CallQuality }
+  /** How an agent's transfer is going (docs/link-protocol.md §3). */
+  | {
+      type: 'transfer.progress';
+      target: string;
+      mode: TransferMode;
+      state: 'trying' | 'ringing' | 'answered' | 'completed' | 'failed';
+      sipStatus?: number;
+      reason?: string;
+    }
   /** After a reconnect: the audio held while the socket was down follows at once. */
   | { type: 'session.resumed'; sessionId: string; heldMs: number };
 
@@ -83,7 +92,23 @@ export type AgentMessage =
   | { type: 'hangup'; reason?: string }
   | { type: 'mark'; name: string }
   | { type: 'clear' }
-  | { type: 'dtmf.send'; digits: string; durationMs: number };
+  | { type: 'dtmf.send'; digits: string; durationMs: number }
+  | TransferRequest;
+
+export type TransferMode = 'blind' | 'bridged' | 'warm';
+
+export interface TransferRequest {
+  type: 'transfer';
+  /** E.164 (`+4930123456`) or a SIP URI. */
+  target: string;
+  mode: TransferMode;
+  /** Extra headers for the target: `X-…` names or `User-to-User`. */
+  headers: Array<[string, string]>;
+  /** How long the target may ring (bridged), 1–120 s, default 30 s. */
+  timeoutMs: number;
+}
+
+const TRANSFER_HEADER = /^(X-[A-Za-z0-9-]{1,64}|User-to-User)$/i;
 
 /** Digits RFC 4733 carries as events 0–15. */
 export const DTMF_DIGITS = '0123456789*#ABCD';
@@ -127,7 +152,33 @@ export function parseAgentMessage(text: string): AgentMessage | undefined {
       const duration = typeof msg.durationMs === 'number' ? msg.durationMs : 100;
       return { type: 'dtmf.send', digits, durationMs: Math.min(2000, Math.max(40, duration)) };
     }
+    case 'transfer':
+      return parseTransfer(msg);
     default:
       return undefined;
   }
+}
+
+function parseTransfer(msg: Record<string, unknown>): TransferRequest | undefined {
+  if (typeof msg.target !== 'string' || msg.target.length > 256) return undefined;
+  const mode = msg.mode ?? 'bridged';
+  if (mode !== 'blind' && mode !== 'bridged' && mode !== 'warm') return undefined;
+  const headers: Array<[string, string]> = [];
+  if (msg.headers !== undefined) {
+    if (typeof msg.headers !== 'object' || msg.headers === null) return undefined;
+    for (const [name, value] of Object.entries(msg.headers)) {
+      // Only context headers, and nothing that could break the message apart.
+      if (!TRANSFER_HEADER.test(name) || typeof value !== 'string') return undefined;
+      if (/[\r\n]/.test(value) || value.length > 512) return undefined;
+      headers.push([name, value]);
+    }
+  }
+  const timeout = typeof msg.timeoutMs === 'number' ? msg.timeoutMs : 30_000;
+  return {
+    type: 'transfer',
+    target: msg.target.trim(),
+    mode,
+    headers: headers.slice(0, 10),
+    timeoutMs: Math.min(120_000, Math.max(1000, timeout)),
+  };
 }

@@ -52,6 +52,8 @@ export const trunk = z
         transport: z.enum(['udp', 'tcp']).default('udp'),
         username: z.string().min(1).optional(),
         passwordEnv: envName.optional(),
+        /** How the original caller travels on a bridged transfer's INVITE. */
+        callerIdentity: z.enum(['pai', 'diversion', 'history-info', 'none']).default('pai'),
       })
       .strict()
       .optional(),
@@ -104,8 +106,12 @@ const phoneEndpoint = z
     egressBaseNumber: e164.optional(),
     transfer: z
       .object({
-        allow: z.array(targetPattern).default([]),
+        allow: z.array(z.union([targetPattern, z.string().regex(/^sips?:[^\s]+$/)])).default([]),
         deny: z.array(targetPattern).default([]),
+        allowInternational: z.boolean().default(false),
+        allowPremium: z.boolean().default(false),
+        /** Bridged transfers: the agent keeps hearing the call instead of leaving it. */
+        agentListens: z.boolean().default(false),
       })
       .strict()
       .optional(),

@@ -45,6 +45,16 @@ const behaviourStep = z.discriminatedUnion('do', [
     .strict(),
   z.object({ atMs, do: z.literal('hangup'), reason: z.string().max(200).optional() }).strict(),
   z.object({ atMs, do: z.literal('drop'), refuseResume: z.boolean().optional() }).strict(),
+  z
+    .object({
+      atMs,
+      do: z.literal('transfer'),
+      target: z.string().min(1).max(256),
+      mode: z.enum(['blind', 'bridged', 'warm']).default('bridged'),
+      timeoutMs: z.number().int().min(1000).max(120_000).optional(),
+      headers: z.record(z.string(), z.string()).optional(),
+    })
+    .strict(),
 ]);
 
 const behaviourCommon = {

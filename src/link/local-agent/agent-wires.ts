@@ -21,6 +21,7 @@ export interface AgentWire {
   clear(): WireOut;
   dtmf(digits: string, durationMs: number): WireOut;
   hangup(reason: string): WireOut;
+  transfer(request: object): WireOut;
 }
 
 function parseJson(data: Buffer): Record<string, unknown> | undefined {
@@ -52,6 +53,7 @@ function telphiWire(): AgentWire {
     clear: () => json({ type: 'clear' }),
     dtmf: (digits, durationMs) => json({ type: 'dtmf.send', digits, durationMs }),
     hangup: (reason) => json({ type: 'hangup', reason }),
+    transfer: (request) => json({ type: 'transfer', ...request }),
   };
 }
 
@@ -80,6 +82,7 @@ function twilioWire(): AgentWire {
     clear: () => event('clear'),
     dtmf: () => [],
     hangup: () => 'close',
+    transfer: () => [],
   };
 }
 
@@ -110,6 +113,7 @@ function asteriskWire(): AgentWire {
     clear: () => command('FLUSH_MEDIA'),
     dtmf: () => [],
     hangup: () => command('HANGUP'),
+    transfer: () => [],
   };
 }
 

@@ -2,7 +2,7 @@
  * Scripted behaviours of the embedded local agent, chosen per endpoint in config:
  * `echo` returns the caller's audio, `tone` plays a sine, `script` only runs its steps. Any of
  * them can run timed steps (play a tone for a while, mark, clear, send DTMF, hang up, drop the
- * socket) and act as a slow consumer, so every link feature can be driven from a plain SIP call.
+ * socket, ask for a transfer) and act as a slow consumer, so every link feature can be driven from a plain SIP call.
  * A behaviour lives as long as its session: after a dropped socket it carries on with the
  * resumed one.
  */
@@ -16,6 +16,13 @@ export type BehaviourStep = { atMs: number } & (
   | { do: 'hangup'; reason?: string }
   /** Terminates the socket without a close frame; `refuseResume` turns the reconnect away. */
   | { do: 'drop'; refuseResume?: boolean }
+  | {
+      do: 'transfer';
+      target: string;
+      mode: 'blind' | 'bridged' | 'warm';
+      timeoutMs?: number;
+      headers?: Record<string, string>;
+    }
 );
 
 interface Common {
@@ -37,6 +44,7 @@ export interface AgentSocket {
   hangup(reason: string): void;
   drop(refuseResume: boolean): void;
   pauseReading(): void;
+  transfer(request: { target: string; mode: string; timeoutMs?: number; headers?: object }): void;
 }
 
 export interface RunningBehaviour {
@@ -96,6 +104,13 @@ function runStep(step: BehaviourStep, format: AudioFormat, socket: AgentSocket):
       return socket.hangup(step.reason ?? 'scripted hang-up');
     case 'drop':
       return socket.drop(step.refuseResume ?? false);
+    case 'transfer':
+      return socket.transfer({
+        target: step.target,
+        mode: step.mode,
+        timeoutMs: step.timeoutMs,
+        headers: step.headers,
+      });
   }
 }
 

@@ -281,6 +281,7 @@ export class LocalAgent extends EventEmitter {
       clear: () => out(wire.clear()),
       dtmf: (digits, durationMs) => out(wire.dtmf(digits, durationMs)),
       hangup: (reason) => out(wire.hangup(reason)),
+      transfer: (request) => out(wire.transfer(request)),
       drop: (refuseResume) => {
         session.refuseResume = refuseResume;
         session.ws?.terminate();

@@ -1,0 +1,145 @@
+/**
+ * An outgoing call leg telgate bridges itself (a bridged transfer): its own SIP dialog, RTP
+ * port and media chain. Its audio is exchanged with the caller's leg in the link's format, so
+ * each side transcodes only to and from that common format (and not at all when both speak
+ * the same codec at the link rate).
+ */
+import type { Logger } from 'pino';
+import type { MediaClock, Tickable } from '../media/media-clock.js';
+import type { PortPool } from '../media/port-pool.js';
+import type { RtpHeader } from '../media/rtp-packet.js';
+import { RtpSession, type RtpReceiver } from '../media/rtp-session.js';
+import type { LinkFormat } from '../link/protocol.js';
+import type { SipCodecName } from '../codecs/negotiate.js';
+import type { OutgoingCall, OutgoingInviteRequest, SipDialog } from '../sip/engine.js';
+import { MediaChain } from './media-chain.js';
+import { SessionDescription } from './session-description.js';
+
+const MAX_PAYLOAD_BYTES = 1920;
+
+export type LegResult = { ok: true } | { ok: false; status: number; reason: string };
+
+export interface LegDeps {
+  clock: MediaClock;
+  ports: PortPool;
+  mediaAddress: string;
+  linkFormat: LinkFormat;
+  codecs: readonly SipCodecName[];
+  logger: Logger;
+  placeCall(request: OutgoingInviteRequest): OutgoingCall;
+}
+
+export class OutboundLeg implements Tickable, RtpReceiver {
+  readonly media: MediaChain;
+  private readonly sdp: SessionDescription;
+  private rtp: RtpSession | undefined;
+  private call: OutgoingCall | undefined;
+  dialog: SipDialog | undefined;
+  private payloadType = -1;
+  private closed = false;
+  /** Where this leg's audio goes (the caller's leg), in the link format. */
+  sink: (frame: Buffer) => void = () => undefined;
+
+  constructor(private readonly deps: LegDeps) {
+    this.media = new MediaChain({
+      linkFormat: deps.linkFormat,
+      playoutMaxSeconds: 2,
+      jitterMinMs: 20,
+      jitterMaxMs: 200,
+    });
+    this.sdp = new SessionDescription(
+      deps.codecs,
+      deps.mediaAddress,
+      this.media.linkRate,
+      this.media.passThroughCodec,
+    );
+  }
+
+  /**
+   * Places the call; `onProgress` hears each provisional status. Resolves when it is answered
+   * (and its media set up), refused, cancelled or timed out.
+   */
+  async place(
+    request: Omit<OutgoingInviteRequest, 'sdp'>,
+    onProgress: (status: number) => void,
+    timeoutMs: number,
+  ): Promise<LegResult> {
+    const lease = await this.deps.ports.acquire();
+    if (!lease) return { ok: false, status: 503, reason: 'no free media port' };
+    if (this.closed) {
+      this.deps.ports.release(lease);
+      return { ok: false, status: 487, reason: 'cancelled' };
+    }
+    this.sdp.port = lease.port;
+    this.rtp = new RtpSession(
+      this.deps.ports,
+      lease,
+      {
+        remoteAddress: '0.0.0.0',
+        remotePort: 9,
+        payloadType: 0,
+        samplesPerFrame: 160,
+        maxPayloadBytes: MAX_PAYLOAD_BYTES,
+      },
+      this,
+    );
+    const call = this.deps.placeCall({ ...request, sdp: this.sdp.offer() });
+    this.call = call;
+    call.onProvisional((status) => onProgress(status));
+    const timer = setTimeout(() => call.cancel(), timeoutMs);
+    const result = await call.result.finally(() => clearTimeout(timer));
+    if (!result.ok) {
+      const reason = result.status === 487 && !this.closed ? 'no answer' : result.reason;
+      return { ok: false, status: result.status, reason };
+    }
+    this.dialog = result.dialog;
+    if (this.closed) {
+      void result.dialog.bye();
+      return { ok: false, status: 487, reason: 'cancelled' };
+    }
+    const plan = this.sdp.applyAnswer(result.sdp);
+    if (!plan) {
+      void result.dialog.bye('Q.850 ;cause=88 ;text="no usable SDP answer"');
+      return { ok: false, status: 488, reason: 'no usable SDP answer' };
+    }
+    this.media.setCodec(plan.negotiated.description);
+    this.payloadType = plan.negotiated.codec.payloadType;
+    this.rtp.setPayloadType(
+      plan.negotiated.codec.payloadType,
+      this.media.current!.rtpSamplesPerFrame,
+    );
+    this.rtp.setRemote(plan.remoteAddress, plan.remotePort);
+    this.rtp.rtcpMux = plan.rtcpMux;
+    this.deps.clock.add(this);
+    return { ok: true };
+  }
+
+  /** Audio for the far end of this leg, in the link format. */
+  play(frame: Buffer): void {
+    this.media.fromAgent(frame);
+  }
+
+  onRtp(header: RtpHeader, payload: Buffer): void {
+    if (header.payloadType !== this.payloadType) return;
+    this.media.pushCaller(header, payload, this.sink);
+  }
+
+  onTick(): void {
+    const rtp = this.rtp;
+    if (!rtp || this.closed) return;
+    this.media.tickCaller(this.sink);
+    const length = this.media.toCaller(rtp.payloadBuffer);
+    if (length) rtp.send(length);
+  }
+
+  /** Ends the leg: cancels it while it rings, BYE once answered; frees its port. */
+  close(reason?: string): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    this.deps.clock.remove(this);
+    this.rtp?.close();
+    if (this.dialog) return this.dialog.bye(reason);
+    this.call?.cancel();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * The agent's transfers (docs/link-protocol.md §3, docs/config.md): the target is checked
+ * against the endpoint's policy before anything leaves telgate, then
+ *   blind:   REFER to the caller's side; its NOTIFY progress goes to the agent; on success
+ *            telgate ends its part of the call, on failure the call goes on with the agent;
+ *   bridged: a new INVITE through the egress trunk (digest auth, the egress base number as
+ *            caller ID, the original caller in P-Asserted-Identity, Diversion or History-Info
+ *            as the trunk says); the caller hears ringback meanwhile; on answer the two legs
+ *            are bridged inside telgate and the agent's session ends (or keeps listening);
+ *            busy, no answer or failure: the agent is told and the caller stays with it.
+ * Warm transfers (consult first) are refused as not supported yet.
+ */
+import type { Logger } from 'pino';
+import type { GatewayMessage, TransferRequest } from '../link/protocol.js';
+import { checkTransferTarget, type TransferPolicy } from '../routing/transfer-policy.js';
+import type { OutgoingInviteRequest, SipDialog } from '../sip/engine.js';
+import { OutboundLeg, type LegDeps } from './leg.js';
+
+/** Where bridged and blind transfers leave: the endpoint's egress base number and its trunk. */
+export interface EgressRoute {
+  /** The egress base number: the caller ID the target sees. */
+  number: string;
+  host: string;
+  port: number;
+  transport: 'udp' | 'tcp';
+  credentials?: { username: string; password: string };
+  callerIdentity: 'pai' | 'diversion' | 'history-info' | 'none';
+  /** Takes a slot of the trunk's cap; undefined when the trunk is full. */
+  acquireSlot(): { release(): void } | undefined;
+}
+
+export interface TransferHost {
+  log: Logger;
+  policy: TransferPolicy;
+  egress: EgressRoute | undefined;
+  /** The caller as it reached telgate (its From URI). */
+  callerUri: string;
+  agentListens: boolean;
+  legDeps: LegDeps;
+  callerDialog(): SipDialog | undefined;
+  report(message: GatewayMessage): void;
+  /** The caller hears ringback (true) or the agent again (false). */
+  ringback(on: boolean): void;
+  /** Joins the caller to an answered leg; the agent leaves unless it listens. */
+  bridge(leg: OutboundLeg): void;
+  /** Ends the call after a blind transfer succeeded. */
+  handedOver(): void;
+}
+
+export class TransferController {
+  private active = false;
+  leg: OutboundLeg | undefined;
+  private slot: { release(): void } | undefined;
+
+  constructor(private readonly host: TransferHost) {}
+
+  get busy(): boolean {
+    return this.active;
+  }
+
+  async start(request: TransferRequest): Promise<void> {
+    const { host } = this;
+    const progress = (
+      state: 'trying' | 'ringing' | 'answered' | 'completed' | 'failed',
+      extra: { sipStatus?: number; reason?: string } = {},
+    ) =>
+      host.report({
+        type: 'transfer.progress',
+        target: request.target,
+        mode: request.mode,
+        state,
+        ...extra,
+      });
+    if (this.active) return progress('failed', { reason: 'a transfer is already in progress' });
+    if (request.mode === 'warm') {
+      return progress('failed', { reason: 'warm transfer is not supported yet' });
+    }
+    const egress = host.egress;
+    if (!egress) return progress('failed', { reason: 'the endpoint has no egress base number' });
+    const verdict = checkTransferTarget(request.target, host.policy, egress.number);
+    if (!verdict.ok) {
+      host.log.warn({ target: request.target, reason: verdict.reason }, 'transfer target refused');
+      return progress('failed', { reason: `target refused: ${verdict.reason}` });
+    }
+    const slot = egress.acquireSlot();
+    if (!slot)
+      return progress('failed', { sipStatus: 503, reason: 'egress trunk at its call cap' });
+    this.active = true;
+    this.slot = slot;
+    const uri = verdict.number
+      ? `sip:${verdict.number}@${egress.host}:${egress.port}`
+      : request.target;
+    host.log.info(
+      { target: request.target, mode: request.mode, uri },
+      'transfer requested by the agent',
+    );
+    progress('trying');
+    try {
+      if (request.mode === 'blind') await this.blind(uri, egress, progress);
+      else await this.bridged(uri, egress, request, progress);
+    } finally {
+      this.active = false;
+      if (!this.leg?.dialog) this.releaseSlot();
+    }
+  }
+
+  private async blind(
+    uri: string,
+    egress: EgressRoute,
+    progress: (
+      state: 'ringing' | 'completed' | 'failed',
+      extra?: { sipStatus?: number; reason?: string },
+    ) => void,
+  ): Promise<void> {
+    const dialog = this.host.callerDialog();
+    if (!dialog) return progress('failed', { reason: 'the call is not answered' });
+    const outcome = await dialog.refer(uri, {
+      referredBy: `sip:${egress.number}@${egress.host}`,
+      onProgress: (status) => {
+        if (status >= 180 && status < 200) progress('ringing', { sipStatus: status });
+      },
+    });
+    const final = outcome.finalStatus;
+    if (outcome.status === 202 && final !== undefined && final >= 200 && final < 300) {
+      progress('completed', { sipStatus: final });
+      this.host.handedOver();
+      return;
+    }
+    progress('failed', {
+      sipStatus: final ?? outcome.status,
+      reason: outcome.status !== 202 ? 'REFER refused' : 'the transfer target did not answer',
+    });
+  }
+
+  private async bridged(
+    uri: string,
+    egress: EgressRoute,
+    request: TransferRequest,
+    progress: (
+      state: 'ringing' | 'answered' | 'completed' | 'failed',
+      extra?: { sipStatus?: number; reason?: string },
+    ) => void,
+  ): Promise<void> {
+    const leg = new OutboundLeg(this.host.legDeps);
+    this.leg = leg;
+    this.host.ringback(true);
+    const result = await leg.place(
+      {
+        uri,
+        from: `sip:${egress.number}@${egress.host}`,
+        transport: egress.transport,
+        headers: [...identityHeaders(egress, this.host.callerUri), ...request.headers],
+        credentials: egress.credentials,
+      } satisfies Omit<OutgoingInviteRequest, 'sdp'>,
+      (status) => progress('ringing', { sipStatus: status }),
+      request.timeoutMs,
+    );
+    if (!result.ok) {
+      this.leg = undefined;
+      void leg.close();
+      this.host.ringback(false);
+      return progress('failed', { sipStatus: result.status, reason: result.reason });
+    }
+    progress('answered', { sipStatus: 200 });
+    this.host.ringback(false);
+    progress('completed', { sipStatus: 200 });
+    this.host.bridge(leg);
+  }
+
+  /** Ends any leg (the call is ending). */
+  close(reason?: string): Promise<void> {
+    const leg = this.leg;
+    this.leg = undefined;
+    this.releaseSlot();
+    return leg ? leg.close(reason) : Promise.resolve();
+  }
+
+  private releaseSlot(): void {
+    this.slot?.release();
+    this.slot = undefined;
+  }
+}
+
+/** The original caller, as the egress trunk wants to see it. */
+function identityHeaders(egress: EgressRoute, callerUri: string): Array<[string, string]> {
+  switch (egress.callerIdentity) {
+    case 'pai':
+      return [['p-asserted-identity', `<${callerUri}>`]];
+    case 'diversion':
+      return [['diversion', `<sip:${egress.number}@${egress.host}>;reason=unconditional`]];
+    case 'history-info':
+      return [['history-info', `<${callerUri}>;index=1`]];
+    case 'none':
+      return [];
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * The agent's transfers against real peers: sipp is the caller, another sipp the egress trunk
+ * and its target; the local agent asks for the transfer from a scripted step.
+ */
+import { createHash } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { countFramesAt } from '../helpers/audio.js';
+import { Capture } from '../helpers/capture.js';
+import {
+  BASE,
+  expectNothingLeft,
+  PUBLISHED,
+  startGateway,
+  testConfig,
+  type TestGateway,
+} from '../helpers/gateway.js';
+import { killAll } from '../helpers/processes.js';
+import { decodeRtpTo } from '../helpers/rtp.js';
+import {
+  messagesLog,
+  scenario,
+  sippPorts,
+  startSipp,
+  startSippUas,
+  toneFile,
+  workDir,
+} from '../helpers/sipp.js';
+
+const MEDIA_MIN = 32000;
+const EGRESS = '+15550199';
+const TARGET = '+15550199001';
+
+let tg: TestGateway | undefined;
+afterEach(async () => {
+  await killAll();
+  if (tg) {
+    await expectNothingLeft(tg);
+    await tg.stop();
+  }
+  tg = undefined;
+});
+
+type Step = Record<string, unknown>;
+
+/** telgate whose egress trunk is the sipp UAS on `trunkPort`; endpoint 800 runs `steps`. */
+async function gateway(trunkPort: number, steps: Step[]) {
+  tg = await startGateway(
+    testConfig(MEDIA_MIN, (raw) => {
+      raw.trunks = [
+        {
+          id: 'egress',
+          outbound: {
+            host: '127.0.0.1',
+            port: trunkPort,
+            username: 'alice',
+            passwordEnv: 'TRUNK_PASSWORD',
+          },
+          maxCalls: 2,
+        },
+      ];
+      (raw.baseNumbers as unknown[]).push({ number: EGRESS, trunk: 'egress' });
+      const agent = raw.localAgent as { behaviours: Record<string, unknown> };
+      agent.behaviours.xfer = { kind: 'tone', frequency: 1000, steps };
+      (raw.endpoints as unknown[]).push({
+        id: 'xfer',
+        baseNumber: BASE,
+        extension: '800',
+        flow: PUBLISHED,
+        egressBaseNumber: EGRESS,
+      });
+    }),
+    { TRUNK_PASSWORD: 'secret' },
+  );
+  return tg;
+}
+
+/** What the agent heard of its transfer. */
+function progressOf(gw: TestGateway) {
+  const states: Array<Record<string, unknown>> = [];
+  gw.gateway.localAgent!.on('message', (_id: string, m: Record<string, unknown>) => {
+    if (m.type === 'transfer.progress') states.push(m);
+  });
+  return states;
+}
+
+/**
+ * The caller (sipp, streaming 600 Hz for `seconds`, then BYE) and captures of what telgate
+ * sends to it and to the target's media port.
+ */
+async function callAndCapture(
+  gw: TestGateway,
+  dir: string,
+  targetMedia: number | undefined,
+  file = 'uac_rtp.xml',
+  callerPauseMs = 5000,
+) {
+  await toneFile(dir, 600, 8);
+  const ports = sippPorts();
+  const toCaller = await Capture.start(dir, `udp and dst port ${ports.media}`);
+  const toTarget = targetMedia
+    ? await Capture.start(dir, `udp and dst port ${targetMedia}`)
+    : undefined;
+  const caller = startSipp({
+    dir,
+    scenarioFile: await scenario(dir, file),
+    service: `${BASE.slice(1)}800`,
+    target: gw.sipPort,
+    ports,
+    extra: ['-trace_msg', '-d', String(callerPauseMs)],
+  });
+  const done = await caller.done;
+  return {
+    done,
+    toCaller: decodeRtpTo(await toCaller.stop(), ports.media),
+    toTarget: toTarget ? decodeRtpTo(await toTarget.stop(), targetMedia!) : [],
+  };
+}
+
+const transferAt = (mode: string, target = TARGET, timeoutMs = 4000): Step => ({
+  atMs: 800,
+  do: 'transfer',
+  target,
+  mode,
+  timeoutMs,
+});
+
+describe('bridged transfer', () => {
+  it('407 from the trunk, then answered: the caller and the target hear each other', async () => {
+    const dir = await workDir();
+    await toneFile(dir, 440, 8, 'target.ul');
+    const uas = await startSippUas(
+      [
+        '-sf',
+        await scenario(dir, 'uas_auth.xml', {
+          '401 Unauthorized': '407 Proxy Authentication Required',
+          'WWW-Authenticate:': 'Proxy-Authenticate:',
+          'header="Authorization:"': 'header="Proxy-Authorization:"',
+          ALGO: 'MD5',
+          // sipp's verifyauth reads Authorization only: the response is checked below.
+          VERIFY:
+            '<ereg regexp="response=.[0-9a-f]{32}." search_in="hdr" header="Proxy-Authorization:" assign_to="valid"/>',
+          '<recv request="ACK"/>\n  <recv request="BYE"/>':
+            '<recv request="ACK"/>\n  <nop><action><exec rtp_stream="target.ul,-1,0"/></action></nop>\n  <recv request="BYE"/>',
+        }),
+        '-trace_msg',
+      ],
+      { cwd: dir },
+    );
+    const gw = await gateway(uas.ports.sip, [transferAt('bridged')]);
+    const progress = progressOf(gw);
+    const { done, toCaller, toTarget } = await callAndCapture(gw, dir, uas.ports.media);
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect((await uas.sipp.done).code).toBe(0);
+    expect(
+      progress.map((p) => p.state),
+      JSON.stringify(progress),
+    ).toEqual(['trying', 'answered', 'completed']);
+    // The caller heard the agent first, then the target; the target heard the caller.
+    expect(countFramesAt(toCaller, 1000, 8000)).toBeGreaterThanOrEqual(30);
+    expect(countFramesAt(toCaller, 440, 8000)).toBeGreaterThanOrEqual(100);
+    expect(countFramesAt(toTarget, 600, 8000)).toBeGreaterThanOrEqual(100);
+    // The INVITE showed the egress number as caller ID and the original caller in PAI.
+    const log = await messagesLog(dir, 'uas_auth');
+    expect(log).toMatch(
+      /INVITE sip:\+15550199001@127\.0\.0\.1:\d+ SIP\/2\.0[\s\S]*From: <sip:\+15550199@127\.0\.0\.1>/,
+    );
+    expect(log).toMatch(/P-Asserted-Identity: <sip:sipp@127\.0\.0\.1:\d+>/i);
+    const auth = /Proxy-Authorization: (Digest [^\r\n]+)/.exec(log)![1];
+    const field = (name: string) => new RegExp(`${name}="?([^",]+)"?`).exec(auth)![1];
+    const md5 = (text: string) => createHash('md5').update(text).digest('hex');
+    const ha1 = md5(`alice:${field('realm')}:secret`);
+    const ha2 = md5(`INVITE:${field('uri')}`);
+    expect(field('response')).toBe(
+      md5(`${ha1}:${field('nonce')}:${field('nc')}:${field('cnonce')}:auth:${ha2}`),
+    );
+  });
+
+  it.each([
+    ['486', 'Busy Here'],
+    ['404', 'Not Found'],
+  ])('target answers %s: the agent is told and the caller still hears it', async (code, reason) => {
+    const dir = await workDir();
+    const uas = await startSippUas(
+      ['-sf', await scenario(dir, 'uas_code.xml', { CODE: code, REASON: reason })],
+      { cwd: dir },
+    );
+    const gw = await gateway(uas.ports.sip, [transferAt('bridged')]);
+    const progress = progressOf(gw);
+    const { done, toCaller } = await callAndCapture(gw, dir, undefined, 'uac_rtp.xml', 3000);
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect(progress.map((p) => [p.state, p.sipStatus])).toEqual([
+      ['trying', undefined],
+      ['failed', Number(code)],
+    ]);
+    // The agent's 1 kHz tone goes on to the end of the call (3 s, the transfer at 0.8 s).
+    expect(countFramesAt(toCaller.slice(-50), 1000, 8000)).toBeGreaterThanOrEqual(40);
+  });
+
+  it('no answer: the target leg is cancelled at the timeout, the agent is told', async () => {
+    const dir = await workDir();
+    const uas = await startSippUas(['-sf', await scenario(dir, 'uas_ring_cancel.xml')], {
+      cwd: dir,
+    });
+    const gw = await gateway(uas.ports.sip, [transferAt('bridged', TARGET, 1500)]);
+    const progress = progressOf(gw);
+    const { done, toCaller } = await callAndCapture(gw, dir, undefined, 'uac_rtp.xml', 4000);
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect((await uas.sipp.done).code).toBe(0); // it got the CANCEL
+    expect(progress.map((p) => p.state)).toEqual(['trying', 'ringing', 'failed']);
+    expect(progress[2]).toMatchObject({ sipStatus: 487, reason: 'no answer' });
+    expect(countFramesAt(toCaller.slice(-50), 1000, 8000)).toBeGreaterThanOrEqual(40);
+  });
+
+  it('the caller hangs up while the target rings: the target leg is cancelled', async () => {
+    const dir = await workDir();
+    const uas = await startSippUas(['-sf', await scenario(dir, 'uas_ring_cancel.xml')], {
+      cwd: dir,
+    });
+    const gw = await gateway(uas.ports.sip, [transferAt('bridged', TARGET, 10_000)]);
+    const { done } = await callAndCapture(gw, dir, undefined, 'uac_rtp.xml', 2000);
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect((await uas.sipp.done).code).toBe(0);
+  });
+});
+
+describe('target policy', () => {
+  it('a premium-rate target is refused before anything leaves telgate', async () => {
+    const dir = await workDir();
+    // Nothing listens on the trunk: an INVITE would time out, not be refused at once.
+    const gw = await gateway(sippPorts().sip, [transferAt('bridged', '+19005550100')]);
+    const progress = progressOf(gw);
+    const { done } = await callAndCapture(gw, dir, undefined, 'uac_rtp.xml', 2000);
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect(progress).toEqual([
+      expect.objectContaining({
+        state: 'failed',
+        reason: 'target refused: +19005550100 is a premium-rate number (+1900…)',
+      }),
+    ]);
+  });
+});
+
+describe('blind transfer', () => {
+  it('REFER to the caller’s side: 202, NOTIFY 200, and telgate ends its part', async () => {
+    const dir = await workDir();
+    const gw = await gateway(5060, [transferAt('blind')]);
+    const progress = progressOf(gw);
+    const { done } = await callAndCapture(gw, dir, undefined, 'uac_accept_refer.xml');
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect(progress.map((p) => [p.state, p.sipStatus])).toEqual([
+      ['trying', undefined],
+      ['completed', 200],
+    ]);
+    const log = await messagesLog(dir, 'uac_accept_refer');
+    expect(log).toMatch(/REFER sip:[\s\S]*Refer-To: <?sip:\+15550199001@127\.0\.0\.1:5060>?/);
+    expect(log).toMatch(/Referred-By: <?sip:\+15550199@127\.0\.0\.1>?/);
+    expect(log).toMatch(/BYE sip:[\s\S]*Reason: Q\.850 ;cause=16 ;text="transferred by the agent"/);
+  });
+});
