@@ -95,6 +95,8 @@ export class Call implements Tickable, RtpReceiver {
   private readonly transfer: TransferController;
   /** Set once a bridged transfer joined the caller to another leg: the agent is out. */
   private bridgedTo: OutboundLeg | undefined;
+  /** A warm transfer's target while the agent consults it: the caller waits in silence. */
+  private consulting: OutboundLeg | undefined;
   private ticks = 0;
   /** Start of the media timeout's count: the answer, or the end of a hold. */
   private lastRtpCheck = 0;
@@ -148,6 +150,7 @@ export class Call implements Tickable, RtpReceiver {
       report: (message) => this.link?.send(message),
       ringback: (on) => (this.media.ringback = on),
       bridge: (leg) => this.bridge(leg, transfer?.agentListens ?? false),
+      consult: (leg) => this.consult(leg),
       handedOver: () => void this.end('transferred'),
     });
   }
@@ -209,7 +212,8 @@ export class Call implements Tickable, RtpReceiver {
     const link = this.deps.openLink(
       {
         onAudio: (frame) => {
-          if (!this.bridgedTo) this.media.fromAgent(frame);
+          if (this.consulting) this.consulting.play(frame);
+          else if (!this.bridgedTo) this.media.fromAgent(frame);
         },
         onMessage: (message) => this.onAgentMessage(message),
         onClose: (code, reason) =>
@@ -499,7 +503,25 @@ export class Call implements Tickable, RtpReceiver {
       case 'transfer':
         if (this.bridgedTo || this.closed) return;
         return void this.transfer.start(message);
+      case 'transfer.complete':
+        return this.transfer.complete();
+      case 'transfer.cancel':
+        return this.transfer.cancel();
     }
+  }
+
+  /**
+   * Warm transfer: the agent and the target hear each other while the caller waits in silence
+   * (its audio goes nowhere); `null` puts the caller back with the agent.
+   */
+  private consult(leg: OutboundLeg | null): void {
+    this.consulting = leg ?? undefined;
+    this.media.playout.clear();
+    if (leg) {
+      leg.sink = (frame) => this.link?.sendAudio(frame);
+      this.sendToAgent = () => undefined;
+    } else this.sendToAgent = (frame) => this.link?.sendAudio(frame);
+    this.log.info({ consulting: !!leg }, leg ? 'agent consults the transfer target' : 'consultation over');
   }
 
   /**
@@ -507,6 +529,7 @@ export class Call implements Tickable, RtpReceiver {
    * telgate; the agent's queued audio is dropped and its session ends, unless it listens on.
    */
   private bridge(leg: OutboundLeg, agentListens: boolean): void {
+    this.consulting = undefined;
     this.bridgedTo = leg;
     this.media.playout.clear();
     leg.sink = (frame) => this.media.fromAgent(frame);

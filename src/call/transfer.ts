@@ -8,10 +8,12 @@
  *            as the trunk says); the caller hears ringback meanwhile; on answer the two legs
  *            are bridged inside telgate and the agent's session ends (or keeps listening);
  *            busy, no answer or failure: the agent is told and the caller stays with it.
- * Warm transfers (consult first) are refused as not supported yet.
+ *   warm:    as bridged, but on answer the agent talks to the target alone while the caller
+ *            waits in silence; the agent then completes (caller and target bridged, the agent
+ *            leaves) or cancels (the target leg ends, the caller is back with the agent).
  */
 import type { Logger } from 'pino';
-import type { GatewayMessage, TransferRequest } from '../link/protocol.js';
+import type { GatewayMessage, TransferRequest, TransferState } from '../link/protocol.js';
 import { checkTransferTarget, type TransferPolicy } from '../routing/transfer-policy.js';
 import type { OutgoingInviteRequest, SipDialog } from '../sip/engine.js';
 import { OutboundLeg, type LegDeps } from './leg.js';
@@ -43,14 +45,23 @@ export interface TransferHost {
   ringback(on: boolean): void;
   /** Joins the caller to an answered leg; the agent leaves unless it listens. */
   bridge(leg: OutboundLeg): void;
+  /** Warm transfer: the agent and the leg hear each other, the caller waits (or not: null). */
+  consult(leg: OutboundLeg | null): void;
   /** Ends the call after a blind transfer succeeded. */
   handedOver(): void;
 }
+
+type Progress = (
+  state: TransferState,
+  extra?: { sipStatus?: number; reason?: string },
+) => void;
 
 export class TransferController {
   private active = false;
   leg: OutboundLeg | undefined;
   private slot: { release(): void } | undefined;
+  /** A warm transfer's answered leg while the agent consults it, and how to report on it. */
+  private consulting: { leg: OutboundLeg; progress: Progress } | undefined;
 
   constructor(private readonly host: TransferHost) {}
 
@@ -60,10 +71,7 @@ export class TransferController {
 
   async start(request: TransferRequest): Promise<void> {
     const { host } = this;
-    const progress = (
-      state: 'trying' | 'ringing' | 'answered' | 'completed' | 'failed',
-      extra: { sipStatus?: number; reason?: string } = {},
-    ) =>
+    const progress: Progress = (state, extra = {}) =>
       host.report({
         type: 'transfer.progress',
         target: request.target,
@@ -72,9 +80,6 @@ export class TransferController {
         ...extra,
       });
     if (this.active) return progress('failed', { reason: 'a transfer is already in progress' });
-    if (request.mode === 'warm') {
-      return progress('failed', { reason: 'warm transfer is not supported yet' });
-    }
     const egress = host.egress;
     if (!egress) return progress('failed', { reason: 'the endpoint has no egress base number' });
     const verdict = checkTransferTarget(request.target, host.policy, egress.number);
@@ -99,19 +104,33 @@ export class TransferController {
       if (request.mode === 'blind') await this.blind(uri, egress, progress);
       else await this.bridged(uri, egress, request, progress);
     } finally {
-      this.active = false;
+      this.active = this.consulting !== undefined;
       if (!this.leg?.dialog) this.releaseSlot();
     }
   }
 
-  private async blind(
-    uri: string,
-    egress: EgressRoute,
-    progress: (
-      state: 'ringing' | 'completed' | 'failed',
-      extra?: { sipStatus?: number; reason?: string },
-    ) => void,
-  ): Promise<void> {
+  /** Warm transfer: join the caller to the consulted target. */
+  complete(): void {
+    const consulting = this.consulting;
+    if (!consulting) return;
+    this.consulting = undefined;
+    this.active = false;
+    consulting.progress('completed', { sipStatus: 200 });
+    this.host.bridge(consulting.leg);
+  }
+
+  /** Warm transfer: end the consultation, the caller is back with the agent. */
+  cancel(reason = 'cancelled by the agent'): void {
+    const consulting = this.consulting;
+    if (!consulting) return;
+    this.consulting = undefined;
+    this.active = false;
+    this.host.consult(null);
+    void this.close('Q.850 ;cause=16 ;text="transfer cancelled"');
+    consulting.progress('cancelled', { reason });
+  }
+
+  private async blind(uri: string, egress: EgressRoute, progress: Progress): Promise<void> {
     const dialog = this.host.callerDialog();
     if (!dialog) return progress('failed', { reason: 'the call is not answered' });
     const outcome = await dialog.refer(uri, {
@@ -136,10 +155,7 @@ export class TransferController {
     uri: string,
     egress: EgressRoute,
     request: TransferRequest,
-    progress: (
-      state: 'ringing' | 'answered' | 'completed' | 'failed',
-      extra?: { sipStatus?: number; reason?: string },
-    ) => void,
+    progress: Progress,
   ): Promise<void> {
     const leg = new OutboundLeg(this.host.legDeps);
     this.leg = leg;
@@ -163,6 +179,13 @@ export class TransferController {
     }
     progress('answered', { sipStatus: 200 });
     this.host.ringback(false);
+    if (request.mode === 'warm') {
+      this.consulting = { leg, progress };
+      leg.dialog?.onEnd((cause) => {
+        if (cause === 'remote-bye' && this.consulting?.leg === leg) this.cancel('the target hung up');
+      });
+      return this.host.consult(leg);
+    }
     progress('completed', { sipStatus: 200 });
     this.host.bridge(leg);
   }
@@ -171,6 +194,7 @@ export class TransferController {
   close(reason?: string): Promise<void> {
     const leg = this.leg;
     this.leg = undefined;
+    this.consulting = undefined;
     this.releaseSlot();
     return leg ? leg.close(reason) : Promise.resolve();
   }

@@ -65,7 +65,7 @@ export type GatewayMessage =
       type: 'transfer.progress';
       target: string;
       mode: TransferMode;
-      state: 'trying' | 'ringing' | 'answered' | 'completed' | 'failed';
+      state: TransferState;
       sipStatus?: number;
       reason?: string;
     }
@@ -93,9 +93,21 @@ export type AgentMessage =
   | { type: 'mark'; name: string }
   | { type: 'clear' }
   | { type: 'dtmf.send'; digits: string; durationMs: number }
-  | TransferRequest;
+  | TransferRequest
+  /** Warm transfer, while consulting: join the caller to the target, or go back to the caller. */
+  | { type: 'transfer.complete' }
+  | { type: 'transfer.cancel' };
 
 export type TransferMode = 'blind' | 'bridged' | 'warm';
+
+/** `answered` in a warm transfer means: the agent now consults the target alone. */
+export type TransferState =
+  | 'trying'
+  | 'ringing'
+  | 'answered'
+  | 'completed'
+  | 'cancelled'
+  | 'failed';
 
 export interface TransferRequest {
   type: 'transfer';
@@ -154,6 +166,9 @@ export function parseAgentMessage(text: string): AgentMessage | undefined {
     }
     case 'transfer':
       return parseTransfer(msg);
+    case 'transfer.complete':
+    case 'transfer.cancel':
+      return { type: msg.type };
     default:
       return undefined;
   }

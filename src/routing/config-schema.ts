@@ -55,6 +55,8 @@ const behaviourStep = z.discriminatedUnion('do', [
       headers: z.record(z.string(), z.string()).optional(),
     })
     .strict(),
+  z.object({ atMs, do: z.literal('transfer-complete') }).strict(),
+  z.object({ atMs, do: z.literal('transfer-cancel') }).strict(),
 ]);
 
 const behaviourCommon = {

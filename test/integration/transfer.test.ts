@@ -116,6 +116,32 @@ async function callAndCapture(
   };
 }
 
+/**
+ * The egress trunk and target: challenges with 407, checks the digest's form (sipp's verifyauth
+ * reads Authorization only; the tests check the response), answers, streams 440 Hz, waits for
+ * BYE.
+ */
+async function answeringTarget(dir: string) {
+  await toneFile(dir, 440, 8, 'target.ul');
+  return startSippUas(
+    [
+      '-sf',
+      await scenario(dir, 'uas_auth.xml', {
+        '401 Unauthorized': '407 Proxy Authentication Required',
+        'WWW-Authenticate:': 'Proxy-Authenticate:',
+        'header="Authorization:"': 'header="Proxy-Authorization:"',
+        ALGO: 'MD5',
+        VERIFY:
+          '<ereg regexp="response=.[0-9a-f]{32}." search_in="hdr" header="Proxy-Authorization:" assign_to="valid"/>',
+        '<recv request="ACK"/>\n  <recv request="BYE"/>':
+          '<recv request="ACK"/>\n  <nop><action><exec rtp_stream="target.ul,-1,0"/></action></nop>\n  <recv request="BYE"/>',
+      }),
+      '-trace_msg',
+    ],
+    { cwd: dir },
+  );
+}
+
 const transferAt = (mode: string, target = TARGET, timeoutMs = 4000): Step => ({
   atMs: 800,
   do: 'transfer',
@@ -128,24 +154,7 @@ describe('bridged transfer', () => {
   it('407 from the trunk, then answered: the caller and the target hear each other', async () => {
     const dir = await workDir();
     await toneFile(dir, 440, 8, 'target.ul');
-    const uas = await startSippUas(
-      [
-        '-sf',
-        await scenario(dir, 'uas_auth.xml', {
-          '401 Unauthorized': '407 Proxy Authentication Required',
-          'WWW-Authenticate:': 'Proxy-Authenticate:',
-          'header="Authorization:"': 'header="Proxy-Authorization:"',
-          ALGO: 'MD5',
-          // sipp's verifyauth reads Authorization only: the response is checked below.
-          VERIFY:
-            '<ereg regexp="response=.[0-9a-f]{32}." search_in="hdr" header="Proxy-Authorization:" assign_to="valid"/>',
-          '<recv request="ACK"/>\n  <recv request="BYE"/>':
-            '<recv request="ACK"/>\n  <nop><action><exec rtp_stream="target.ul,-1,0"/></action></nop>\n  <recv request="BYE"/>',
-        }),
-        '-trace_msg',
-      ],
-      { cwd: dir },
-    );
+    const uas = await answeringTarget(dir);
     const gw = await gateway(uas.ports.sip, [transferAt('bridged')]);
     const progress = progressOf(gw);
     const { done, toCaller, toTarget } = await callAndCapture(gw, dir, uas.ports.media);
@@ -220,6 +229,43 @@ describe('bridged transfer', () => {
     const { done } = await callAndCapture(gw, dir, undefined, 'uac_rtp.xml', 2000);
     expect(done.code, done.stdout + done.stderr).toBe(0);
     expect((await uas.sipp.done).code).toBe(0);
+  });
+});
+
+describe('warm transfer', () => {
+  it('consult, then complete: the agent talks to the target, then the caller does', async () => {
+    const dir = await workDir();
+    const uas = await answeringTarget(dir);
+    const gw = await gateway(uas.ports.sip, [
+      transferAt('warm'),
+      { atMs: 2500, do: 'transfer-complete' },
+    ]);
+    const progress = progressOf(gw);
+    const { done, toCaller, toTarget } = await callAndCapture(gw, dir, uas.ports.media);
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect((await uas.sipp.done).code).toBe(0);
+    expect(progress.map((p) => p.state)).toEqual(['trying', 'answered', 'completed']);
+    // The target heard the agent (1 kHz) while consulted, then the caller (600 Hz).
+    expect(countFramesAt(toTarget, 1000, 8000)).toBeGreaterThanOrEqual(20);
+    expect(countFramesAt(toTarget, 600, 8000)).toBeGreaterThanOrEqual(50);
+    expect(countFramesAt(toCaller, 440, 8000)).toBeGreaterThanOrEqual(50);
+  });
+
+  it('consult, then cancel: the target leg ends and the caller is back with the agent', async () => {
+    const dir = await workDir();
+    const uas = await answeringTarget(dir);
+    const gw = await gateway(uas.ports.sip, [
+      transferAt('warm'),
+      { atMs: 2500, do: 'transfer-cancel' },
+    ]);
+    const progress = progressOf(gw);
+    const { done, toCaller } = await callAndCapture(gw, dir, uas.ports.media);
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect((await uas.sipp.done).code).toBe(0); // it got telgate's BYE
+    expect(progress.map((p) => p.state)).toEqual(['trying', 'answered', 'cancelled']);
+    // The caller never heard the target, and hears the agent again at the end.
+    expect(countFramesAt(toCaller, 440, 8000)).toBe(0);
+    expect(countFramesAt(toCaller.slice(-50), 1000, 8000)).toBeGreaterThanOrEqual(40);
   });
 });
 

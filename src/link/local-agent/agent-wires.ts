@@ -22,6 +22,7 @@ export interface AgentWire {
   dtmf(digits: string, durationMs: number): WireOut;
   hangup(reason: string): WireOut;
   transfer(request: object): WireOut;
+  transferEnd(complete: boolean): WireOut;
 }
 
 function parseJson(data: Buffer): Record<string, unknown> | undefined {
@@ -54,6 +55,7 @@ function telphiWire(): AgentWire {
     dtmf: (digits, durationMs) => json({ type: 'dtmf.send', digits, durationMs }),
     hangup: (reason) => json({ type: 'hangup', reason }),
     transfer: (request) => json({ type: 'transfer', ...request }),
+    transferEnd: (complete) => json({ type: complete ? 'transfer.complete' : 'transfer.cancel' }),
   };
 }
 
@@ -83,6 +85,7 @@ function twilioWire(): AgentWire {
     dtmf: () => [],
     hangup: () => 'close',
     transfer: () => [],
+    transferEnd: () => [],
   };
 }
 
@@ -114,6 +117,7 @@ function asteriskWire(): AgentWire {
     dtmf: () => [],
     hangup: () => command('HANGUP'),
     transfer: () => [],
+    transferEnd: () => [],
   };
 }
 

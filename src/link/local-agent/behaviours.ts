@@ -23,6 +23,9 @@ export type BehaviourStep = { atMs: number } & (
       timeoutMs?: number;
       headers?: Record<string, string>;
     }
+  /** A warm transfer's end: join the caller to the target, or go back to the caller. */
+  | { do: 'transfer-complete' }
+  | { do: 'transfer-cancel' }
 );
 
 interface Common {
@@ -45,6 +48,7 @@ export interface AgentSocket {
   drop(refuseResume: boolean): void;
   pauseReading(): void;
   transfer(request: { target: string; mode: string; timeoutMs?: number; headers?: object }): void;
+  transferEnd(complete: boolean): void;
 }
 
 export interface RunningBehaviour {
@@ -111,6 +115,10 @@ function runStep(step: BehaviourStep, format: AudioFormat, socket: AgentSocket):
         timeoutMs: step.timeoutMs,
         headers: step.headers,
       });
+    case 'transfer-complete':
+      return socket.transferEnd(true);
+    case 'transfer-cancel':
+      return socket.transferEnd(false);
   }
 }
 

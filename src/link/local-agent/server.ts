@@ -282,6 +282,7 @@ export class LocalAgent extends EventEmitter {
       dtmf: (digits, durationMs) => out(wire.dtmf(digits, durationMs)),
       hangup: (reason) => out(wire.hangup(reason)),
       transfer: (request) => out(wire.transfer(request)),
+      transferEnd: (complete) => out(wire.transferEnd(complete)),
       drop: (refuseResume) => {
         session.refuseResume = refuseResume;
         session.ws?.terminate();
