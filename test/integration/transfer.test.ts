@@ -232,6 +232,22 @@ describe('bridged transfer', () => {
   });
 });
 
+describe('hang-ups', () => {
+  it('the target hangs up after the bridge: the caller gets BYE with a Reason', async () => {
+    const dir = await workDir();
+    const uas = await startSippUas(['-sf', await scenario(dir, 'uas_answer_then_bye.xml')], {
+      cwd: dir,
+    });
+    const gw = await gateway(uas.ports.sip, [transferAt('bridged')]);
+    const { done } = await callAndCapture(gw, dir, undefined, 'uac_wait_bye.xml');
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect((await uas.sipp.done).code).toBe(0);
+    expect(await messagesLog(dir, 'uac_wait_bye')).toMatch(
+      /BYE sip:[\s\S]*Reason: Q\.850 ;cause=16 ;text="the transfer target hung up"/,
+    );
+  });
+});
+
 describe('warm transfer', () => {
   it('consult, then complete: the agent talks to the target, then the caller does', async () => {
     const dir = await workDir();
