@@ -43,7 +43,11 @@ afterEach(async () => {
 type Step = Record<string, unknown>;
 
 /** telgate whose egress trunk is the sipp UAS on `trunkPort`; endpoint 800 runs `steps`. */
-async function gateway(trunkPort: number, steps: Step[]) {
+async function gateway(
+  trunkPort: number,
+  steps: Step[],
+  options: { maxCalls?: number; transfer?: Record<string, unknown> } = {},
+) {
   tg = await startGateway(
     testConfig(MEDIA_MIN, (raw) => {
       raw.trunks = [
@@ -55,7 +59,7 @@ async function gateway(trunkPort: number, steps: Step[]) {
             username: 'alice',
             passwordEnv: 'TRUNK_PASSWORD',
           },
-          maxCalls: 2,
+          maxCalls: options.maxCalls ?? 2,
         },
       ];
       (raw.baseNumbers as unknown[]).push({ number: EGRESS, trunk: 'egress' });
@@ -67,6 +71,7 @@ async function gateway(trunkPort: number, steps: Step[]) {
         extension: '800',
         flow: PUBLISHED,
         egressBaseNumber: EGRESS,
+        transfer: options.transfer,
       });
     }),
     { TRUNK_PASSWORD: 'secret' },
@@ -229,6 +234,48 @@ describe('bridged transfer', () => {
     const { done } = await callAndCapture(gw, dir, undefined, 'uac_rtp.xml', 2000);
     expect(done.code, done.stdout + done.stderr).toBe(0);
     expect((await uas.sipp.done).code).toBe(0);
+  });
+});
+
+describe('bridged transfer options', () => {
+  it('with agentListens the agent keeps hearing the caller after the bridge', async () => {
+    const dir = await workDir();
+    const uas = await answeringTarget(dir);
+    const gw = await gateway(uas.ports.sip, [transferAt('bridged')], {
+      transfer: { agentListens: true },
+    });
+    const agent = gw.gateway.localAgent!;
+    let framesAfter = 0;
+    let bridged = false;
+    let endedEarly = false;
+    agent.on('message', (_id: string, m: { type: string; state?: string }) => {
+      if (m.type === 'transfer.progress' && m.state === 'completed') bridged = true;
+      if (m.type === 'session.end' && !bridged) endedEarly = true;
+    });
+    agent.on('audio', () => {
+      if (bridged) framesAfter++;
+    });
+    const { done, toCaller } = await callAndCapture(gw, dir, uas.ports.media);
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect((await uas.sipp.done).code).toBe(0);
+    expect(endedEarly).toBe(false);
+    expect(framesAfter).toBeGreaterThanOrEqual(100); // ~4 s of the caller after the bridge
+    expect(countFramesAt(toCaller, 440, 8000)).toBeGreaterThanOrEqual(50);
+  });
+
+  it('the egress trunk’s cap applies: at its limit the agent is told, nothing is sent', async () => {
+    const dir = await workDir();
+    const gw = await gateway(sippPorts().sip, [transferAt('bridged')], { maxCalls: 0 });
+    const progress = progressOf(gw);
+    const { done } = await callAndCapture(gw, dir, undefined, 'uac_rtp.xml', 2000);
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect(progress).toEqual([
+      expect.objectContaining({
+        state: 'failed',
+        sipStatus: 503,
+        reason: 'egress trunk at its call cap',
+      }),
+    ]);
   });
 });
 
