@@ -521,7 +521,10 @@ export class Call implements Tickable, RtpReceiver {
       leg.sink = (frame) => this.link?.sendAudio(frame);
       this.sendToAgent = () => undefined;
     } else this.sendToAgent = (frame) => this.link?.sendAudio(frame);
-    this.log.info({ consulting: !!leg }, leg ? 'agent consults the transfer target' : 'consultation over');
+    this.log.info(
+      { consulting: !!leg },
+      leg ? 'agent consults the transfer target' : 'consultation over',
+    );
   }
 
   /**

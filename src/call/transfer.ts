@@ -51,10 +51,7 @@ export interface TransferHost {
   handedOver(): void;
 }
 
-type Progress = (
-  state: TransferState,
-  extra?: { sipStatus?: number; reason?: string },
-) => void;
+type Progress = (state: TransferState, extra?: { sipStatus?: number; reason?: string }) => void;
 
 export class TransferController {
   private active = false;
@@ -182,7 +179,8 @@ export class TransferController {
     if (request.mode === 'warm') {
       this.consulting = { leg, progress };
       leg.dialog?.onEnd((cause) => {
-        if (cause === 'remote-bye' && this.consulting?.leg === leg) this.cancel('the target hung up');
+        if (cause === 'remote-bye' && this.consulting?.leg === leg)
+          this.cancel('the target hung up');
       });
       return this.host.consult(leg);
     }

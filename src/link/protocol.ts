@@ -102,12 +102,7 @@ export type TransferMode = 'blind' | 'bridged' | 'warm';
 
 /** `answered` in a warm transfer means: the agent now consults the target alone. */
 export type TransferState =
-  | 'trying'
-  | 'ringing'
-  | 'answered'
-  | 'completed'
-  | 'cancelled'
-  | 'failed';
+  'trying' | 'ringing' | 'answered' | 'completed' | 'cancelled' | 'failed';
 
 export interface TransferRequest {
   type: 'transfer';
