@@ -162,6 +162,10 @@ describe('bridged transfer', () => {
     const uas = await answeringTarget(dir);
     const gw = await gateway(uas.ports.sip, [transferAt('bridged')]);
     const progress = progressOf(gw);
+    const ends: unknown[] = [];
+    gw.gateway.localAgent!.on('message', (_id: string, m: { type: string }) => {
+      if (m.type === 'session.end') ends.push(m);
+    });
     const { done, toCaller, toTarget } = await callAndCapture(gw, dir, uas.ports.media);
     expect(done.code, done.stdout + done.stderr).toBe(0);
     expect((await uas.sipp.done).code).toBe(0);
@@ -169,6 +173,8 @@ describe('bridged transfer', () => {
       progress.map((p) => p.state),
       JSON.stringify(progress),
     ).toEqual(['trying', 'answered', 'completed']);
+    // The agent's session ended with the bridge, not with the call.
+    expect(ends).toEqual([{ type: 'session.end', reason: 'transferred' }]);
     // The caller heard the agent first, then the target; the target heard the caller.
     expect(countFramesAt(toCaller, 1000, 8000)).toBeGreaterThanOrEqual(30);
     expect(countFramesAt(toCaller, 440, 8000)).toBeGreaterThanOrEqual(100);
