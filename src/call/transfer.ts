@@ -100,6 +100,11 @@ export class TransferController {
     try {
       if (request.mode === 'blind') await this.blind(uri, egress, progress);
       else await this.bridged(uri, egress, request, progress);
+    } catch (err) {
+      host.log.error({ err }, 'transfer failed');
+      host.ringback(false);
+      void this.close();
+      progress('failed', { reason: `internal error: ${(err as Error).message}` });
     } finally {
       this.active = this.consulting !== undefined;
       if (!this.leg?.dialog) this.releaseSlot();

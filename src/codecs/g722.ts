@@ -216,6 +216,22 @@ class Band {
   }
 }
 
+/** Blocks 2L (INVQAL), 3L and 4 for a low-band code: the same in the encoder and decoder. */
+function adaptLow(low: Band, ilow: number): void {
+  const ril = ilow >> 2;
+  const dlow = (low.det * QM4[ril]) >> 15;
+  low.scale(WL[RL42[ril]], 18432, 8);
+  low.update(dlow);
+}
+
+/** Blocks 2H (INVQAH), 3H and 4 for a high-band code; returns the quantized difference. */
+function adaptHigh(high: Band, ihigh: number): number {
+  const dhigh = (high.det * QM2[ihigh]) >> 15;
+  high.scale(WH[RH2[ihigh]], 22528, 10);
+  high.update(dhigh);
+  return dhigh;
+}
+
 /** Block 1L's QUANTL: the first decision level above `wd` (1 … 30), by binary search. */
 function quantizeLow(wd: number, det: number): number {
   let lo = 1;
@@ -249,19 +265,14 @@ export class G722Encoder {
       const el = sat(xlow - low.s);
       const i = quantizeLow(el >= 0 ? el : -(el + 1), low.det);
       const ilow = el < 0 ? ILN[i] : ILP[i];
-      const ril = ilow >> 2;
-      const dlow = (low.det * QM4[ril]) >> 15;
-      low.scale(WL[RL42[ril]], 18432, 8);
-      low.update(dlow);
+      adaptLow(low, ilow);
 
       // High band: blocks 1H (SUBTRA, QUANTH), 2H (INVQAH), 3H, 4.
       const eh = sat(xhigh - high.s);
       const wd = eh >= 0 ? eh : -(eh + 1);
       const mih = wd >= (564 * high.det) >> 12 ? 2 : 1;
       const ihigh = eh < 0 ? IHN[mih] : IHP[mih];
-      const dhigh = (high.det * QM2[ihigh]) >> 15;
-      high.scale(WH[RH2[ihigh]], 22528, 10);
-      high.update(dhigh);
+      adaptHigh(high, ihigh);
 
       out[n] = (ihigh << 6) | ilow;
     }
@@ -287,16 +298,11 @@ export class G722Decoder {
       // Low band: block 5L (INVQBL, RECONS), 6L (LIMIT), then 2L, 3L, 4 as in the encoder.
       let rlow = low.s + ((low.det * QM6[ilow]) >> 15);
       rlow = rlow > 16383 ? 16383 : rlow < -16384 ? -16384 : rlow;
-      const ril = ilow >> 2;
-      const dlow = (low.det * QM4[ril]) >> 15;
-      low.scale(WL[RL42[ril]], 18432, 8);
-      low.update(dlow);
-      // High band: 2H, 5H, 6H, 3H, 4.
-      const dhigh = (high.det * QM2[ihigh]) >> 15;
-      let rhigh = dhigh + high.s;
+      adaptLow(low, ilow);
+      // High band: 2H, 5H, 6H (RECONS, LIMIT on the prediction before adaptation), 3H, 4.
+      const s = high.s;
+      let rhigh = adaptHigh(high, ihigh) + s;
       rhigh = rhigh > 16383 ? 16383 : rhigh < -16384 ? -16384 : rhigh;
-      high.scale(WH[RH2[ihigh]], 22528, 10);
-      high.update(dhigh);
       // Receive QMF.
       x[22 + 2 * k] = rlow + rhigh;
       x[23 + 2 * k] = rlow - rhigh;

@@ -147,6 +147,11 @@ async function answeringTarget(dir: string) {
   );
 }
 
+/** A target that rings until it is cancelled (and checks the CANCEL came). */
+async function ringingTarget(dir: string) {
+  return startSippUas(['-sf', await scenario(dir, 'uas_ring_cancel.xml')], { cwd: dir });
+}
+
 const transferAt = (mode: string, target = TARGET, timeoutMs = 4000): Step => ({
   atMs: 800,
   do: 'transfer',
@@ -218,9 +223,7 @@ describe('bridged transfer', () => {
 
   it('no answer: the target leg is cancelled at the timeout, the agent is told', async () => {
     const dir = await workDir();
-    const uas = await startSippUas(['-sf', await scenario(dir, 'uas_ring_cancel.xml')], {
-      cwd: dir,
-    });
+    const uas = await ringingTarget(dir);
     const gw = await gateway(uas.ports.sip, [transferAt('bridged', TARGET, 1500)]);
     const progress = progressOf(gw);
     const { done, toCaller } = await callAndCapture(gw, dir, undefined, 'uac_rtp.xml', 4000);
@@ -233,9 +236,7 @@ describe('bridged transfer', () => {
 
   it('the caller hangs up while the target rings: the target leg is cancelled', async () => {
     const dir = await workDir();
-    const uas = await startSippUas(['-sf', await scenario(dir, 'uas_ring_cancel.xml')], {
-      cwd: dir,
-    });
+    const uas = await ringingTarget(dir);
     const gw = await gateway(uas.ports.sip, [transferAt('bridged', TARGET, 10_000)]);
     const { done } = await callAndCapture(gw, dir, undefined, 'uac_rtp.xml', 2000);
     expect(done.code, done.stdout + done.stderr).toBe(0);
