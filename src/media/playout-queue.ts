@@ -7,6 +7,12 @@
  * agent) covers a span, each mark sits at the position where the audio before it ends. A mark
  * is due once that position has been pulled for sending, never when it was queued; clear()
  * drops everything queued and says how much of each unfinished item was played.
+ *
+ * Latency trim: an agent that streams in real time (as much in as out, over a second) while
+ * the queue never drained below TRIM_ABOVE_MS in that second has delay it does not need: every
+ * underrun (its audio arriving a little late) left one more frame queued for good. Then one
+ * frame is skipped per second until the queue is back under that depth. Audio sent ahead of
+ * time (TTS bursts: far more in than out, then nothing) is never trimmed.
  */
 
 export interface ClearedItem {
@@ -31,6 +37,9 @@ interface Span {
 
 /** Marks kept at most: an agent flooding marks gets the oldest reported as cleared. */
 const MAX_MARKS = 1000;
+/** Pulls (20 ms each) over which the latency trim judges the stream. */
+const TRIM_WINDOW_PULLS = 50;
+const TRIM_ABOVE_MS = 60;
 
 export class PlayoutQueue {
   private readonly ring: Int16Array;
@@ -45,6 +54,12 @@ export class PlayoutQueue {
   private nextItem = 1;
   droppedSamples = 0;
   underruns = 0;
+  /** Samples skipped to bring a real-time stream's delay down. */
+  trimmedSamples = 0;
+  private windowPulls = 0;
+  private windowMin = Infinity;
+  private windowIn = 0;
+  private windowOut = 0;
 
   constructor(
     capacitySamples: number,
@@ -84,6 +99,7 @@ export class PlayoutQueue {
     });
     this.length += take;
     this.queuedTotal += take;
+    this.windowIn += take;
   }
 
   /** A mark after everything queued so far. */
@@ -108,11 +124,33 @@ export class PlayoutQueue {
       out.fill(0, take);
       if (take === 0) this.underruns++;
     }
+    this.judgeDelay(out.length, take);
     while (this.items.length && this.items[0].end <= this.playedTotal) this.items.shift();
     while (this.marks.length && this.marks[0].at <= this.playedTotal) {
       onMark?.(this.marks.shift()!.name);
     }
     return take;
+  }
+
+  /** The latency trim (see the module comment); `frame` samples skipped at most per window. */
+  private judgeDelay(frame: number, pulled: number): void {
+    this.windowMin = Math.min(this.windowMin, this.length);
+    this.windowOut += pulled;
+    if (++this.windowPulls < TRIM_WINDOW_PULLS) return;
+    const realTime =
+      this.windowOut > 0 && Math.abs(this.windowIn - this.windowOut) <= this.windowOut / 10;
+    const deep = this.windowMin > (this.sampleRate * TRIM_ABOVE_MS) / 1000;
+    if (realTime && deep) {
+      const skip = Math.min(frame, this.length);
+      this.head = (this.head + skip) % this.ring.length;
+      this.length -= skip;
+      this.playedTotal += skip; // skipped audio counts as gone by, for items and marks
+      this.trimmedSamples += skip;
+    }
+    this.windowPulls = 0;
+    this.windowMin = Infinity;
+    this.windowIn = 0;
+    this.windowOut = 0;
   }
 
   /** Drops everything queued (barge-in) and reports what was played of it. */

@@ -59,6 +59,27 @@ describe('playout queue marks and clear', () => {
     expect(q.clear()).toMatchObject({ playedMs: 20, droppedMs: 80, items: [{ item: 3 }] });
   });
 
+  it('trims the needless delay of a real-time stream, one frame per second', () => {
+    const q = new PlayoutQueue(RATE * 10, RATE);
+    const frame = new Int16Array(FRAME);
+    q.pushPcm16le(audio(120)); // six frames of delay left over from earlier underruns
+    for (let i = 0; i < 300; i++) {
+      q.pushPcm16le(audio(20)); // then exactly real time
+      q.pull(frame);
+    }
+    expect(q.trimmedSamples).toBe(3 * FRAME);
+    expect(q.queuedSamples).toBe(3 * FRAME); // 60 ms: no longer above the trim threshold
+  });
+
+  it('never trims audio sent ahead of time', () => {
+    const q = new PlayoutQueue(RATE * 10, RATE);
+    const frame = new Int16Array(FRAME);
+    q.pushPcm16le(audio(5000));
+    for (let i = 0; i < 200; i++) q.pull(frame);
+    expect(q.trimmedSamples).toBe(0);
+    expect(q.queuedSamples).toBe(RATE);
+  });
+
   it('drops what does not fit and counts it', () => {
     const q = new PlayoutQueue(FRAME, RATE);
     q.pushPcm16le(audio(40));
