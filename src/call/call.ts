@@ -596,6 +596,7 @@ export class Call implements Tickable, RtpReceiver {
         durationMs: Date.now() - this.answeredAt,
         rtp: counters,
         playoutUnderruns: this.media.playout.underruns,
+        quality: this.quality(),
       },
       'call ended',
     );
