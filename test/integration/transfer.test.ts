@@ -339,6 +339,32 @@ describe('warm transfer', () => {
   });
 });
 
+describe('hang-ups during a consultation', () => {
+  it('the caller hangs up: the consulted target gets BYE', async () => {
+    const dir = await workDir();
+    const uas = await answeringTarget(dir);
+    const gw = await gateway(uas.ports.sip, [transferAt('warm')]);
+    const { done } = await callAndCapture(gw, dir, uas.ports.media, 'uac_rtp.xml', 2500);
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect((await uas.sipp.done).code).toBe(0); // it got telgate's BYE
+  });
+
+  it('the target hangs up: the transfer is cancelled and the caller is back with the agent', async () => {
+    const dir = await workDir();
+    const uas = await startSippUas(['-sf', await scenario(dir, 'uas_answer_then_bye.xml')], {
+      cwd: dir,
+    });
+    const gw = await gateway(uas.ports.sip, [transferAt('warm')]);
+    const progress = progressOf(gw);
+    const { done, toCaller } = await callAndCapture(gw, dir, undefined, 'uac_rtp.xml', 3000);
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect((await uas.sipp.done).code).toBe(0);
+    expect(progress.map((p) => p.state)).toEqual(['trying', 'answered', 'cancelled']);
+    expect(progress[2]).toMatchObject({ reason: 'the target hung up' });
+    expect(countFramesAt(toCaller.slice(-50), 1000, 8000)).toBeGreaterThanOrEqual(40);
+  });
+});
+
 describe('target policy', () => {
   it('a premium-rate target is refused before anything leaves telgate', async () => {
     const dir = await workDir();
