@@ -178,7 +178,12 @@ export class MediaChain {
   }
 
   private linkBytesOf(pcm: Int16Array): Buffer {
-    if (this.passThrough) return Buffer.from(Uint8Array.from(pcm));
+    if (this.passThrough) {
+      // The pending "samples" are the caller's G.711 bytes: one copy back into bytes.
+      const bytes = Buffer.allocUnsafe(pcm.length);
+      for (let i = 0; i < pcm.length; i++) bytes[i] = pcm[i];
+      return bytes;
+    }
     let linkPcm: Int16Array = pcm;
     if (this.toLink) {
       const needed = this.toLink.outputLength(pcm.length);
@@ -191,8 +196,11 @@ export class MediaChain {
   private decodeInto(payload: Buffer): void {
     const codec = this.codec!;
     this.concealedInRow = 0;
-    if (this.passThrough) return this.append(Int16Array.from(payload));
     if (this.decoded.length < payload.length * 2) this.decoded = new Int16Array(payload.length * 2);
+    if (this.passThrough) {
+      this.decoded.set(payload); // the G.711 bytes themselves, one per slot
+      return this.append(this.decoded.subarray(0, payload.length));
+    }
     const samples = codec.decode(payload, this.decoded);
     this.append(this.decoded.subarray(0, samples));
     if (samples >= this.lastFrame.length) {

@@ -59,6 +59,11 @@ const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 2000;
 const FINAL_CODES: ReadonlySet<number> = new Set([CLOSE_CODES.normal, CLOSE_CODES.unknownSession]);
 
+/** ws send options, made once: audio goes out 50 times a second per call. */
+const BINARY = { binary: true } as const;
+const TEXT = { binary: false } as const;
+const sendOptions = (data: string | Buffer) => (typeof data === 'string' ? TEXT : BINARY);
+
 class SocketClosed extends Error {
   constructor(
     readonly code: number,
@@ -231,7 +236,7 @@ export class LinkSession {
       return;
     }
     const data = this.options.dialect.encodeAudio(frame);
-    ws.send(data, { binary: typeof data !== 'string' });
+    ws.send(data, sendOptions(data));
   }
 
   private hold(frame: Buffer): void {
@@ -253,7 +258,7 @@ export class LinkSession {
 
   private write(ws: WebSocket, message: GatewayMessage): void {
     for (const data of this.options.dialect.encodeMessage(message)) {
-      ws.send(data, { binary: typeof data !== 'string' });
+      ws.send(data, sendOptions(data));
     }
   }
 
