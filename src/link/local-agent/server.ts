@@ -43,7 +43,12 @@ interface AgentSession {
   refuseResume: boolean;
   ended: boolean;
   wire: AgentWire;
+  /** Runs while the session has no socket: forgets it if telgate never comes back. */
+  orphanTimer?: NodeJS.Timeout;
 }
+
+/** How long a session whose socket dropped waits for telgate to resume it (its longest window). */
+const ORPHAN_MS = 300_000;
 
 /** A session no socket has used for this long is forgotten. */
 const SESSION_IDLE_MS = 10 * 60_000;
@@ -92,8 +97,7 @@ export class LocalAgent extends EventEmitter {
   }
 
   async close(): Promise<void> {
-    for (const session of this.sessions.values()) session.running?.stop();
-    this.sessions.clear();
+    for (const session of [...this.sessions.values()]) this.forget(session);
     for (const ws of this.live) ws.terminate();
     this.wss.close();
     this.http.closeAllConnections();
@@ -164,11 +168,8 @@ export class LocalAgent extends EventEmitter {
 
   private pruneExpired(): void {
     const now = Date.now();
-    for (const [id, s] of this.sessions) {
-      if (!s.ws && (s.ended || s.expiresAt + SESSION_IDLE_MS < now)) {
-        s.running?.stop();
-        this.sessions.delete(id);
-      }
+    for (const s of [...this.sessions.values()]) {
+      if (!s.ws && (s.ended || s.expiresAt + SESSION_IDLE_MS < now)) this.forget(s);
     }
   }
 
@@ -233,6 +234,7 @@ export class LocalAgent extends EventEmitter {
   private run(ws: WebSocket, session: AgentSession): void {
     this.live.add(ws);
     session.ws = ws;
+    clearTimeout(session.orphanTimer);
     const socket = this.agentSocket(session);
     ws.on('message', (data: Buffer, isBinary) => {
       const read = session.wire.read(data, isBinary);
@@ -257,11 +259,17 @@ export class LocalAgent extends EventEmitter {
     ws.on('close', () => {
       this.live.delete(ws);
       if (session.ws === ws) session.ws = undefined;
-      if (session.ended) {
-        session.running?.stop();
-        this.sessions.delete(session.id);
-      }
+      if (session.ended) return this.forget(session);
+      // Dropped: the behaviour waits for a resume, but not for ever.
+      session.orphanTimer = setTimeout(() => this.forget(session), ORPHAN_MS);
+      session.orphanTimer.unref();
     });
+  }
+
+  private forget(session: AgentSession): void {
+    clearTimeout(session.orphanTimer);
+    session.running?.stop();
+    this.sessions.delete(session.id);
   }
 
   /** The behaviour's handle on its session: always the session's current socket. */
