@@ -597,6 +597,7 @@ export class Call implements Tickable, RtpReceiver {
         rtp: counters,
         playoutUnderruns: this.media.playout.underruns,
         quality: this.quality(),
+        linkResumes: this.link?.resumes ?? 0,
       },
       'call ended',
     );

@@ -10,8 +10,6 @@ export class RtcpReporter {
   readonly reception: ReceptionStats;
   private lastSr: { middle: number; at: number } | undefined;
   private remote: RemoteView | undefined;
-  reportsSent = 0;
-  reportsReceived = 0;
 
   constructor(
     private readonly rtp: RtpSession,
@@ -29,7 +27,6 @@ export class RtcpReporter {
     const now = Date.now();
     const report = parseReport(packet, this.rtp.ssrcOut);
     if (!report) return;
-    this.reportsReceived++;
     if (report.srMiddle !== undefined) this.lastSr = { middle: report.srMiddle, at: now };
     const about = report.aboutUs;
     if (about) {
@@ -60,7 +57,6 @@ export class RtcpReporter {
         nowMs: Date.now(),
       }),
     );
-    this.reportsSent++;
   }
 
   remoteView(): RemoteView | undefined {
