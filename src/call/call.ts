@@ -3,7 +3,8 @@
  * WebSocket both ways, and closes everything it opened exactly once, whoever ends the call.
  *
  * Caller → agent: RTP → decode (+ resample) → link frame → WebSocket (per packet, no queue).
- * Agent → caller: WebSocket → playout queue → shared 20 ms clock → (resample +) encode → RTP.
+ * Agent → caller: WebSocket → playout queue → the call's tick on the media clock (its phase
+ * aligned to the agent's talkspurts) → (resample +) encode → RTP.
  * The conversions live in MediaChain.
  */
 import os from 'node:os';
@@ -62,6 +63,7 @@ export interface CallDeps {
   playoutMaxSeconds: number;
   jitterMinMs: number;
   jitterMaxMs: number;
+  playoutDelayMs: number;
   /** The agent link's audio format for this call (provider's native rate or the endpoint's pin). */
   linkFormat: LinkFormat;
   logger: Logger;
@@ -117,6 +119,7 @@ export class Call implements Tickable, RtpReceiver {
       playoutMaxSeconds: deps.playoutMaxSeconds,
       jitterMinMs: deps.jitterMinMs,
       jitterMaxMs: deps.jitterMaxMs,
+      playoutDelayMs: deps.playoutDelayMs,
     });
     this.sdp = new SessionDescription(
       endpoint.codecs,
@@ -213,7 +216,7 @@ export class Call implements Tickable, RtpReceiver {
       {
         onAudio: (frame) => {
           if (this.consulting) this.consulting.play(frame);
-          else if (!this.bridgedTo) this.media.fromAgent(frame);
+          else if (!this.bridgedTo) this.media.fromAgent(frame, this.deps.clock.elapsedMs());
         },
         onMessage: (message) => this.onAgentMessage(message),
         onClose: (code, reason) =>
@@ -406,7 +409,7 @@ export class Call implements Tickable, RtpReceiver {
     this.rtcp?.onRtcp(packet);
   }
 
-  onTick(): void {
+  onTick(atMs: number): number | void {
     const rtp = this.rtp;
     if (!rtp) return;
     if (++this.ticks % TICKS_PER_SECOND === 0 && this.answeredAt) this.everySecond(rtp);
@@ -419,6 +422,13 @@ export class Call implements Tickable, RtpReceiver {
       const type = this.negotiated!.telephoneEvent!.payloadType;
       return rtp.sendInSlot(type, event.payload, event.marker, this.eventTimestamp);
     }
+    const wait = Math.ceil(this.media.talkspurtWaitMs(atMs));
+    if (wait > 0) {
+      // The agent's talkspurt starts at its own pace: no packet now, the next one comes `wait`
+      // ms later than usual (its timestamp says so), and the ticks keep that phase.
+      rtp.skipMs(wait);
+      return wait;
+    }
     const length = this.media.toCaller(rtp.payloadBuffer, this.markPlayed);
     if (length) rtp.send(length);
     // Marks are acknowledged once the audio before them is on its way to the caller.
@@ -430,7 +440,7 @@ export class Call implements Tickable, RtpReceiver {
   /** Where the caller's audio goes: the agent, or a bridged transfer's leg. */
   private sendToAgent = (frame: Buffer) => this.link?.sendAudio(frame);
 
-  /** Call timers and the periodic quality report, checked on the shared clock. */
+  /** Call timers and the periodic quality report, checked on the call's tick. */
   private everySecond(rtp: RtpSession): void {
     const now = Date.now();
     const calls = this.deps.calls;
@@ -535,7 +545,7 @@ export class Call implements Tickable, RtpReceiver {
     this.consulting = undefined;
     this.bridgedTo = leg;
     this.media.playout.clear();
-    leg.sink = (frame) => this.media.fromAgent(frame);
+    leg.sink = (frame) => this.media.fromAgent(frame, this.deps.clock.elapsedMs());
     this.sendToAgent = agentListens
       ? (frame) => {
           leg.play(frame);

@@ -173,6 +173,7 @@ export class Gateway {
         playoutMaxSeconds: this.config.media.playoutMaxSeconds,
         jitterMinMs: this.config.media.jitterMinMs,
         jitterMaxMs: this.config.media.jitterMaxMs,
+        playoutDelayMs: this.config.media.playoutDelayMs,
         linkFormat: linkFormatFor(route.endpoint, this.config),
         logger: this.logger,
         onAnswered: (c) => this.events.emit('answered', c.callId),

@@ -46,6 +46,8 @@ export class OutboundLeg implements Tickable, RtpReceiver {
       playoutMaxSeconds: 2,
       jitterMinMs: 20,
       jitterMaxMs: 200,
+      // The agent's voice to a consulted target: played on the next tick, no alignment.
+      playoutDelayMs: 0,
     });
     this.sdp = new SessionDescription(
       deps.codecs,

@@ -25,6 +25,11 @@ export interface MediaChainOptions {
   playoutMaxSeconds: number;
   jitterMinMs: number;
   jitterMaxMs: number;
+  /**
+   * How long the agent's first audio after silence waits before it is sent, so a stream that
+   * arrives in real time with some jitter plays without gaps; 0 sends it on the next tick.
+   */
+  playoutDelayMs: number;
 }
 
 const FRAME_MS = 20;
@@ -48,6 +53,10 @@ export class MediaChain {
   private lastFrame = new Int16Array(0);
   private concealedInRow = 0;
   concealedFrames = 0;
+  /** Whether the caller hears silence: the queue ran dry (or nothing came yet). */
+  private playoutIdle = true;
+  /** When (clock ms) the first audio of the current talkspurt may be sent. */
+  private talkspurtAt = 0;
   /** Early media: the caller hears ringback instead of the (not yet connected) agent. */
   ringback = false;
   private ringbackTone: Ringback | undefined;
@@ -247,13 +256,26 @@ export class MediaChain {
     return Buffer.from(pcm.buffer.slice(pcm.byteOffset, pcm.byteOffset + pcm.byteLength));
   }
 
-  /** Audio from the agent, in the link format, queued for the caller. */
-  fromAgent(frame: Buffer): void {
+  /** Audio from the agent, in the link format, queued for the caller; `nowMs` on the clock. */
+  fromAgent(frame: Buffer, nowMs = 0): void {
+    if (this.playoutIdle && this.playout.queuedSamples === 0) {
+      this.talkspurtAt = nowMs + this.options.playoutDelayMs;
+    }
     if (this.linkFormat === 'ulaw' || this.linkFormat === 'alaw') {
       const pcm = new Int16Array(frame.length);
       g711Decode(this.linkFormat, frame, pcm);
       this.playout.pushPcm16le(Buffer.from(pcm.buffer));
     } else this.playout.pushPcm16le(frame);
+  }
+
+  /**
+   * Milliseconds until the agent's new talkspurt may start, when the caller hears silence and
+   * audio is queued that is not due yet at `atMs` (clock ms); 0 when the tick should send.
+   */
+  talkspurtWaitMs(atMs: number): number {
+    if (!this.playoutIdle || this.ringback || this.playout.queuedSamples === 0) return 0;
+    const wait = this.talkspurtAt - atMs;
+    return wait >= 1 ? wait : 0;
   }
 
   /** The next 20 ms for the caller, encoded into `out`; returns the payload length. */
@@ -263,7 +285,10 @@ export class MediaChain {
     if (this.ringback) {
       this.ringbackTone ??= new Ringback(this.linkRate);
       this.ringbackTone.fill(this.linkFrame);
-    } else this.playout.pull(this.linkFrame, onMark);
+    } else {
+      const pulled = this.playout.pull(this.linkFrame, onMark);
+      this.playoutIdle = pulled < this.linkFrame.length;
+    }
     const pcm = this.fromLink
       ? this.fromLink.process(this.linkFrame, this.resampled)
       : this.linkFrame;

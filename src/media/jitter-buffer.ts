@@ -1,5 +1,6 @@
 /**
- * Adaptive jitter buffer for the caller's RTP, read once per packet time by the shared clock.
+ * Adaptive jitter buffer for the caller's RTP, read as packets arrive, and on the call's tick
+ * when one is overdue.
  *
  * Packets are held by extended sequence number (RFC 3550 A.1: the 16-bit number unwrapped
  * against the highest seen), so reordering, duplicates and the 65535 → 0 wrap need no special

@@ -1,70 +1,144 @@
 /**
- * One shared 20 ms clock for every call's outgoing audio. Each tick's deadline is computed
- * from the start time (hrtime), so timer lateness never accumulates into drift; a late wake-up
- * runs the ticks it missed (up to a bound) and then carries on from the schedule.
- * The clock only holds a timer while it has subscribers.
+ * The media clock: every call's outgoing audio ticks on it, each call at its own phase.
+ *
+ * Time is counted in whole milliseconds since the clock started (hrtime, so timer lateness never
+ * accumulates into drift). Each subscriber has its own due millisecond and ticks every period
+ * from there; a tick may ask for its next one later (a talkspurt aligned to the agent's audio),
+ * or sooner when it sent nothing. New subscribers take the least busy millisecond of the period, so 300 calls
+ * cost ~15 sends per millisecond rather than 300 sends in one burst every 20 ms: a packet
+ * arriving meanwhile waits for a few sends at most, and every call's packets leave at an even
+ * pace. Subscribers sit in a ring of per-millisecond buckets; the timer is armed for the next
+ * non-empty one.
+ *
+ * A late wake-up runs the ticks that became due meanwhile, each subscriber's in order, up to
+ * MAX_CATCH_UP_MS behind; beyond that the schedule jumps ahead (audio then waits rather than
+ * leaving in a long burst). The clock holds a timer only while it has subscribers.
  */
 
 export interface Tickable {
-  onTick(): void;
+  /**
+   * One tick, due at `atMs` on the clock (elapsedMs()); returns the milliseconds until the next
+   * one, or nothing for one period. A tick that sent nothing may ask for its next one sooner.
+   */
+  onTick(atMs: number): number | void;
 }
 
-const MAX_CATCH_UP_TICKS = 5;
+/** Ticks further behind than this are skipped, not caught up. */
+const MAX_CATCH_UP_MS = 100;
+/** Buckets in the ring: more than the furthest a tick may be scheduled ahead. */
+const RING = 128;
+/** The furthest ahead a tick may ask for its next one. */
+const MAX_DELAY_MS = RING - 1;
 
 export class MediaClock {
-  private readonly subscribers = new Set<Tickable>();
+  private readonly due = new Map<Tickable, number>();
+  private readonly buckets: Array<Set<Tickable>> = Array.from({ length: RING }, () => new Set());
   private timer: NodeJS.Timeout | undefined;
-  private startNs = 0n;
-  private ticks = 0;
+  private armedFor = -1;
+  private readonly startNs = process.hrtime.bigint();
+  /** The last millisecond whose bucket has run. */
+  private processed = 0;
 
   constructor(readonly periodMs = 20) {}
 
+  /** Starts ticking `subscriber` within the next period, at the least busy millisecond. */
   add(subscriber: Tickable): void {
-    this.subscribers.add(subscriber);
-    if (!this.timer) this.start();
+    if (this.due.has(subscriber)) return;
+    if (this.due.size === 0) this.start();
+    const now = Math.max(this.processed, this.nowMs());
+    let best = now + 1;
+    for (let at = now + 1; at <= now + this.periodMs; at++) {
+      if (this.buckets[at % RING].size < this.buckets[best % RING].size) best = at;
+    }
+    this.put(subscriber, best);
+    this.arm();
   }
 
   remove(subscriber: Tickable): void {
-    this.subscribers.delete(subscriber);
-    if (this.subscribers.size === 0) this.stop();
+    const at = this.due.get(subscriber);
+    if (at === undefined) return;
+    this.buckets[at % RING].delete(subscriber);
+    this.due.delete(subscriber);
+    if (this.due.size === 0) this.stop();
   }
 
   get size(): number {
-    return this.subscribers.size;
+    return this.due.size;
   }
 
   get running(): boolean {
     return this.timer !== undefined;
   }
 
+  /** Milliseconds since the clock started, fractional. */
+  elapsedMs(): number {
+    return Number(process.hrtime.bigint() - this.startNs) / 1e6;
+  }
+
+  private nowMs(): number {
+    return Math.floor(this.elapsedMs());
+  }
+
+  private put(subscriber: Tickable, at: number): void {
+    this.due.set(subscriber, at);
+    this.buckets[at % RING].add(subscriber);
+  }
+
+  /** From idle: the schedule resumes at the present (the time origin itself never moves). */
   private start(): void {
-    this.startNs = process.hrtime.bigint();
-    this.ticks = 0;
-    this.schedule();
+    this.processed = Math.max(this.processed, this.nowMs());
   }
 
   private stop(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.armedFor = -1;
   }
 
-  private elapsedMs(): number {
-    return Number(process.hrtime.bigint() - this.startNs) / 1e6;
-  }
-
-  private schedule(): void {
-    const wait = Math.max(0, (this.ticks + 1) * this.periodMs - this.elapsedMs());
-    this.timer = setTimeout(() => this.fire(), wait);
+  /** Arms the timer for the next non-empty bucket, unless it already is for that one. */
+  private arm(): void {
+    let next = -1;
+    for (let at = this.processed + 1; at <= this.processed + RING; at++) {
+      if (this.buckets[at % RING].size) {
+        next = at;
+        break;
+      }
+    }
+    if (next < 0 || next === this.armedFor) return;
+    clearTimeout(this.timer);
+    this.armedFor = next;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, next - this.elapsedMs()));
   }
 
   private fire(): void {
-    const due = Math.floor(this.elapsedMs() / this.periodMs);
-    if (due - this.ticks > MAX_CATCH_UP_TICKS) this.ticks = due - MAX_CATCH_UP_TICKS;
-    while (this.ticks < due) {
-      this.ticks++;
-      for (const subscriber of this.subscribers) subscriber.onTick();
+    this.armedFor = -1;
+    this.timer = undefined;
+    const now = this.nowMs();
+    if (now - this.processed > MAX_CATCH_UP_MS) this.skipTo(now - MAX_CATCH_UP_MS);
+    while (this.processed < now) {
+      const at = ++this.processed;
+      const bucket = this.buckets[at % RING];
+      if (bucket.size === 0) continue;
+      // Safe while iterating: a tick's next bucket is never this one (delays are below RING).
+      for (const subscriber of bucket) {
+        if (this.due.get(subscriber) !== at) continue;
+        bucket.delete(subscriber);
+        const asked = subscriber.onTick(at);
+        if (!this.due.has(subscriber)) continue; // removed itself during its tick
+        const delay = Math.min(MAX_DELAY_MS, Math.max(1, Math.ceil(asked ?? this.periodMs)));
+        this.put(subscriber, at + delay);
+      }
     }
-    if (this.subscribers.size) this.schedule();
-    else this.timer = undefined;
+    if (this.due.size) this.arm();
+  }
+
+  /** After a long stall: every subscriber's next tick moves, a whole number of periods on. */
+  private skipTo(at: number): void {
+    for (const [subscriber, due] of this.due) {
+      if (due > at) continue;
+      this.buckets[due % RING].delete(subscriber);
+      this.put(subscriber, due + Math.ceil((at + 1 - due) / this.periodMs) * this.periodMs);
+    }
+    this.processed = at;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Audio waiting to be played to the caller, as 16-bit samples in a ring buffer, with the
- * agent's items and marks laid over it. The agent sends faster than real time; the shared clock
- * takes one frame per tick. Bounded: what does not fit is dropped and counted.
+ * agent's items and marks laid over it. The agent sends faster than real time; the call's tick on
+ * the media clock takes one frame at a time. Bounded: what does not fit is dropped and counted.
  *
  * Positions are counted in samples since the call began: each item (one audio message from the
  * agent) covers a span, each mark sits at the position where the audio before it ends. A mark

@@ -1,6 +1,6 @@
 /**
  * One call's RTCP: measures the caller's stream as it arrives, sends compound reports when
- * asked (the call does every few seconds on the shared clock), and keeps what the caller's own
+ * asked (the call does every few seconds on its media clock tick), and keeps what the caller's own
  * reports say about telgate's stream, including the round trip.
  */
 import { buildReport, parseReport, ReceptionStats, roundTripMs, type RemoteView } from './rtcp.js';

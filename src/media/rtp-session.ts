@@ -157,6 +157,16 @@ export class RtpSession {
     return this.timestamp;
   }
 
+  /**
+   * No packet for `ms` beyond the usual frame time (a talkspurt that starts late): the next
+   * frame's timestamp says so, and its marker starts the talkspurt (RFC 3551 §4.1).
+   */
+  skipMs(ms: number): void {
+    if (ms <= 0) return;
+    this.timestamp = (this.timestamp + Math.round((ms * this.samplesPerFrame) / 20)) >>> 0;
+    this.markerPending = true;
+  }
+
   /** Sends `payloadLength` bytes already written into payloadBuffer, as the next frame. */
   send(payloadLength: number): void {
     this.transmit(this.payloadType, this.markerPending, this.timestamp, payloadLength);

@@ -124,6 +124,7 @@ export const configSchema = z
         playoutMaxSeconds: z.number().min(1).max(600).default(60),
         jitterMinMs: z.number().int().min(20).max(200).default(20),
         jitterMaxMs: z.number().int().min(20).max(1000).default(200),
+        playoutDelayMs: z.number().int().min(0).max(200).default(20),
       })
       .strict()
       .refine((m) => m.portMin < m.portMax, {
@@ -142,6 +143,7 @@ export const configSchema = z
         playoutMaxSeconds: 60,
         jitterMinMs: 20,
         jitterMaxMs: 200,
+        playoutDelayMs: 20,
       }),
     calls: z
       .object({

@@ -45,22 +45,58 @@ describe('RTP packets', () => {
 });
 
 describe('media clock', () => {
+  afterEach(() => void vi.useRealTimers());
+  const fake = () => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'hrtime'] });
+
   it('ticks every period for all subscribers and holds no timer without them', () => {
-    vi.useFakeTimers();
+    fake();
     const clock = new MediaClock(20);
     let a = 0;
     let b = 0;
-    const sa = { onTick: () => a++ };
-    const sb = { onTick: () => b++ };
+    const sa = { onTick: () => void a++ };
+    const sb = { onTick: () => void b++ };
     clock.add(sa);
     clock.add(sb);
     vi.advanceTimersByTime(1000);
     expect(a).toBeGreaterThanOrEqual(49);
+    expect(a).toBeLessThanOrEqual(50);
     expect(b).toBe(a);
     clock.remove(sa);
     clock.remove(sb);
     expect(clock.running).toBe(false);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('spreads subscribers over the period, each at its own phase, every 20 ms exactly', () => {
+    fake();
+    const clock = new MediaClock(20);
+    const ticks: number[][] = Array.from({ length: 40 }, () => []);
+    const subscribers = ticks.map((list) => ({ onTick: (at: number) => void list.push(at) }));
+    for (const s of subscribers) clock.add(s);
+    vi.advanceTimersByTime(500);
+    const phases = ticks.map((list) => list[0] % 20);
+    // 40 subscribers over 20 milliseconds: two per millisecond.
+    for (let ms = 0; ms < 20; ms++) expect(phases.filter((p) => p === ms)).toHaveLength(2);
+    for (const list of ticks) {
+      for (let i = 1; i < list.length; i++) expect(list[i] - list[i - 1]).toBe(20);
+    }
+    for (const s of subscribers) clock.remove(s);
+  });
+
+  it('lets a tick move its phase, later or (having sent nothing) sooner', () => {
+    fake();
+    const clock = new MediaClock(20);
+    const at: number[] = [];
+    const asks = new Map([
+      [3, 27],
+      [5, 7],
+    ]);
+    const s = { onTick: (ms: number) => (at.push(ms), asks.get(at.length)) };
+    clock.add(s);
+    vi.advanceTimersByTime(300);
+    const gaps = at.slice(1).map((ms, i) => ms - at[i]);
+    expect(gaps.slice(0, 6)).toEqual([20, 20, 27, 20, 7, 20]);
+    clock.remove(s);
   });
 });
 

@@ -62,6 +62,7 @@ describe('negotiation table', () => {
       playoutMaxSeconds: 1,
       jitterMinMs: 20,
       jitterMaxMs: 200,
+      playoutDelayMs: 20,
     });
     const session = new SessionDescription(
       ['PCMU', 'PCMA', 'G722', 'L16', 'opus'],
