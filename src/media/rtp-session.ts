@@ -2,7 +2,10 @@
  * One call's RTP stream over a leased port. Symmetric RTP: outgoing packets go to the SDP
  * address until the caller's first packet arrives, then to wherever the caller's packets come
  * from (latching); with `strictSource`, packets from any other source are dropped instead.
- * Sending reuses one buffer per session; receiving parses in place.
+ * Frames are encoded into one buffer per session, and each packet leaves as its own copy:
+ * dgram's send to an address takes the datagram only on the next tick (after its address
+ * lookup), so two frames sent in one tick (a catch-up after a stall, a digit) must not share
+ * memory. Receiving parses in place.
  */
 import type { PortLease, PortPool } from './port-pool.js';
 import { newRtpHeader, readRtpHeader, writeRtpHeader, type RtpHeader } from './rtp-packet.js';
@@ -195,7 +198,9 @@ export class RtpSession {
     this.timestamp = (this.timestamp + this.samplesPerFrame) >>> 0;
     this.counters.packetsOut++;
     this.counters.bytesOut += 12 + length;
-    this.lease.socket.send(this.sendBuffer, 0, 12 + length, this.remotePort, this.remoteAddress);
+    const packet = Buffer.allocUnsafe(12 + length); // from Node's pool: cheap at this size
+    this.sendBuffer.copy(packet, 0, 0, 12 + length);
+    this.lease.socket.send(packet, this.remotePort, this.remoteAddress);
   }
 
   close(): void {

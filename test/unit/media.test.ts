@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MediaClock } from '../../src/media/media-clock.js';
 import { PlayoutQueue } from '../../src/media/playout-queue.js';
 import { PortPool } from '../../src/media/port-pool.js';
+import { RtpSession } from '../../src/media/rtp-session.js';
 import { newRtpHeader, readRtpHeader, writeRtpHeader } from '../../src/media/rtp-packet.js';
 
 afterEach(() => {
@@ -138,6 +139,43 @@ describe('port pool', () => {
     pool.release(b!);
     expect(pool.available).toBe(4);
     for (const s of squatters) s.close();
+  });
+
+  it('sends two frames of one tick as two packets, each with its own header and payload', async () => {
+    const pool = new PortPool('127.0.0.1', 39010, 39013);
+    const lease = (await pool.acquire())!;
+    const peer = dgram.createSocket('udp4');
+    await new Promise<void>((r) => peer.bind(0, '127.0.0.1', () => r()));
+    const received: Buffer[] = [];
+    const both = new Promise<void>((r) =>
+      peer.on('message', (m) => void (received.push(m) === 2 && r())),
+    );
+    const rtp = new RtpSession(
+      pool,
+      lease,
+      {
+        remoteAddress: '127.0.0.1',
+        remotePort: peer.address().port,
+        payloadType: 0,
+        samplesPerFrame: 160,
+        maxPayloadBytes: 160,
+      },
+      { onRtp: () => undefined },
+    );
+    // A catch-up after a stall: two frames in one synchronous run.
+    rtp.payloadBuffer.fill(1, 0, 160);
+    rtp.send(160);
+    rtp.payloadBuffer.fill(2, 0, 160);
+    rtp.send(160);
+    await both;
+    const h = newRtpHeader();
+    const seen = received.map((m) => (readRtpHeader(m, h), [h.sequence, h.timestamp, m[12]]));
+    expect(seen[1][0]).toBe((seen[0][0] + 1) & 0xffff);
+    expect(seen[1][1]).toBe((seen[0][1] + 160) >>> 0);
+    expect([seen[0][2], seen[1][2]]).toEqual([1, 2]);
+    rtp.close();
+    peer.close();
+    expect(pool.available).toBe(2);
   });
 
   it('refuses a nonsense range', () => {
