@@ -8,11 +8,14 @@
  * is due once that position has been pulled for sending, never when it was queued; clear()
  * drops everything queued and says how much of each unfinished item was played.
  *
- * Latency trim: an agent that streams in real time (as much in as out, over a second) while
- * the queue never drained below TRIM_ABOVE_MS in that second has delay it does not need: every
- * underrun (its audio arriving a little late) left one more frame queued for good. Then one
- * frame is skipped per second until the queue is back under that depth. Audio sent ahead of
- * time (TTS bursts: far more in than out, then nothing) is never trimmed.
+ * Latency trim: when a real-time stream underruns (its audio arrives a little late, after a
+ * pull found the queue dry), everything after it plays later by that much, for good. Each such
+ * underrun earns TRIM_CREDIT_FRAMES of trim; while the agent streams in real time (as much in
+ * as out, over a second) and the queue never held less than a frame after a pull in that
+ * second, one frame is skipped per second, as long as credit remains. So the delay telgate
+ * added comes back out once the stream is calm, and a lead the agent keeps on purpose (it
+ * never ran dry) or audio sent ahead of time (TTS bursts: far more in than out) is never
+ * trimmed.
  */
 
 export interface ClearedItem {
@@ -39,7 +42,9 @@ interface Span {
 const MAX_MARKS = 1000;
 /** Pulls (20 ms each) over which the latency trim judges the stream. */
 const TRIM_WINDOW_PULLS = 50;
-const TRIM_ABOVE_MS = 60;
+/** Frames of trim earned by one underrun: the late audio's delay, a frame or a little more. */
+const TRIM_CREDIT_FRAMES = 2;
+const MAX_TRIM_CREDIT = 10;
 
 export class PlayoutQueue {
   private readonly ring: Int16Array;
@@ -60,6 +65,9 @@ export class PlayoutQueue {
   private windowMin = Infinity;
   private windowIn = 0;
   private windowOut = 0;
+  /** Pulls in a row that found less than a frame (idle since ever, at first), and the trim earned. */
+  private starvedPulls = Infinity;
+  private trimCredit = 0;
 
   constructor(
     capacitySamples: number,
@@ -79,7 +87,13 @@ export class PlayoutQueue {
     const take = Math.min(samples, room);
     this.droppedSamples += samples - take;
     if (take === 0) return;
-    if (this.length === 0) this.utteranceStart = this.playedTotal;
+    if (this.length === 0) {
+      this.utteranceStart = this.playedTotal;
+      // Audio into a queue that ran dry a pull or two ago: late audio of a running stream.
+      if (this.starvedPulls >= 1 && this.starvedPulls <= 2) {
+        this.trimCredit = Math.min(MAX_TRIM_CREDIT, this.trimCredit + TRIM_CREDIT_FRAMES);
+      }
+    }
     let tail = (this.head + this.length) % this.ring.length;
     const first = Math.min(take, this.ring.length - tail);
     if (bytes.byteOffset % 2 === 0) {
@@ -123,7 +137,8 @@ export class PlayoutQueue {
     if (take < out.length) {
       out.fill(0, take);
       if (take === 0) this.underruns++;
-    }
+      this.starvedPulls++;
+    } else this.starvedPulls = 0;
     this.judgeDelay(out.length, take);
     while (this.items.length && this.items[0].end <= this.playedTotal) this.items.shift();
     while (this.marks.length && this.marks[0].at <= this.playedTotal) {
@@ -139,8 +154,8 @@ export class PlayoutQueue {
     if (++this.windowPulls < TRIM_WINDOW_PULLS) return;
     const realTime =
       this.windowOut > 0 && Math.abs(this.windowIn - this.windowOut) <= this.windowOut / 10;
-    const deep = this.windowMin > (this.sampleRate * TRIM_ABOVE_MS) / 1000;
-    if (realTime && deep) {
+    if (realTime && this.windowMin >= frame && this.trimCredit > 0) {
+      this.trimCredit--;
       const skip = Math.min(frame, this.length);
       this.head = (this.head + skip) % this.ring.length;
       this.length -= skip;
@@ -170,6 +185,7 @@ export class PlayoutQueue {
     this.length = 0;
     this.items = [];
     this.marks = [];
+    this.starvedPulls = Infinity; // what comes next is a new utterance, not late audio
     // What was queued and not played never will be: positions continue from what was played.
     this.queuedTotal = this.playedTotal;
     return report;

@@ -59,16 +59,40 @@ describe('playout queue marks and clear', () => {
     expect(q.clear()).toMatchObject({ playedMs: 20, droppedMs: 80, items: [{ item: 3 }] });
   });
 
-  it('trims the needless delay of a real-time stream, one frame per second', () => {
+  it('trims the delay underruns added to a real-time stream, one frame per second', () => {
     const q = new PlayoutQueue(RATE * 10, RATE);
     const frame = new Int16Array(FRAME);
-    q.pushPcm16le(audio(120)); // six frames of delay left over from earlier underruns
-    for (let i = 0; i < 300; i++) {
+    q.pushPcm16le(audio(20));
+    q.pull(frame);
+    q.pull(frame); // dry: a frame is late, and comes with the next one
+    q.pushPcm16le(audio(40));
+    q.pull(frame);
+    q.pushPcm16le(audio(20));
+    q.pull(frame);
+    q.pull(frame); // two frames late this time
+    q.pull(frame);
+    q.pushPcm16le(audio(60));
+    q.pull(frame);
+    expect(q.queuedSamples).toBe(2 * FRAME); // every frame now plays 40 ms later than it could
+    for (let i = 0; i < 400; i++) {
       q.pushPcm16le(audio(20)); // then exactly real time
       q.pull(frame);
     }
-    expect(q.trimmedSamples).toBe(3 * FRAME);
-    expect(q.queuedSamples).toBe(3 * FRAME); // 60 ms: no longer above the trim threshold
+    // Back to no delay, one frame per second, and no further: the queue is then dry after a pull.
+    expect(q.trimmedSamples).toBe(2 * FRAME);
+    expect(q.queuedSamples).toBe(0);
+  });
+
+  it('never trims the lead of a real-time stream that never ran dry', () => {
+    const q = new PlayoutQueue(RATE * 10, RATE);
+    const frame = new Int16Array(FRAME);
+    q.pushPcm16le(audio(120)); // the agent keeps 120 ms ahead on purpose
+    for (let i = 0; i < 300; i++) {
+      q.pushPcm16le(audio(20));
+      q.pull(frame);
+    }
+    expect(q.trimmedSamples).toBe(0);
+    expect(q.queuedSamples).toBe(6 * FRAME);
   });
 
   it('never trims audio sent ahead of time', () => {
