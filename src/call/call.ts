@@ -412,6 +412,8 @@ export class Call implements Tickable, RtpReceiver {
   onTick(atMs: number): number | void {
     const rtp = this.rtp;
     if (!rtp) return;
+    // This frame's slot is still open for the agent's late audio (not a tick of its own).
+    if (!this.closed && !this.dtmfOut?.busy && this.media.holdForLateAudio(atMs)) return 1;
     if (++this.ticks % TICKS_PER_SECOND === 0 && this.answeredAt) this.everySecond(rtp);
     if (this.closed) return;
     this.media.tickCaller(this.sendToAgent);
@@ -429,11 +431,13 @@ export class Call implements Tickable, RtpReceiver {
       rtp.skipMs(wait);
       return wait;
     }
-    const length = this.media.toCaller(rtp.payloadBuffer, this.markPlayed);
+    const clock = this.deps.clock;
+    const length = this.media.toCaller(rtp.payloadBuffer, this.markPlayed, clock.elapsedMs());
     if (length) rtp.send(length);
     // Marks are acknowledged once the audio before them is on its way to the caller.
     for (const name of this.dueMarks) this.link?.send({ type: 'mark', name, status: 'played' });
     this.dueMarks.length = 0;
+    return this.media.nextTickMs(atMs, clock.periodMs);
   }
 
   private readonly markPlayed = (name: string) => void this.dueMarks.push(name);

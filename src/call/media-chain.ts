@@ -33,6 +33,11 @@ export interface MediaChainOptions {
 }
 
 const FRAME_MS = 20;
+/**
+ * How long past its slot a frame of the agent's running stream is waited for before silence
+ * takes its place (after which everything later would play a frame later).
+ */
+const LATE_AUDIO_GRACE_MS = 10;
 /** Concealed frames in a row before a codec without PLC falls silent. */
 const MAX_REPEATS = 3;
 /** The same for a codec's own PLC, which fades by itself. */
@@ -57,6 +62,8 @@ export class MediaChain {
   private playoutIdle = true;
   /** When (clock ms) the first audio of the current talkspurt may be sent. */
   private talkspurtAt = 0;
+  /** The slot (clock ms) of a frame held open for the agent's late audio. */
+  private graceSlot: number | undefined;
   /** Early media: the caller hears ringback instead of the (not yet connected) agent. */
   ringback = false;
   private ringbackTone: Ringback | undefined;
@@ -264,8 +271,8 @@ export class MediaChain {
     if (this.linkFormat === 'ulaw' || this.linkFormat === 'alaw') {
       const pcm = new Int16Array(frame.length);
       g711Decode(this.linkFormat, frame, pcm);
-      this.playout.pushPcm16le(Buffer.from(pcm.buffer));
-    } else this.playout.pushPcm16le(frame);
+      this.playout.pushPcm16le(Buffer.from(pcm.buffer), nowMs);
+    } else this.playout.pushPcm16le(frame, nowMs);
   }
 
   /**
@@ -278,15 +285,56 @@ export class MediaChain {
     return wait >= 1 ? wait : 0;
   }
 
+  /**
+   * Whether to hold this frame's slot open a little longer (ask again in 1 ms): the agent's
+   * stream is playing but its next frame is not here yet. Up to LATE_AUDIO_GRACE_MS past the
+   * slot it is waited for, then sent at once, and the next tick comes back to the stream's
+   * phase (nextTickMs): late audio costs a little jitter, not a frame of delay for good.
+   */
+  holdForLateAudio(atMs: number): boolean {
+    if (this.ringback || this.playoutIdle) return false;
+    if (this.playout.queuedSamples >= this.linkFrame.length) return false;
+    this.graceSlot ??= atMs;
+    return atMs - this.graceSlot < LATE_AUDIO_GRACE_MS;
+  }
+
+  /** After a frame went out at `atMs`: milliseconds to the next tick, on the stream's phase. */
+  nextTickMs(atMs: number, periodMs: number): number {
+    const late = this.graceSlot === undefined ? 0 : atMs - this.graceSlot;
+    this.graceSlot = undefined;
+    return periodMs - late - this.phaseStepMs();
+  }
+
+  /**
+   * Keeps an agent's real-time stream at playoutDelayMs of delay, judged once a second from
+   * the shortest wait of that second (underruns, stalls and a slow start all leave audio
+   * waiting longer than it needs to, for good). A frame or more too long: half of that is
+   * skipped at once, in whole frames (one short glitch, like a jitter buffer bringing its
+   * delay down). Less: the caller's next tick comes 1 ms sooner, or later when the audio
+   * waited less than the delay; RTP timestamps do not move, so a receiver sees at most 1 ms of
+   * jitter per second and no glitch. Returns that step (positive: sooner).
+   */
+  phaseStepMs(): number {
+    const wait = this.playout.takeMinWaitMs();
+    if (wait === undefined) return 0;
+    const excess = wait - this.options.playoutDelayMs;
+    if (excess >= FRAME_MS) {
+      const frames = Math.max(1, Math.floor(excess / FRAME_MS / 2));
+      this.playout.skip(frames * this.linkFrame.length);
+      return 0;
+    }
+    return excess >= 1 ? 1 : excess <= -1 ? -1 : 0;
+  }
+
   /** The next 20 ms for the caller, encoded into `out`; returns the payload length. */
-  toCaller(out: Buffer, onMark?: (name: string) => void): number {
+  toCaller(out: Buffer, onMark?: (name: string) => void, nowMs = 0): number {
     const codec = this.codec;
     if (!codec) return 0;
     if (this.ringback) {
       this.ringbackTone ??= new Ringback(this.linkRate);
       this.ringbackTone.fill(this.linkFrame);
     } else {
-      const pulled = this.playout.pull(this.linkFrame, onMark);
+      const pulled = this.playout.pull(this.linkFrame, onMark, nowMs);
       this.playoutIdle = pulled < this.linkFrame.length;
     }
     const pcm = this.fromLink

@@ -8,14 +8,11 @@
  * is due once that position has been pulled for sending, never when it was queued; clear()
  * drops everything queued and says how much of each unfinished item was played.
  *
- * Latency trim: when a real-time stream underruns (its audio arrives a little late, after a
- * pull found the queue dry), everything after it plays later by that much, for good. Each such
- * underrun earns TRIM_CREDIT_FRAMES of trim; while the agent streams in real time (as much in
- * as out, over a second) and the queue never held less than a frame after a pull in that
- * second, one frame is skipped per second, as long as credit remains. So the delay telgate
- * added comes back out once the stream is calm, and a lead the agent keeps on purpose (it
- * never ran dry) or audio sent ahead of time (TTS bursts: far more in than out) is never
- * trimmed.
+ * Waiting time: each item remembers when it arrived; a full pull notes how long the audio that
+ * completed the frame waited. When a second of pulls was a real-time stream (as much in as
+ * out), its shortest wait is reported once (takeMinWaitMs): audio the agent sends ahead of time
+ * (TTS bursts: far more in than out) is the agent's choice and is never judged. The caller's
+ * side uses the report to keep the stream's delay where it should be (skip(), phase steps).
  */
 
 export interface ClearedItem {
@@ -36,15 +33,14 @@ interface Span {
   item: number;
   start: number;
   end: number;
+  /** When it arrived (the caller's clock, ms). */
+  arrivedAt: number;
 }
 
 /** Marks kept at most: an agent flooding marks gets the oldest reported as cleared. */
 const MAX_MARKS = 1000;
-/** Pulls (20 ms each) over which the latency trim judges the stream. */
-const TRIM_WINDOW_PULLS = 50;
-/** Frames of trim earned by one underrun: the late audio's delay, a frame or a little more. */
-const TRIM_CREDIT_FRAMES = 2;
-const MAX_TRIM_CREDIT = 10;
+/** Pulls (20 ms each) over which the waits of a stream are judged. */
+const WINDOW_PULLS = 50;
 
 export class PlayoutQueue {
   private readonly ring: Int16Array;
@@ -62,12 +58,10 @@ export class PlayoutQueue {
   /** Samples skipped to bring a real-time stream's delay down. */
   trimmedSamples = 0;
   private windowPulls = 0;
-  private windowMin = Infinity;
   private windowIn = 0;
   private windowOut = 0;
-  /** Pulls in a row that found less than a frame (idle since ever, at first), and the trim earned. */
-  private starvedPulls = Infinity;
-  private trimCredit = 0;
+  private windowMinWait = Infinity;
+  private minWaitMs: number | undefined;
 
   constructor(
     capacitySamples: number,
@@ -80,20 +74,17 @@ export class PlayoutQueue {
     return this.length;
   }
 
-  /** Appends little-endian 16-bit PCM bytes as one item (an odd trailing byte is ignored). */
-  pushPcm16le(bytes: Buffer): void {
+  /**
+   * Appends little-endian 16-bit PCM bytes as one item (an odd trailing byte is ignored),
+   * arrived at `nowMs`.
+   */
+  pushPcm16le(bytes: Buffer, nowMs = 0): void {
     const samples = bytes.length >> 1;
     const room = this.ring.length - this.length;
     const take = Math.min(samples, room);
     this.droppedSamples += samples - take;
     if (take === 0) return;
-    if (this.length === 0) {
-      this.utteranceStart = this.playedTotal;
-      // Audio into a queue that ran dry a pull or two ago: late audio of a running stream.
-      if (this.starvedPulls >= 1 && this.starvedPulls <= 2) {
-        this.trimCredit = Math.min(MAX_TRIM_CREDIT, this.trimCredit + TRIM_CREDIT_FRAMES);
-      }
-    }
+    if (this.length === 0) this.utteranceStart = this.playedTotal;
     let tail = (this.head + this.length) % this.ring.length;
     const first = Math.min(take, this.ring.length - tail);
     if (bytes.byteOffset % 2 === 0) {
@@ -110,10 +101,21 @@ export class PlayoutQueue {
       item: this.nextItem++,
       start: this.queuedTotal,
       end: this.queuedTotal + take,
+      arrivedAt: nowMs,
     });
     this.length += take;
     this.queuedTotal += take;
     this.windowIn += take;
+  }
+
+  /**
+   * The shortest wait of the second just judged, once, when that second was a real-time
+   * stream; undefined otherwise.
+   */
+  takeMinWaitMs(): number | undefined {
+    const wait = this.minWaitMs;
+    this.minWaitMs = undefined;
+    return wait;
   }
 
   /** A mark after everything queued so far. */
@@ -124,9 +126,10 @@ export class PlayoutQueue {
 
   /**
    * Fills `out` from the queue, padding with silence on underrun; returns the samples that
-   * were audio. Marks whose audio has now been pulled are passed to `onMark`, in order.
+   * were audio. Marks whose audio has now been pulled are passed to `onMark`, in order; `nowMs`
+   * (the clock of pushPcm16le) times the wait.
    */
-  pull(out: Int16Array, onMark?: (name: string) => void): number {
+  pull(out: Int16Array, onMark?: (name: string) => void, nowMs = 0): number {
     const take = Math.min(out.length, this.length);
     const first = Math.min(take, this.ring.length - this.head);
     out.set(this.ring.subarray(this.head, this.head + first));
@@ -137,9 +140,12 @@ export class PlayoutQueue {
     if (take < out.length) {
       out.fill(0, take);
       if (take === 0) this.underruns++;
-      this.starvedPulls++;
-    } else this.starvedPulls = 0;
-    this.judgeDelay(out.length, take);
+    } else {
+      // The item holding the frame's last sample: its wait is the frame's.
+      const last = this.items.find((span) => span.end >= this.playedTotal);
+      if (last) this.windowMinWait = Math.min(this.windowMinWait, nowMs - last.arrivedAt);
+    }
+    this.judgeWindow(take);
     while (this.items.length && this.items[0].end <= this.playedTotal) this.items.shift();
     while (this.marks.length && this.marks[0].at <= this.playedTotal) {
       onMark?.(this.marks.shift()!.name);
@@ -147,25 +153,27 @@ export class PlayoutQueue {
     return take;
   }
 
-  /** The latency trim (see the module comment); `frame` samples skipped at most per window. */
-  private judgeDelay(frame: number, pulled: number): void {
-    this.windowMin = Math.min(this.windowMin, this.length);
+  /** Closes a window of pulls: its shortest wait is reported if it was a real-time stream. */
+  private judgeWindow(pulled: number): void {
     this.windowOut += pulled;
-    if (++this.windowPulls < TRIM_WINDOW_PULLS) return;
+    if (++this.windowPulls < WINDOW_PULLS) return;
     const realTime =
       this.windowOut > 0 && Math.abs(this.windowIn - this.windowOut) <= this.windowOut / 10;
-    if (realTime && this.windowMin >= frame && this.trimCredit > 0) {
-      this.trimCredit--;
-      const skip = Math.min(frame, this.length);
-      this.head = (this.head + skip) % this.ring.length;
-      this.length -= skip;
-      this.playedTotal += skip; // skipped audio counts as gone by, for items and marks
-      this.trimmedSamples += skip;
-    }
+    this.minWaitMs = realTime && this.windowMinWait < Infinity ? this.windowMinWait : undefined;
+    this.windowMinWait = Infinity;
     this.windowPulls = 0;
-    this.windowMin = Infinity;
     this.windowIn = 0;
     this.windowOut = 0;
+  }
+
+  /** Skips up to `samples` of queued audio (delay the stream does not need); returns how many. */
+  skip(samples: number): number {
+    const skipped = Math.min(samples, this.length);
+    this.head = (this.head + skipped) % this.ring.length;
+    this.length -= skipped;
+    this.playedTotal += skipped; // skipped audio counts as gone by, for items and marks
+    this.trimmedSamples += skipped;
+    return skipped;
   }
 
   /** Drops everything queued (barge-in) and reports what was played of it. */
@@ -185,7 +193,6 @@ export class PlayoutQueue {
     this.length = 0;
     this.items = [];
     this.marks = [];
-    this.starvedPulls = Infinity; // what comes next is a new utterance, not late audio
     // What was queued and not played never will be: positions continue from what was played.
     this.queuedTotal = this.playedTotal;
     return report;

@@ -59,49 +59,32 @@ describe('playout queue marks and clear', () => {
     expect(q.clear()).toMatchObject({ playedMs: 20, droppedMs: 80, items: [{ item: 3 }] });
   });
 
-  it('trims the delay underruns added to a real-time stream, one frame per second', () => {
+  it('reports the shortest wait of each real-time second, once', () => {
     const q = new PlayoutQueue(RATE * 10, RATE);
     const frame = new Int16Array(FRAME);
-    q.pushPcm16le(audio(20));
-    q.pull(frame);
-    q.pull(frame); // dry: a frame is late, and comes with the next one
-    q.pushPcm16le(audio(40));
-    q.pull(frame);
-    q.pushPcm16le(audio(20));
-    q.pull(frame);
-    q.pull(frame); // two frames late this time
-    q.pull(frame);
-    q.pushPcm16le(audio(60));
-    q.pull(frame);
-    expect(q.queuedSamples).toBe(2 * FRAME); // every frame now plays 40 ms later than it could
-    for (let i = 0; i < 400; i++) {
-      q.pushPcm16le(audio(20)); // then exactly real time
-      q.pull(frame);
+    for (let k = 0; k < 100; k++) {
+      q.pushPcm16le(audio(20), 20 * k);
+      q.pull(frame, undefined, 20 * k + (k % 7 === 3 ? 4 : 9)); // waits of 9 ms, some of 4
+      const wait = q.takeMinWaitMs();
+      expect(wait).toBe(k === 49 || k === 99 ? 4 : undefined);
     }
-    // Back to no delay, one frame per second, and no further: the queue is then dry after a pull.
-    expect(q.trimmedSamples).toBe(2 * FRAME);
+  });
+
+  it('judges no wait for audio sent ahead of time, and skips audio as if played', () => {
+    const q = new PlayoutQueue(RATE * 10, RATE);
+    const frame = new Int16Array(FRAME);
+    q.pushPcm16le(audio(5000), 0);
+    q.mark('after');
+    for (let i = 0; i < 200; i++) {
+      q.pull(frame, undefined, 20 * i);
+      expect(q.takeMinWaitMs()).toBeUndefined();
+    }
+    expect(q.skip(RATE)).toBe(RATE);
+    const marks: string[] = [];
+    q.pull(frame, (name) => marks.push(name));
+    expect(q.trimmedSamples).toBe(RATE);
     expect(q.queuedSamples).toBe(0);
-  });
-
-  it('never trims the lead of a real-time stream that never ran dry', () => {
-    const q = new PlayoutQueue(RATE * 10, RATE);
-    const frame = new Int16Array(FRAME);
-    q.pushPcm16le(audio(120)); // the agent keeps 120 ms ahead on purpose
-    for (let i = 0; i < 300; i++) {
-      q.pushPcm16le(audio(20));
-      q.pull(frame);
-    }
-    expect(q.trimmedSamples).toBe(0);
-    expect(q.queuedSamples).toBe(6 * FRAME);
-  });
-
-  it('never trims audio sent ahead of time', () => {
-    const q = new PlayoutQueue(RATE * 10, RATE);
-    const frame = new Int16Array(FRAME);
-    q.pushPcm16le(audio(5000));
-    for (let i = 0; i < 200; i++) q.pull(frame);
-    expect(q.trimmedSamples).toBe(0);
-    expect(q.queuedSamples).toBe(RATE);
+    expect(marks).toEqual(['after']);
   });
 
   it('drops what does not fit and counts it', () => {
