@@ -211,6 +211,7 @@ export class Call implements Tickable, RtpReceiver {
     if (early) {
       this.media.ringback = true;
       this.deps.clock.add(this);
+      this.deps.clock.add(this.callerRelease);
     }
     const link = this.deps.openLink(
       {
@@ -284,6 +285,7 @@ export class Call implements Tickable, RtpReceiver {
       chain: this.media.describe(),
     });
     this.deps.clock.add(this);
+    this.deps.clock.add(this.callerRelease);
     this.lastRtpCheck = Date.now();
     this.deps.onAnswered(this);
     this.log.info(
@@ -399,7 +401,7 @@ export class Call implements Tickable, RtpReceiver {
     if (!this.link || !negotiated) return;
     if (header.payloadType === negotiated.codec.payloadType) {
       this.rtcp?.onRtp(header.ssrc, header.sequence, header.timestamp);
-      this.media.pushCaller(header, payload, this.sendToAgent);
+      this.media.pushCaller(header, payload, this.sendToAgent, this.deps.clock.elapsedMs());
     } else if (header.payloadType === negotiated.telephoneEvent?.payloadType) {
       this.dtmfIn?.onPacket(header.timestamp, payload);
     }
@@ -441,6 +443,13 @@ export class Call implements Tickable, RtpReceiver {
   }
 
   private readonly markPlayed = (name: string) => void this.dueMarks.push(name);
+  /** The caller's packets, each released to the agent once it has waited the jitter target. */
+  private readonly callerRelease: Tickable = {
+    onTick: () =>
+      this.closed
+        ? undefined
+        : this.media.releaseDue(this.deps.clock.elapsedMs(), this.sendToAgent),
+  };
   /** Where the caller's audio goes: the agent, or a bridged transfer's leg. */
   private sendToAgent = (frame: Buffer) => this.link?.sendAudio(frame);
 
@@ -623,6 +632,7 @@ export class Call implements Tickable, RtpReceiver {
     this.closed = true;
     void this.transfer.close('Q.850 ;cause=16 ;text="the call ended"');
     this.deps.clock.remove(this);
+    this.deps.clock.remove(this.callerRelease);
     this.rtp?.close();
     this.link?.close(finalMessage);
   }

@@ -3,7 +3,10 @@
  * most one resample per direction:
  *   caller → agent: RTP payload → jitter buffer → codec decode (or concealment of a lost
  *     packet) → 20 ms frames → resample to the link rate → link format, sent as soon as the
- *     buffer releases them (it holds its target delay), concealed on the clock when overdue;
+ *     buffer releases them: when it holds more than its target, or (releaseDue, on the
+ *     clock) when a packet has been held its target delay, counted from the earliest arrival
+ *     the stream has shown lately, so a late next packet does not hold back the one before
+ *     it; concealed on the clock when overdue;
  *   agent → caller: link format → playout queue (at the link rate) → resample → codec encode.
  * A µ-law link with a PCMU caller (or A-law with PCMA) passes the caller's payload through.
  *
@@ -38,6 +41,8 @@ const FRAME_MS = 20;
  * takes its place (after which everything later would play a frame later).
  */
 const LATE_AUDIO_GRACE_MS = 10;
+/** The most a caller's tick moves at once to follow the agent's stream. */
+const MAX_STEP_MS = 2;
 /** Concealed frames in a row before a codec without PLC falls silent. */
 const MAX_REPEATS = 3;
 /** The same for a codec's own PLC, which fades by itself. */
@@ -54,6 +59,17 @@ export class MediaChain {
   private callerStarted = false;
   /** When the last frame went to the agent (ms), to notice an overdue packet. */
   private lastEmitAt = 0;
+  /**
+   * The caller's stream in time: its first RTP timestamp, and the lowest (arrival − media
+   * time) of the current and the previous 50 packets, i.e. when the stream's packets arrive
+   * with no delay beyond the network's least. A packet is due its target delay after that.
+   */
+  private firstTimestamp: number | undefined;
+  private offsetNow = Infinity;
+  private offsetBefore = Infinity;
+  private offsetCount = 0;
+  /** The RTP timestamp of the next packet to release. */
+  private nextTimestamp: number | undefined;
   /** The last frame heard, and how many concealed frames followed it. */
   private lastFrame = new Int16Array(0);
   private concealedInRow = 0;
@@ -145,12 +161,56 @@ export class MediaChain {
     header: { ssrc: number; sequence: number; timestamp: number; marker: boolean },
     payload: Buffer,
     send: (frame: Buffer) => void,
+    nowMs?: number,
   ): void {
     const jitter = this.jitter;
     if (!jitter) return;
+    const resets = jitter.stats.resets;
     jitter.push(header.ssrc, header.sequence, header.timestamp, header.marker, payload);
+    if (nowMs !== undefined)
+      this.noteArrival(header.timestamp, nowMs, jitter.stats.resets > resets);
     while (jitter.ready) this.take(jitter.read());
     this.emitFrames(send, Date.now());
+  }
+
+  /** Tracks when the caller's packets arrive against their timestamps (see firstTimestamp). */
+  private noteArrival(timestamp: number, nowMs: number, restarted: boolean): void {
+    if (restarted || this.firstTimestamp === undefined) {
+      this.firstTimestamp = timestamp;
+      this.offsetNow = this.offsetBefore = Infinity;
+      this.nextTimestamp = undefined;
+    }
+    this.offsetNow = Math.min(this.offsetNow, nowMs - this.mediaMs(timestamp));
+    if (++this.offsetCount % 50 === 0) {
+      this.offsetBefore = this.offsetNow;
+      this.offsetNow = Infinity;
+    }
+  }
+
+  /** Milliseconds of media from the stream's first timestamp (the 32-bit wrap included). */
+  private mediaMs(timestamp: number): number {
+    return (((timestamp - this.firstTimestamp!) | 0) * 1000) / this.codec!.clockRate;
+  }
+
+  /**
+   * On the clock: releases the next held packet once it has waited the buffer's target (a
+   * millisecond early at most, as ticks come in whole milliseconds). Returns the milliseconds
+   * until the following one is due.
+   */
+  releaseDue(nowMs: number, send: (frame: Buffer) => void): number {
+    const jitter = this.jitter;
+    const next = this.nextTimestamp;
+    if (!jitter || next === undefined || this.firstTimestamp === undefined) return FRAME_MS;
+    const reference = Math.min(this.offsetNow, this.offsetBefore);
+    const dueAt = (timestamp: number) =>
+      reference + this.mediaMs(timestamp) + jitter.stats.targetMs;
+    if (jitter.depthMs > 0 && nowMs >= dueAt(next) - 1) {
+      this.take(jitter.read());
+      this.emitFrames(send, Date.now());
+    }
+    const following = this.nextTimestamp;
+    if (following === undefined) return FRAME_MS;
+    return Math.min(FRAME_MS, Math.max(1, Math.floor(dueAt(following) - nowMs)));
   }
 
   /**
@@ -178,8 +238,14 @@ export class MediaChain {
   private take(read: JitterPacket | 'lost' | 'empty'): void {
     if (read === 'empty') return;
     this.callerStarted = true;
-    if (read === 'lost') this.conceal(this.codec!.frameSamples);
-    else this.decodeInto(read.payload);
+    const ticks = (this.jitter!.packetDurationMs * this.codec!.clockRate) / 1000;
+    if (read === 'lost') {
+      if (this.nextTimestamp !== undefined) this.nextTimestamp = (this.nextTimestamp + ticks) >>> 0;
+      this.conceal(this.codec!.frameSamples);
+    } else {
+      this.nextTimestamp = (read.timestamp + ticks) >>> 0;
+      this.decodeInto(read.payload);
+    }
   }
 
   /** Every whole 20 ms of pending audio, as link-format bytes. */
@@ -267,6 +333,7 @@ export class MediaChain {
   fromAgent(frame: Buffer, nowMs = 0): void {
     if (this.playoutIdle && this.playout.queuedSamples === 0) {
       this.talkspurtAt = nowMs + this.options.playoutDelayMs;
+      this.playout.newStream();
     }
     if (this.linkFormat === 'ulaw' || this.linkFormat === 'alaw') {
       const pcm = new Int16Array(frame.length);
@@ -307,23 +374,26 @@ export class MediaChain {
 
   /**
    * Keeps an agent's real-time stream at playoutDelayMs of delay, judged once a second from
-   * the shortest wait of that second (underruns, stalls and a slow start all leave audio
-   * waiting longer than it needs to, for good). A frame or more too long: half of that is
-   * skipped at once, in whole frames (one short glitch, like a jitter buffer bringing its
-   * delay down). Less: the caller's next tick comes 1 ms sooner, or later when the audio
-   * waited less than the delay; RTP timestamps do not move, so a receiver sees at most 1 ms of
-   * jitter per second and no glitch. Returns that step (positive: sooner).
+   * the shortest wait of the last half second (the first verdict after 200 ms of a new
+   * stream): underruns, stalls and a slow start all leave audio waiting longer than it needs
+   * to, for good. A frame or more too long: as many whole frames as fit are skipped at once
+   * (one short glitch, as a jitter buffer bringing its delay down makes; no audio of that half
+   * second would have come too late with that much less delay; whole frames, so frames stay
+   * aligned with the agent's own). What remains: the caller's next tick comes up to 2 ms
+   * sooner, or later when the audio waited less than the delay; RTP timestamps do not move, so
+   * a receiver sees that as 2 ms of jitter at most, and no glitch. Returns that step (positive:
+   * sooner).
    */
   phaseStepMs(): number {
     const wait = this.playout.takeMinWaitMs();
     if (wait === undefined) return 0;
     const excess = wait - this.options.playoutDelayMs;
-    if (excess >= FRAME_MS) {
-      const frames = Math.max(1, Math.floor(excess / FRAME_MS / 2));
+    const frames = Math.floor((excess - 1) / FRAME_MS);
+    if (frames > 0) {
       this.playout.skip(frames * this.linkFrame.length);
       return 0;
     }
-    return excess >= 1 ? 1 : excess <= -1 ? -1 : 0;
+    return Math.sign(excess) * Math.min(MAX_STEP_MS, Math.floor(Math.abs(excess)));
   }
 
   /** The next 20 ms for the caller, encoded into `out`; returns the payload length. */

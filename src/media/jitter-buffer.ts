@@ -7,7 +7,7 @@
  * case. Play-out starts once `targetMs` of audio is held. Each read gives the next packet in
  * order, or `lost` when it is missing while later ones are here (the reader conceals it), or
  * `empty` when nothing is held: an underrun, after which the buffer refills to a target one
- * packet larger (up to maxMs). A buffer that stays more than two packets above its target for a
+ * packet larger (up to maxMs), as does a packet that arrives after its turn. A buffer that stays more than two packets above its target for a
  * second drops half its excess, oldest first, and a second without underrun lowers the target
  * again: delay follows the network's jitter both ways. A new SSRC, a marker bit after an underrun (a new
  * talkspurt), or a jump of more than MAX_JUMP packets start the stream over.
@@ -97,6 +97,11 @@ export class JitterBuffer {
     return this.packets.size * this.packetMs;
   }
 
+  /** Duration of one packet, as the stream's timestamps show it. */
+  get packetDurationMs(): number {
+    return this.packetMs;
+  }
+
   /** Takes one packet; `payload` is copied. */
   push(
     ssrc: number,
@@ -120,7 +125,10 @@ export class JitterBuffer {
     if (this.next >= 0 && sequence < this.next) {
       // Before play-out begins, an earlier packet simply becomes the first.
       if (this.begun) {
+        // Played around (concealed) already: the delay was too short for this network.
         this.stats.late++;
+        this.readsSinceUnderrun = 0;
+        this.setTarget(this.targetMs + this.packetMs);
         return;
       }
       this.next = sequence;

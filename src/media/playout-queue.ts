@@ -9,7 +9,7 @@
  * drops everything queued and says how much of each unfinished item was played.
  *
  * Waiting time: each item remembers when it arrived; a full pull notes how long the audio that
- * completed the frame waited. When a second of pulls was a real-time stream (as much in as
+ * completed the frame waited. When half a second of pulls was a real-time stream (as much in as
  * out), its shortest wait is reported once (takeMinWaitMs): audio the agent sends ahead of time
  * (TTS bursts: far more in than out) is the agent's choice and is never judged. The caller's
  * side uses the report to keep the stream's delay where it should be (skip(), phase steps).
@@ -40,7 +40,9 @@ interface Span {
 /** Marks kept at most: an agent flooding marks gets the oldest reported as cleared. */
 const MAX_MARKS = 1000;
 /** Pulls (20 ms each) over which the waits of a stream are judged. */
-const WINDOW_PULLS = 50;
+const WINDOW_PULLS = 25;
+/** The first window of a new stream is shorter: a bad start is seen (and mended) early. */
+const FIRST_WINDOW_PULLS = 10;
 
 export class PlayoutQueue {
   private readonly ring: Int16Array;
@@ -58,6 +60,7 @@ export class PlayoutQueue {
   /** Samples skipped to bring a real-time stream's delay down. */
   trimmedSamples = 0;
   private windowPulls = 0;
+  private windowLength = WINDOW_PULLS;
   private windowIn = 0;
   private windowOut = 0;
   private windowMinWait = Infinity;
@@ -156,7 +159,8 @@ export class PlayoutQueue {
   /** Closes a window of pulls: its shortest wait is reported if it was a real-time stream. */
   private judgeWindow(pulled: number): void {
     this.windowOut += pulled;
-    if (++this.windowPulls < WINDOW_PULLS) return;
+    if (++this.windowPulls < this.windowLength) return;
+    this.windowLength = WINDOW_PULLS;
     const realTime =
       this.windowOut > 0 && Math.abs(this.windowIn - this.windowOut) <= this.windowOut / 10;
     this.minWaitMs = realTime && this.windowMinWait < Infinity ? this.windowMinWait : undefined;
@@ -164,6 +168,15 @@ export class PlayoutQueue {
     this.windowPulls = 0;
     this.windowIn = 0;
     this.windowOut = 0;
+  }
+
+  /** Starts a new window of judgement, a short one: a new stream starts. */
+  newStream(): void {
+    this.windowPulls = 0;
+    this.windowLength = FIRST_WINDOW_PULLS;
+    this.windowIn = 0;
+    this.windowOut = 0;
+    this.windowMinWait = Infinity;
   }
 
   /** Skips up to `samples` of queued audio (delay the stream does not need); returns how many. */
