@@ -3,19 +3,21 @@
  * of the RTP it sends. Usage: npm run bench:latency (env LATENCY_CALLS=1,100,300,
  * LATENCY_SECONDS=10; LATENCY_PROFILE_DIR=DIR writes a CPU profile of the telgate process).
  *
- * Method. telgate runs as its own process (dist/main.js, a temporary config). This process is
- * the callers (one MiniUac per call, L16/8000 so audio passes unchanged) and the agent (the
- * embedded local agent class, `echo`, on slin: no resampling either way). Every caller sends a
- * 20 ms packet every 20 ms whose first two samples carry its call and packet number. Times
- * are process.hrtime (one monotonic clock for the whole machine):
- *   caller → agent = agent receives frame (call, n) − caller sent packet n;
- *   agent → caller = caller receives packet (call, n) − agent received (and echoed) frame n;
+ * Method. telgate runs as its own process (dist/main.js, a temporary config) pinned to the
+ * second core; this process, pinned to the first, is the callers (one MiniUac per call, L16/8000
+ * so audio passes unchanged) and the agent (the embedded local agent class, `echo`, on slin).
+ * Each caller sends a 20 ms packet every 20 ms, the callers' phases spread over the 20 ms as
+ * real calls' are; the first two samples carry the call and packet number. dumpcap records the
+ * loopback traffic, and every figure comes from the kernel's timestamps of it:
+ *   caller → agent = WebSocket frame (call, n) leaving telgate − RTP packet n reaching it;
+ *   agent → caller = RTP packet (call, n) leaving telgate − the agent's echo of frame n
+ *     reaching it;
  *   spacing = gap between consecutive packets telgate sent to one caller, minus 20 ms.
- * Both paths include loopback UDP and WebSocket and this process's own event-loop delay, which
- * is printed as the measurement floor. caller → agent includes the jitter buffer's target
- * (20 ms, the minimum); agent → caller includes the wait for the shared 20 ms clock, which
- * paces every call's playout (0–20 ms, by design).
+ * So neither this process's scheduling nor its event-loop delay is in a figure; what is in them
+ * is telgate and the loopback stack. caller → agent includes the jitter buffer's target (20 ms,
+ * the minimum); agent → caller includes the playout delay (`media.playoutDelayMs`, 20 ms).
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,13 +25,17 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LocalAgent } from '../src/link/local-agent/server.js';
 import { MiniUac } from './mini-uac.js';
 import { startTelgate as spawnTelgate } from './telgate-process.js';
+import { readCapture, startCapture, type Capture } from './wire-capture.js';
 
 const SIP_PORT = 5196;
+const MEDIA_PORTS = [30000, 30999] as const;
 const JITTER_TARGET_MS = 20;
+const PLAYOUT_DELAY_MS = 20;
 const CALL_COUNTS = (process.env.LATENCY_CALLS ?? '1,100,300').split(',').map(Number);
 const SECONDS = Number(process.env.LATENCY_SECONDS ?? 10);
-/** Packets at the start of each call left out: the jitter buffer's first fill. */
+/** Packets at the start of each call left out: the jitter buffer's first fill, the talkspurt. */
 const WARM_UP = 25;
+const PINNED = os.cpus().length >= 2;
 
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 const code = (value: number) => 1001 + 8 * value;
@@ -44,7 +50,13 @@ async function startWithAgent(agentUrl: string): Promise<() => Promise<void>> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'telgate-latency-'));
   const config = {
     sip: { listen: { host: '127.0.0.1', port: SIP_PORT }, transports: ['udp'] },
-    media: { host: '127.0.0.1', portMin: 30000, portMax: 30999, jitterMinMs: JITTER_TARGET_MS },
+    media: {
+      host: '127.0.0.1',
+      portMin: MEDIA_PORTS[0],
+      portMax: MEDIA_PORTS[1],
+      jitterMinMs: JITTER_TARGET_MS,
+      playoutDelayMs: PLAYOUT_DELAY_MS,
+    },
     telapi: { url: agentUrl, apiKeyEnv: 'BENCH_KEY' },
     baseNumbers: [{ number: '+15550100', extensions: true }],
     endpoints: [
@@ -74,21 +86,106 @@ interface Row {
   missing: number;
 }
 
-async function run(calls: number, agent: LocalAgent): Promise<Row> {
-  const sent = new Map<number, number>(); // call·1e6 + n → time
-  const atAgent = new Map<number, number>();
-  const row: Row = { calls, toAgent: [], toCaller: [], spacing: [], loopDelayP99: 0, missing: 0 };
-  const onAudio = (_id: string, pcm: Buffer) => {
-    const t = nowMs();
-    const call = decode(pcm.readInt16LE(2));
-    const n = decode(pcm.readInt16LE(0));
-    const key = call * 1e6 + n;
-    atAgent.set(key, t);
-    const s = sent.get(key);
-    if (s !== undefined && n >= WARM_UP) row.toAgent.push(t - s);
-  };
-  agent.on('audio', onAudio);
+/** Sends every caller's packets at its own phase, until `packets` each have gone. */
+async function sendAll(uacs: MiniUac[], rtpPorts: number[], packets: number): Promise<void> {
+  const buffers = uacs.map(() => Buffer.alloc(12 + 320));
+  const phase = (call: number) => (call * 20) / uacs.length;
+  const next = uacs.map(() => 0);
+  const start = nowMs() + 20;
+  for (let done = 0; done < uacs.length;) {
+    const now = nowMs();
+    let soonest = Infinity;
+    done = 0;
+    uacs.forEach((uac, call) => {
+      const n = next[call];
+      if (n >= packets) return void done++;
+      const due = start + phase(call) + n * 20;
+      if (due > now) return void (soonest = Math.min(soonest, due));
+      const b = buffers[call];
+      b[0] = 0x80;
+      b[1] = 96;
+      b.writeUInt16BE(n & 0xffff, 2);
+      b.writeUInt32BE((n * 160) >>> 0, 4);
+      b.writeUInt32BE(call + 1, 8);
+      b.writeInt16BE(code(n), 12);
+      b.writeInt16BE(code(call), 14);
+      uac.rtp.send(b, rtpPorts[call], '127.0.0.1');
+      next[call]++;
+      soonest = Math.min(soonest, due + 20);
+    });
+    if (done < uacs.length) {
+      await new Promise((r) => setTimeout(r, Math.max(0, soonest - nowMs())));
+    }
+  }
+}
 
+/** The tag (call, packet number) in an RTP payload of L16/8000, and its sample offset. */
+function findTag(rtp: Buffer, call: number): { n: number; offset: number } | undefined {
+  for (let at = 12; at + 4 <= rtp.length; at += 2) {
+    const n = decode(rtp.readInt16BE(at));
+    if (Number.isInteger(n) && n >= 0 && decode(rtp.readInt16BE(at + 2)) === call) {
+      return { n, offset: (at - 12) / 2 };
+    }
+  }
+  return undefined;
+}
+
+/** The figures, from the capture: every packet matched by its call and number. */
+function measure(capture: Capture, callerPorts: number[], agentPort: number, row: Row): void {
+  const callOfPort = new Map(callerPorts.map((port, call) => [port, call]));
+  const inMedia = (port: number) => port >= MEDIA_PORTS[0] && port <= MEDIA_PORTS[1];
+  const rtpIn = new Map<number, number>();
+  const rtpOut = new Map<number, number>();
+  // Spacing: every gap between the first and the last echoed packet past the warm-up of a
+  // call (silence in between included), not the call's set-up or the stream's end.
+  const sentTo = new Map<number, Array<{ t: number; tagged: boolean }>>();
+  for (const d of capture.udp) {
+    if (d.payload.length < 16 || (d.payload[0] & 0xc0) !== 0x80) continue;
+    const toTelgate = inMedia(d.dstPort) && callOfPort.has(d.srcPort);
+    const fromTelgate = inMedia(d.srcPort) && callOfPort.has(d.dstPort);
+    if (!toTelgate && !fromTelgate) continue;
+    const call = callOfPort.get(toTelgate ? d.srcPort : d.dstPort)!;
+    const tag = findTag(d.payload, call);
+    const tagged = tag !== undefined && tag.n >= WARM_UP;
+    if (fromTelgate) {
+      if (!sentTo.has(call)) sentTo.set(call, []);
+      sentTo.get(call)!.push({ t: d.t, tagged });
+    }
+    // A tag later in a packet (playout skipped part of a frame) is heard that much later.
+    if (tagged) (toTelgate ? rtpIn : rtpOut).set(call * 1e6 + tag.n, d.t + tag.offset / 8);
+  }
+  for (const packets of sentTo.values()) {
+    const first = packets.findIndex((p) => p.tagged);
+    let last = packets.length - 1;
+    while (last > first && !packets[last].tagged) last--;
+    for (let i = first + 1; first >= 0 && i <= last; i++) {
+      row.spacing.push(packets[i].t - packets[i - 1].t - 20);
+    }
+  }
+  const wsIn = new Map<number, number>();
+  for (const f of capture.ws) {
+    if (f.opcode !== 2 || f.payload.length < 4) continue;
+    const n = decode(f.payload.readInt16LE(0));
+    const call = decode(f.payload.readInt16LE(2));
+    if (!Number.isInteger(n) || !Number.isInteger(call) || n < WARM_UP) continue;
+    const key = call * 1e6 + n;
+    if (f.dstPort === agentPort) {
+      const arrived = rtpIn.get(key);
+      if (arrived !== undefined) row.toAgent.push(f.t - arrived);
+    } else if (f.srcPort === agentPort) wsIn.set(key, f.t);
+  }
+  for (const [key, t] of rtpOut) {
+    const echoed = wsIn.get(key);
+    if (echoed !== undefined) row.toCaller.push(t - echoed);
+  }
+  row.missing = rtpIn.size - rtpOut.size;
+}
+
+async function run(calls: number, agent: LocalAgent, agentPort: number): Promise<Row> {
+  const row: Row = { calls, toAgent: [], toCaller: [], spacing: [], loopDelayP99: 0, missing: 0 };
+  const file = path.join(os.tmpdir(), `telgate-latency-${process.pid}-${calls}.pcap`);
+  const filter = `udp portrange ${MEDIA_PORTS.join('-')} or tcp port ${agentPort}`;
+  const stopCapture = await startCapture(file, filter);
   const uacs = Array.from(
     { length: calls },
     () => new MiniUac(SIP_PORT, { formats: '96', rtpmap: ['a=rtpmap:96 L16/8000'] }),
@@ -98,50 +195,22 @@ async function run(calls: number, agent: LocalAgent): Promise<Row> {
     await uac.open();
     rtpPorts.push(await uac.call());
   }
-  const lastArrival: number[] = [];
-  uacs.forEach((uac, call) => {
-    uac.rtp.on('message', (packet: Buffer) => {
-      const t = nowMs();
-      if (packet.length < 12 + 4) return;
-      if (lastArrival[call] !== undefined) row.spacing.push(t - lastArrival[call] - 20);
-      lastArrival[call] = t;
-      const n = decode(packet.readInt16BE(12));
-      if (decode(packet.readInt16BE(14)) !== call || n < WARM_UP) return;
-      const echoed = atAgent.get(call * 1e6 + n);
-      if (echoed !== undefined) row.toCaller.push(t - echoed);
-    });
-  });
-
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
-  const packets = SECONDS * 50;
-  const buffers = uacs.map(() => Buffer.alloc(12 + 320));
-  const start = nowMs();
-  for (let n = 0; n < packets; n++) {
-    const wait = start + n * 20 - nowMs();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait)); // pacing the callers
-    uacs.forEach((uac, call) => {
-      const b = buffers[call];
-      b[0] = 0x80;
-      b[1] = 96;
-      b.writeUInt16BE(n & 0xffff, 2);
-      b.writeUInt32BE((n * 160) >>> 0, 4);
-      b.writeUInt32BE(call + 1, 8);
-      b.writeInt16BE(code(n), 12);
-      b.writeInt16BE(code(call), 14);
-      sent.set(call * 1e6 + n, nowMs());
-      uac.rtp.send(b, rtpPorts[call], '127.0.0.1');
-    });
-  }
+  await sendAll(uacs, rtpPorts, SECONDS * 50);
   await new Promise((r) => setTimeout(r, 300)); // the last packets' round trip
   loop.disable();
   row.loopDelayP99 = loop.percentile(99) / 1e6;
-  row.missing = calls * (packets - WARM_UP) - row.toCaller.length;
-  // Spacing is judged in the steady middle of the run, not at its start or end.
-  agent.off('audio', onAudio);
+  const callerPorts = uacs.map((uac) => uac.rtp.address().port);
   for (const uac of uacs) {
     await uac.bye();
     uac.close();
+  }
+  await stopCapture();
+  try {
+    measure(await readCapture(file), callerPorts, agentPort, row);
+  } finally {
+    if (!process.env.LATENCY_KEEP) await fs.rm(file, { force: true });
   }
   return row;
 }
@@ -153,10 +222,13 @@ const agent = new LocalAgent({
   behaviours: { echo: { kind: 'echo' } },
 });
 await agent.listen();
+const agentPort = Number(new URL(agent.url).port);
 const stop = await startWithAgent(agent.url);
+// Once telgate runs (free to use both cores): this process, and dumpcap after it, on the first.
+if (PINNED) execFileSync('taskset', ['-a', '-cp', '0', String(process.pid)], { stdio: 'ignore' });
 const rows: Row[] = [];
 try {
-  for (const calls of CALL_COUNTS) rows.push(await run(calls, agent));
+  for (const calls of CALL_COUNTS) rows.push(await run(calls, agent, agentPort));
 } finally {
   await stop();
   await agent.close();
@@ -164,12 +236,18 @@ try {
 
 const f = (v: number) => v.toFixed(1);
 console.log(
-  '| calls | caller → agent p50 / p99 (ms) | beyond the 20 ms jitter target, p99 | agent → caller p50 / p99 (ms) | RTP spacing, p99 deviation from 20 ms | bench event-loop delay p99 (ms) | frames not back |',
+  PINNED
+    ? 'callers, agent and dumpcap pinned to CPU 0; telgate free on both cores'
+    : 'one core for all',
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- |');
+console.log(
+  '| calls | caller → agent p50 / p99 (ms) | p99 beyond the 20 ms jitter target | agent → caller p50 / p99 (ms) | p99 beyond the 20 ms playout delay | RTP spacing, p99 deviation from 20 ms | frames not back | bench event-loop delay p99 (ms) |',
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
   const toAgent99 = quantile(r.toAgent, 0.99);
+  const toCaller99 = quantile(r.toCaller, 0.99);
   console.log(
-    `| ${r.calls} | ${f(quantile(r.toAgent, 0.5))} / ${f(toAgent99)} | ${f(toAgent99 - JITTER_TARGET_MS)} | ${f(quantile(r.toCaller, 0.5))} / ${f(quantile(r.toCaller, 0.99))} | ${f(quantile(r.spacing.map(Math.abs), 0.99))} | ${f(r.loopDelayP99)} | ${r.missing} |`,
+    `| ${r.calls} | ${f(quantile(r.toAgent, 0.5))} / ${f(toAgent99)} | ${f(toAgent99 - JITTER_TARGET_MS)} | ${f(quantile(r.toCaller, 0.5))} / ${f(toCaller99)} | ${f(toCaller99 - PLAYOUT_DELAY_MS)} | ${f(quantile(r.spacing.map(Math.abs), 0.99))} | ${r.missing} | ${f(r.loopDelayP99)} |`,
   );
 }

@@ -8,16 +8,21 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** Starts telgate on `configDir`; resolves once it listens, with a function that stops it. */
 export async function startTelgate(
   configDir: string,
-  options: { env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {},
+  options: { env?: NodeJS.ProcessEnv; nodeArgs?: string[]; cpu?: number } = {},
 ): Promise<() => Promise<void>> {
-  const child = spawn(
+  const node = [
     process.execPath,
-    [...(options.nodeArgs ?? []), path.join(here, '..', 'dist', 'main.js'), configDir],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, LOG_LEVEL: 'warn', ...options.env },
-    },
-  );
+    ...(options.nodeArgs ?? []),
+    path.join(here, '..', 'dist', 'main.js'),
+    configDir,
+  ];
+  // taskset execs node in its place: the child's PID is telgate's own.
+  const command =
+    options.cpu === undefined ? node : ['taskset', '-c', String(options.cpu), ...node];
+  const child = spawn(command[0], command.slice(1), {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: 'warn', ...options.env },
+  });
   await new Promise<void>((resolve, reject) => {
     let err = '';
     child.stderr.on('data', (d: Buffer) => {
