@@ -34,7 +34,7 @@ const PLAYOUT_DELAY_MS = 20;
 const CALL_COUNTS = (process.env.LATENCY_CALLS ?? '1,100,300').split(',').map(Number);
 const SECONDS = Number(process.env.LATENCY_SECONDS ?? 10);
 /** Packets at the start of each call left out: the jitter buffer's first fill, the talkspurt. */
-const WARM_UP = 25;
+const WARM_UP = 50;
 const PINNED = os.cpus().length >= 2;
 
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
@@ -74,6 +74,10 @@ async function startWithAgent(agentUrl: string): Promise<() => Promise<void>> {
   return spawnTelgate(dir, {
     env: { BENCH_KEY: 'bench' },
     nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [],
+    cpu:
+      process.env.LATENCY_TELGATE_CPU === undefined
+        ? undefined
+        : Number(process.env.LATENCY_TELGATE_CPU),
   });
 }
 

@@ -43,6 +43,8 @@ const FRAME_MS = 20;
 const LATE_AUDIO_GRACE_MS = 10;
 /** The most a caller's tick moves at once to follow the agent's stream. */
 const MAX_STEP_MS = 2;
+/** Pulls to the next verdict while the stream's delay is still being brought in. */
+const CONVERGING_WINDOW_PULLS = 5;
 /** Concealed frames in a row before a codec without PLC falls silent. */
 const MAX_REPEATS = 3;
 /** The same for a codec's own PLC, which fades by itself. */
@@ -380,9 +382,9 @@ export class MediaChain {
    * (one short glitch, as a jitter buffer bringing its delay down makes; no audio of that half
    * second would have come too late with that much less delay; whole frames, so frames stay
    * aligned with the agent's own). What remains: the caller's next tick comes up to 2 ms
-   * sooner, or later when the audio waited less than the delay; RTP timestamps do not move, so
-   * a receiver sees that as 2 ms of jitter at most, and no glitch. Returns that step (positive:
-   * sooner).
+   * sooner, or later when the audio waited less than the delay, and the next verdict comes
+   * after 100 ms while the delay is off by more; RTP timestamps do not move, so a receiver
+   * sees that as 2 ms of jitter at most, and no glitch. Returns that step (positive: sooner).
    */
   phaseStepMs(): number {
     const wait = this.playout.takeMinWaitMs();
@@ -391,9 +393,12 @@ export class MediaChain {
     const frames = Math.floor((excess - 1) / FRAME_MS);
     if (frames > 0) {
       this.playout.skip(frames * this.linkFrame.length);
+      this.playout.nextWindow(CONVERGING_WINDOW_PULLS);
       return 0;
     }
-    return Math.sign(excess) * Math.min(MAX_STEP_MS, Math.floor(Math.abs(excess)));
+    const step = Math.sign(excess) * Math.min(MAX_STEP_MS, Math.floor(Math.abs(excess)));
+    if (Math.abs(excess) > MAX_STEP_MS) this.playout.nextWindow(CONVERGING_WINDOW_PULLS);
+    return step;
   }
 
   /** The next 20 ms for the caller, encoded into `out`; returns the payload length. */

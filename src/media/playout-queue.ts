@@ -148,7 +148,7 @@ export class PlayoutQueue {
       const last = this.items.find((span) => span.end >= this.playedTotal);
       if (last) this.windowMinWait = Math.min(this.windowMinWait, nowMs - last.arrivedAt);
     }
-    this.judgeWindow(take);
+    this.judgeWindow(take, out.length);
     while (this.items.length && this.items[0].end <= this.playedTotal) this.items.shift();
     while (this.marks.length && this.marks[0].at <= this.playedTotal) {
       onMark?.(this.marks.shift()!.name);
@@ -157,12 +157,14 @@ export class PlayoutQueue {
   }
 
   /** Closes a window of pulls: its shortest wait is reported if it was a real-time stream. */
-  private judgeWindow(pulled: number): void {
+  private judgeWindow(pulled: number, frame: number): void {
     this.windowOut += pulled;
     if (++this.windowPulls < this.windowLength) return;
     this.windowLength = WINDOW_PULLS;
-    const realTime =
-      this.windowOut > 0 && Math.abs(this.windowIn - this.windowOut) <= this.windowOut / 10;
+    // As much in as out: within a tenth, or two frames in a short window (arrivals and pulls
+    // need not line up).
+    const slack = Math.max(this.windowOut / 10, 2 * frame);
+    const realTime = this.windowOut > 0 && Math.abs(this.windowIn - this.windowOut) <= slack;
     this.minWaitMs = realTime && this.windowMinWait < Infinity ? this.windowMinWait : undefined;
     this.windowMinWait = Infinity;
     this.windowPulls = 0;
@@ -173,10 +175,15 @@ export class PlayoutQueue {
   /** Starts a new window of judgement, a short one: a new stream starts. */
   newStream(): void {
     this.windowPulls = 0;
-    this.windowLength = FIRST_WINDOW_PULLS;
     this.windowIn = 0;
     this.windowOut = 0;
     this.windowMinWait = Infinity;
+    this.nextWindow(FIRST_WINDOW_PULLS);
+  }
+
+  /** The current window ends after `pulls` pulls (the next ones are of the usual length). */
+  nextWindow(pulls: number): void {
+    this.windowLength = pulls;
   }
 
   /** Skips up to `samples` of queued audio (delay the stream does not need); returns how many. */

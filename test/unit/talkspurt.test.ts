@@ -89,8 +89,10 @@ describe('talkspurt alignment of the agent audio', () => {
   });
 
   it('mends a bad start: whole frames skipped at the first verdict, then 2 ms steps', () => {
-    const { media, low, high } = simulate(0, 53);
+    const { media, delays, low, high } = simulate(0, 53);
     expect(media.playout.trimmedSamples).toBe(160);
+    // Within a second: frames skipped at 200 ms, then 2 ms steps every 100 ms.
+    expect(Math.max(...delays.slice(50, 100))).toBeLessThanOrEqual(21);
     expect(low).toBeGreaterThanOrEqual(19);
     expect(high).toBeLessThanOrEqual(21);
   });
