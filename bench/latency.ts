@@ -3,9 +3,10 @@
  * of the RTP it sends. Usage: npm run bench:latency (env LATENCY_CALLS=1,100,300,
  * LATENCY_SECONDS=10; LATENCY_PROFILE_DIR=DIR writes a CPU profile of the telgate process).
  *
- * Method. telgate runs as its own process (dist/main.js, a temporary config) pinned to the
- * second core; this process, pinned to the first, is the callers (one MiniUac per call, L16/8000
- * so audio passes unchanged) and the agent (the embedded local agent class, `echo`, on slin).
+ * Method. telgate runs as its own process (dist/main.js, a temporary config), free to use
+ * both cores (LATENCY_TELGATE_CPU=N pins it); this process, pinned to the first core once
+ * telgate runs, is the callers (one MiniUac per call, L16/8000 so audio passes unchanged) and
+ * the agent (the embedded local agent class, `echo`, on slin).
  * Each caller sends a 20 ms packet every 20 ms, the callers' phases spread over the 20 ms as
  * real calls' are; the first two samples carry the call and packet number. dumpcap records the
  * loopback traffic, and every figure comes from the kernel's timestamps of it:
@@ -15,7 +16,10 @@
  *   spacing = gap between consecutive packets telgate sent to one caller, minus 20 ms.
  * So neither this process's scheduling nor its event-loop delay is in a figure; what is in them
  * is telgate and the loopback stack. caller → agent includes the jitter buffer's target (20 ms,
- * the minimum); agent → caller includes the playout delay (`media.playoutDelayMs`, 20 ms).
+ * the minimum); agent → caller includes the playout delay (`media.playoutDelayMs`, 20 ms). A
+ * tag found later in a packet (playout skipped part of a frame) counts as heard that much
+ * later. The first second of each call (jitter buffer fill, talkspurt alignment) is left out;
+ * frames not back are those the playout skipped to bring its delay down, or lost.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -33,7 +37,7 @@ const JITTER_TARGET_MS = 20;
 const PLAYOUT_DELAY_MS = 20;
 const CALL_COUNTS = (process.env.LATENCY_CALLS ?? '1,100,300').split(',').map(Number);
 const SECONDS = Number(process.env.LATENCY_SECONDS ?? 10);
-/** Packets at the start of each call left out: the jitter buffer's first fill, the talkspurt. */
+/** Packets at the start of each call left out (one second): the buffers' fill, the alignment. */
 const WARM_UP = 50;
 const PINNED = os.cpus().length >= 2;
 
@@ -46,7 +50,7 @@ function quantile(values: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
 }
 
-async function startWithAgent(agentUrl: string): Promise<() => Promise<void>> {
+async function startWithAgent(agentUrl: string) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'telgate-latency-'));
   const config = {
     sip: { listen: { host: '127.0.0.1', port: SIP_PORT }, transports: ['udp'] },
@@ -88,6 +92,15 @@ interface Row {
   spacing: number[];
   loopDelayP99: number;
   missing: number;
+  /** telgate's CPU (user + system) while the callers sent, % of one core. */
+  telgateCpu: number;
+}
+
+/** A process's CPU time so far, in seconds (Linux /proc; 0 where there is none). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100 || 0; // utime, stime in clock ticks
 }
 
 /** Sends every caller's packets at its own phase, until `packets` each have gone. */
@@ -185,8 +198,16 @@ function measure(capture: Capture, callerPorts: number[], agentPort: number, row
   row.missing = rtpIn.size - rtpOut.size;
 }
 
-async function run(calls: number, agent: LocalAgent, agentPort: number): Promise<Row> {
-  const row: Row = { calls, toAgent: [], toCaller: [], spacing: [], loopDelayP99: 0, missing: 0 };
+async function run(calls: number, agentPort: number, telgatePid: number): Promise<Row> {
+  const row: Row = {
+    calls,
+    toAgent: [],
+    toCaller: [],
+    spacing: [],
+    loopDelayP99: 0,
+    missing: 0,
+    telgateCpu: 0,
+  };
   const file = path.join(os.tmpdir(), `telgate-latency-${process.pid}-${calls}.pcap`);
   const filter = `udp portrange ${MEDIA_PORTS.join('-')} or tcp port ${agentPort}`;
   const stopCapture = await startCapture(file, filter);
@@ -201,7 +222,11 @@ async function run(calls: number, agent: LocalAgent, agentPort: number): Promise
   }
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
+  const cpuBefore = await cpuSeconds(telgatePid);
+  const sendStart = nowMs();
   await sendAll(uacs, rtpPorts, SECONDS * 50);
+  row.telgateCpu =
+    (100 * ((await cpuSeconds(telgatePid)) - cpuBefore)) / ((nowMs() - sendStart) / 1000);
   await new Promise((r) => setTimeout(r, 300)); // the last packets' round trip
   loop.disable();
   row.loopDelayP99 = loop.percentile(99) / 1e6;
@@ -232,7 +257,7 @@ const stop = await startWithAgent(agent.url);
 if (PINNED) execFileSync('taskset', ['-a', '-cp', '0', String(process.pid)], { stdio: 'ignore' });
 const rows: Row[] = [];
 try {
-  for (const calls of CALL_COUNTS) rows.push(await run(calls, agent, agentPort));
+  for (const calls of CALL_COUNTS) rows.push(await run(calls, agentPort, stop.pid));
 } finally {
   await stop();
   await agent.close();
@@ -245,13 +270,13 @@ console.log(
     : 'one core for all',
 );
 console.log(
-  '| calls | caller → agent p50 / p99 (ms) | p99 beyond the 20 ms jitter target | agent → caller p50 / p99 (ms) | p99 beyond the 20 ms playout delay | RTP spacing, p99 deviation from 20 ms | frames not back | bench event-loop delay p99 (ms) |',
+  '| calls | caller → agent p50 / p99 (ms) | p99 beyond the 20 ms jitter target | agent → caller p50 / p99 (ms) | p99 beyond the 20 ms playout delay | RTP spacing, p99 deviation from 20 ms | frames not back | telgate CPU (% of a core) | bench event-loop delay p99 (ms) |',
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
   const toAgent99 = quantile(r.toAgent, 0.99);
   const toCaller99 = quantile(r.toCaller, 0.99);
   console.log(
-    `| ${r.calls} | ${f(quantile(r.toAgent, 0.5))} / ${f(toAgent99)} | ${f(toAgent99 - JITTER_TARGET_MS)} | ${f(quantile(r.toCaller, 0.5))} / ${f(toCaller99)} | ${f(toCaller99 - PLAYOUT_DELAY_MS)} | ${f(quantile(r.spacing.map(Math.abs), 0.99))} | ${r.missing} | ${f(r.loopDelayP99)} |`,
+    `| ${r.calls} | ${f(quantile(r.toAgent, 0.5))} / ${f(toAgent99)} | ${f(toAgent99 - JITTER_TARGET_MS)} | ${f(quantile(r.toCaller, 0.5))} / ${f(toCaller99)} | ${f(toCaller99 - PLAYOUT_DELAY_MS)} | ${f(quantile(r.spacing.map(Math.abs), 0.99))} | ${r.missing} | ${r.telgateCpu.toFixed(0)} | ${f(r.loopDelayP99)} |`,
   );
 }

@@ -9,7 +9,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export async function startTelgate(
   configDir: string,
   options: { env?: NodeJS.ProcessEnv; nodeArgs?: string[]; cpu?: number } = {},
-): Promise<() => Promise<void>> {
+): Promise<(() => Promise<void>) & { pid: number }> {
   const node = [
     process.execPath,
     ...(options.nodeArgs ?? []),
@@ -31,8 +31,9 @@ export async function startTelgate(
     });
     child.once('exit', () => reject(new Error(`telgate exited: ${err}`)));
   });
-  return async () => {
+  const stop = async () => {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
   };
+  return Object.assign(stop, { pid: child.pid! });
 }

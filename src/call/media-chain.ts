@@ -375,29 +375,31 @@ export class MediaChain {
   }
 
   /**
-   * Keeps an agent's real-time stream at playoutDelayMs of delay, judged once a second from
-   * the shortest wait of the last half second (the first verdict after 200 ms of a new
-   * stream): underruns, stalls and a slow start all leave audio waiting longer than it needs
-   * to, for good. A frame or more too long: as many whole frames as fit are skipped at once
-   * (one short glitch, as a jitter buffer bringing its delay down makes; no audio of that half
-   * second would have come too late with that much less delay; whole frames, so frames stay
-   * aligned with the agent's own). What remains: the caller's next tick comes up to 2 ms
-   * sooner, or later when the audio waited less than the delay, and the next verdict comes
-   * after 100 ms while the delay is off by more; RTP timestamps do not move, so a receiver
-   * sees that as 2 ms of jitter at most, and no glitch. Returns that step (positive: sooner).
+   * Keeps an agent's real-time stream at playoutDelayMs of delay: its earliest audio waits
+   * that long and no longer, so audio up to that much later than the earliest is still in
+   * time. Judged from the waits of the last half second (the first verdict after 200 ms of a
+   * new stream): underruns, stalls and a slow start all leave audio waiting longer than it
+   * needs to, for good. A frame or more too long, and even the latest audio a frame early:
+   * whole frames are skipped at once (one short glitch, as a jitter buffer bringing its delay
+   * down makes; whole frames, so they stay aligned with the agent's own). What remains: the
+   * caller's next tick comes up to 2 ms sooner (never more than the latest audio had to
+   * spare), or later, and the next verdict comes after 100 ms while the delay is off by more;
+   * RTP timestamps do not move, so a receiver sees 2 ms of jitter at most, and no glitch.
+   * Returns that step (positive: sooner).
    */
   phaseStepMs(): number {
-    const wait = this.playout.takeMinWaitMs();
-    if (wait === undefined) return 0;
-    const excess = wait - this.options.playoutDelayMs;
-    const frames = Math.floor((excess - 1) / FRAME_MS);
+    const waits = this.playout.takeWaits();
+    if (!waits) return 0;
+    const excess = waits.maxMs - this.options.playoutDelayMs;
+    const frames = Math.floor((Math.min(excess, waits.minMs) - 1) / FRAME_MS);
     if (frames > 0) {
       this.playout.skip(frames * this.linkFrame.length);
       this.playout.nextWindow(CONVERGING_WINDOW_PULLS);
       return 0;
     }
-    const step = Math.sign(excess) * Math.min(MAX_STEP_MS, Math.floor(Math.abs(excess)));
-    if (Math.abs(excess) > MAX_STEP_MS) this.playout.nextWindow(CONVERGING_WINDOW_PULLS);
+    const room = excess > 0 ? Math.min(excess, waits.minMs) : excess;
+    const step = Math.sign(room) * Math.min(MAX_STEP_MS, Math.floor(Math.abs(room)));
+    if (Math.abs(room) > MAX_STEP_MS) this.playout.nextWindow(CONVERGING_WINDOW_PULLS);
     return step;
   }
 

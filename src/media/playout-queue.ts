@@ -10,7 +10,7 @@
  *
  * Waiting time: each item remembers when it arrived; a full pull notes how long the audio that
  * completed the frame waited. When half a second of pulls was a real-time stream (as much in as
- * out), its shortest wait is reported once (takeMinWaitMs): audio the agent sends ahead of time
+ * out), its shortest and longest waits are reported once (takeWaits): audio the agent sends ahead of time
  * (TTS bursts: far more in than out) is the agent's choice and is never judged. The caller's
  * side uses the report to keep the stream's delay where it should be (skip(), phase steps).
  */
@@ -27,6 +27,12 @@ export interface ClearReport {
   droppedMs: number;
   items: ClearedItem[];
   marks: string[];
+}
+
+/** How long the audio of a window of pulls waited, at least and at most. */
+export interface Waits {
+  minMs: number;
+  maxMs: number;
 }
 
 interface Span {
@@ -64,7 +70,8 @@ export class PlayoutQueue {
   private windowIn = 0;
   private windowOut = 0;
   private windowMinWait = Infinity;
-  private minWaitMs: number | undefined;
+  private windowMaxWait = -Infinity;
+  private waits: Waits | undefined;
 
   constructor(
     capacitySamples: number,
@@ -112,13 +119,13 @@ export class PlayoutQueue {
   }
 
   /**
-   * The shortest wait of the second just judged, once, when that second was a real-time
+   * The shortest and longest waits of the window just judged, once, when it was a real-time
    * stream; undefined otherwise.
    */
-  takeMinWaitMs(): number | undefined {
-    const wait = this.minWaitMs;
-    this.minWaitMs = undefined;
-    return wait;
+  takeWaits(): Waits | undefined {
+    const waits = this.waits;
+    this.waits = undefined;
+    return waits;
   }
 
   /** A mark after everything queued so far. */
@@ -146,7 +153,10 @@ export class PlayoutQueue {
     } else {
       // The item holding the frame's last sample: its wait is the frame's.
       const last = this.items.find((span) => span.end >= this.playedTotal);
-      if (last) this.windowMinWait = Math.min(this.windowMinWait, nowMs - last.arrivedAt);
+      if (last) {
+        this.windowMinWait = Math.min(this.windowMinWait, nowMs - last.arrivedAt);
+        this.windowMaxWait = Math.max(this.windowMaxWait, nowMs - last.arrivedAt);
+      }
     }
     this.judgeWindow(take, out.length);
     while (this.items.length && this.items[0].end <= this.playedTotal) this.items.shift();
@@ -165,8 +175,10 @@ export class PlayoutQueue {
     // need not line up).
     const slack = Math.max(this.windowOut / 10, 2 * frame);
     const realTime = this.windowOut > 0 && Math.abs(this.windowIn - this.windowOut) <= slack;
-    this.minWaitMs = realTime && this.windowMinWait < Infinity ? this.windowMinWait : undefined;
+    const judged = realTime && this.windowMinWait < Infinity;
+    this.waits = judged ? { minMs: this.windowMinWait, maxMs: this.windowMaxWait } : undefined;
     this.windowMinWait = Infinity;
+    this.windowMaxWait = -Infinity;
     this.windowPulls = 0;
     this.windowIn = 0;
     this.windowOut = 0;
@@ -178,6 +190,7 @@ export class PlayoutQueue {
     this.windowIn = 0;
     this.windowOut = 0;
     this.windowMinWait = Infinity;
+    this.windowMaxWait = -Infinity;
     this.nextWindow(FIRST_WINDOW_PULLS);
   }
 
