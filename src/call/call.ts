@@ -439,7 +439,7 @@ export class Call implements Tickable, RtpReceiver {
     // Marks are acknowledged once the audio before them is on its way to the caller.
     for (const name of this.dueMarks) this.link?.send({ type: 'mark', name, status: 'played' });
     this.dueMarks.length = 0;
-    return this.media.nextTickMs(atMs, clock.periodMs);
+    return this.media.pacer.nextTickMs(atMs, clock.periodMs);
   }
 
   private readonly markPlayed = (name: string) => void this.dueMarks.push(name);

@@ -20,7 +20,9 @@ import { g711Decode, g711Encode } from '../codecs/g711.js';
 import { Resampler, type SampleRate } from '../codecs/resampler.js';
 import { LINK_FORMAT_RATE, type LinkFormat } from '../link/protocol.js';
 import { JitterBuffer, type JitterPacket } from '../media/jitter-buffer.js';
+import { PlayoutPacer } from '../media/playout-pacer.js';
 import { PlayoutQueue } from '../media/playout-queue.js';
+import { ReleaseSchedule } from '../media/release-schedule.js';
 import { Ringback } from '../media/ringback.js';
 
 export interface MediaChainOptions {
@@ -36,15 +38,6 @@ export interface MediaChainOptions {
 }
 
 const FRAME_MS = 20;
-/**
- * How long past its slot a frame of the agent's running stream is waited for before silence
- * takes its place (after which everything later would play a frame later).
- */
-const LATE_AUDIO_GRACE_MS = 10;
-/** The most a caller's tick moves at once to follow the agent's stream. */
-const MAX_STEP_MS = 2;
-/** Pulls to the next verdict while the stream's delay is still being brought in. */
-const CONVERGING_WINDOW_PULLS = 5;
 /** Concealed frames in a row before a codec without PLC falls silent. */
 const MAX_REPEATS = 3;
 /** The same for a codec's own PLC, which fades by itself. */
@@ -61,27 +54,14 @@ export class MediaChain {
   private callerStarted = false;
   /** When the last frame went to the agent (ms), to notice an overdue packet. */
   private lastEmitAt = 0;
-  /**
-   * The caller's stream in time: its first RTP timestamp, and the lowest (arrival − media
-   * time) of the current and the previous 50 packets, i.e. when the stream's packets arrive
-   * with no delay beyond the network's least. A packet is due its target delay after that.
-   */
-  private firstTimestamp: number | undefined;
-  private offsetNow = Infinity;
-  private offsetBefore = Infinity;
-  private offsetCount = 0;
-  /** The RTP timestamp of the next packet to release. */
-  private nextTimestamp: number | undefined;
+  /** When each of the caller's packets is due to go to the agent. */
+  private schedule: ReleaseSchedule | undefined;
   /** The last frame heard, and how many concealed frames followed it. */
   private lastFrame = new Int16Array(0);
   private concealedInRow = 0;
   concealedFrames = 0;
-  /** Whether the caller hears silence: the queue ran dry (or nothing came yet). */
-  private playoutIdle = true;
-  /** When (clock ms) the first audio of the current talkspurt may be sent. */
-  private talkspurtAt = 0;
-  /** The slot (clock ms) of a frame held open for the agent's late audio. */
-  private graceSlot: number | undefined;
+  /** When the agent's audio leaves for the caller. */
+  readonly pacer: PlayoutPacer;
   /** Early media: the caller hears ringback instead of the (not yet connected) agent. */
   ringback = false;
   private ringbackTone: Ringback | undefined;
@@ -102,6 +82,7 @@ export class MediaChain {
       this.linkRate,
     );
     this.linkFrame = new Int16Array(this.linkRate / 50);
+    this.pacer = new PlayoutPacer(this.playout, options.playoutDelayMs, this.linkFrame.length);
   }
 
   /** The SIP codec whose bytes this link format carries unchanged, if any. */
@@ -129,6 +110,7 @@ export class MediaChain {
     this.pending = new Int16Array(codec.frameSamples * 8);
     this.pendingLength = 0;
     this.lastFrame = new Int16Array(codec.frameSamples);
+    this.schedule = new ReleaseSchedule(codec.clockRate);
     this.jitter = new JitterBuffer({
       minMs: this.options.jitterMinMs,
       maxMs: this.options.jitterMaxMs,
@@ -169,29 +151,11 @@ export class MediaChain {
     if (!jitter) return;
     const resets = jitter.stats.resets;
     jitter.push(header.ssrc, header.sequence, header.timestamp, header.marker, payload);
-    if (nowMs !== undefined)
-      this.noteArrival(header.timestamp, nowMs, jitter.stats.resets > resets);
+    if (nowMs !== undefined) {
+      this.schedule?.noteArrival(header.timestamp, nowMs, jitter.stats.resets > resets);
+    }
     while (jitter.ready) this.take(jitter.read());
     this.emitFrames(send, Date.now());
-  }
-
-  /** Tracks when the caller's packets arrive against their timestamps (see firstTimestamp). */
-  private noteArrival(timestamp: number, nowMs: number, restarted: boolean): void {
-    if (restarted || this.firstTimestamp === undefined) {
-      this.firstTimestamp = timestamp;
-      this.offsetNow = this.offsetBefore = Infinity;
-      this.nextTimestamp = undefined;
-    }
-    this.offsetNow = Math.min(this.offsetNow, nowMs - this.mediaMs(timestamp));
-    if (++this.offsetCount % 50 === 0) {
-      this.offsetBefore = this.offsetNow;
-      this.offsetNow = Infinity;
-    }
-  }
-
-  /** Milliseconds of media from the stream's first timestamp (the 32-bit wrap included). */
-  private mediaMs(timestamp: number): number {
-    return (((timestamp - this.firstTimestamp!) | 0) * 1000) / this.codec!.clockRate;
   }
 
   /**
@@ -201,18 +165,16 @@ export class MediaChain {
    */
   releaseDue(nowMs: number, send: (frame: Buffer) => void): number {
     const jitter = this.jitter;
-    const next = this.nextTimestamp;
-    if (!jitter || next === undefined || this.firstTimestamp === undefined) return FRAME_MS;
-    const reference = Math.min(this.offsetNow, this.offsetBefore);
-    const dueAt = (timestamp: number) =>
-      reference + this.mediaMs(timestamp) + jitter.stats.targetMs;
-    if (jitter.depthMs > 0 && nowMs >= dueAt(next) - 1) {
+    const schedule = this.schedule;
+    if (!jitter || schedule?.next === undefined) return FRAME_MS;
+    const target = jitter.stats.targetMs;
+    if (jitter.depthMs > 0 && nowMs >= schedule.dueAt(schedule.next, target) - 1) {
       this.take(jitter.read());
       this.emitFrames(send, Date.now());
     }
-    const following = this.nextTimestamp;
+    const following = schedule.next;
     if (following === undefined) return FRAME_MS;
-    return Math.min(FRAME_MS, Math.max(1, Math.floor(dueAt(following) - nowMs)));
+    return Math.min(FRAME_MS, Math.max(1, Math.floor(schedule.dueAt(following, target) - nowMs)));
   }
 
   /**
@@ -241,13 +203,9 @@ export class MediaChain {
     if (read === 'empty') return;
     this.callerStarted = true;
     const ticks = (this.jitter!.packetDurationMs * this.codec!.clockRate) / 1000;
-    if (read === 'lost') {
-      if (this.nextTimestamp !== undefined) this.nextTimestamp = (this.nextTimestamp + ticks) >>> 0;
-      this.conceal(this.codec!.frameSamples);
-    } else {
-      this.nextTimestamp = (read.timestamp + ticks) >>> 0;
-      this.decodeInto(read.payload);
-    }
+    this.schedule?.released(read === 'lost' ? 'lost' : read.timestamp, ticks);
+    if (read === 'lost') this.conceal(this.codec!.frameSamples);
+    else this.decodeInto(read.payload);
   }
 
   /** Every whole 20 ms of pending audio, as link-format bytes. */
@@ -333,10 +291,7 @@ export class MediaChain {
 
   /** Audio from the agent, in the link format, queued for the caller; `nowMs` on the clock. */
   fromAgent(frame: Buffer, nowMs = 0): void {
-    if (this.playoutIdle && this.playout.queuedSamples === 0) {
-      this.talkspurtAt = nowMs + this.options.playoutDelayMs;
-      this.playout.newStream();
-    }
+    this.pacer.onAudio(nowMs);
     if (this.linkFormat === 'ulaw' || this.linkFormat === 'alaw') {
       const pcm = new Int16Array(frame.length);
       g711Decode(this.linkFormat, frame, pcm);
@@ -344,63 +299,14 @@ export class MediaChain {
     } else this.playout.pushPcm16le(frame, nowMs);
   }
 
-  /**
-   * Milliseconds until the agent's new talkspurt may start, when the caller hears silence and
-   * audio is queued that is not due yet at `atMs` (clock ms); 0 when the tick should send.
-   */
+  /** Milliseconds until the agent's new talkspurt may start at tick `atMs` (PlayoutPacer). */
   talkspurtWaitMs(atMs: number): number {
-    if (!this.playoutIdle || this.ringback || this.playout.queuedSamples === 0) return 0;
-    const wait = this.talkspurtAt - atMs;
-    return wait >= 1 ? wait : 0;
+    return this.ringback ? 0 : this.pacer.talkspurtWaitMs(atMs);
   }
 
-  /**
-   * Whether to hold this frame's slot open a little longer (ask again in 1 ms): the agent's
-   * stream is playing but its next frame is not here yet. Up to LATE_AUDIO_GRACE_MS past the
-   * slot it is waited for, then sent at once, and the next tick comes back to the stream's
-   * phase (nextTickMs): late audio costs a little jitter, not a frame of delay for good.
-   */
+  /** Whether to hold the slot of tick `atMs` open for the agent's late audio (PlayoutPacer). */
   holdForLateAudio(atMs: number): boolean {
-    if (this.ringback || this.playoutIdle) return false;
-    if (this.playout.queuedSamples >= this.linkFrame.length) return false;
-    this.graceSlot ??= atMs;
-    return atMs - this.graceSlot < LATE_AUDIO_GRACE_MS;
-  }
-
-  /** After a frame went out at `atMs`: milliseconds to the next tick, on the stream's phase. */
-  nextTickMs(atMs: number, periodMs: number): number {
-    const late = this.graceSlot === undefined ? 0 : atMs - this.graceSlot;
-    this.graceSlot = undefined;
-    return periodMs - late - this.phaseStepMs();
-  }
-
-  /**
-   * Keeps an agent's real-time stream at playoutDelayMs of delay: its earliest audio waits
-   * that long and no longer, so audio up to that much later than the earliest is still in
-   * time. Judged from the waits of the last half second (the first verdict after 200 ms of a
-   * new stream): underruns, stalls and a slow start all leave audio waiting longer than it
-   * needs to, for good. A frame or more too long, and even the latest audio a frame early:
-   * whole frames are skipped at once (one short glitch, as a jitter buffer bringing its delay
-   * down makes; whole frames, so they stay aligned with the agent's own). What remains: the
-   * caller's next tick comes up to 2 ms sooner (never more than the latest audio had to
-   * spare), or later, and the next verdict comes after 100 ms while the delay is off by more;
-   * RTP timestamps do not move, so a receiver sees 2 ms of jitter at most, and no glitch.
-   * Returns that step (positive: sooner).
-   */
-  phaseStepMs(): number {
-    const waits = this.playout.takeWaits();
-    if (!waits) return 0;
-    const excess = waits.maxMs - this.options.playoutDelayMs;
-    const frames = Math.floor((Math.min(excess, waits.minMs) - 1) / FRAME_MS);
-    if (frames > 0) {
-      this.playout.skip(frames * this.linkFrame.length);
-      this.playout.nextWindow(CONVERGING_WINDOW_PULLS);
-      return 0;
-    }
-    const room = excess > 0 ? Math.min(excess, waits.minMs) : excess;
-    const step = Math.sign(room) * Math.min(MAX_STEP_MS, Math.floor(Math.abs(room)));
-    if (Math.abs(room) > MAX_STEP_MS) this.playout.nextWindow(CONVERGING_WINDOW_PULLS);
-    return step;
+    return !this.ringback && this.pacer.holdForLateAudio(atMs);
   }
 
   /** The next 20 ms for the caller, encoded into `out`; returns the payload length. */
@@ -411,8 +317,7 @@ export class MediaChain {
       this.ringbackTone ??= new Ringback(this.linkRate);
       this.ringbackTone.fill(this.linkFrame);
     } else {
-      const pulled = this.playout.pull(this.linkFrame, onMark, nowMs);
-      this.playoutIdle = pulled < this.linkFrame.length;
+      this.pacer.onPulled(this.playout.pull(this.linkFrame, onMark, nowMs));
     }
     const pcm = this.fromLink
       ? this.fromLink.process(this.linkFrame, this.resampled)

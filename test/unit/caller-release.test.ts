@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeCodec } from '../../src/codecs/codec.js';
 import { MediaChain } from '../../src/call/media-chain.js';
+import { ReleaseSchedule } from '../../src/media/release-schedule.js';
 
 function chain(): MediaChain {
   const media = new MediaChain({
@@ -42,5 +43,28 @@ describe("the caller's packets to the agent", () => {
   it('wait for nothing without packets, and say when to look again', () => {
     const media = chain();
     expect(media.releaseDue(0, () => undefined)).toBe(20);
+  });
+});
+
+describe('release schedule', () => {
+  it('counts media time across the 32-bit timestamp wrap', () => {
+    const schedule = new ReleaseSchedule(8000);
+    const start = 0xffffff00;
+    for (let n = 0; n < 4; n++) schedule.noteArrival((start + 160 * n) >>> 0, 20 * n, false);
+    // Packet 3 has wrapped past zero and is still due 20 ms after it arrived.
+    expect(schedule.dueAt((start + 480) >>> 0, 20)).toBe(80);
+  });
+
+  it('follows a sender whose clock runs slow within two windows, a fast one at once', () => {
+    const schedule = new ReleaseSchedule(8000);
+    // 160 packets: the sender's 20 ms take 20.1 of ours (slow), so each arrives later.
+    for (let n = 0; n < 160; n++) schedule.noteArrival(160 * n, 20.1 * n, false);
+    // The latest packet still waits most of its 20 ms: the reference followed the drift (with
+    // the first packet's as reference it would wait 4 ms).
+    const wait = schedule.dueAt(160 * 159, 20) - 20.1 * 159;
+    expect(wait).toBeGreaterThan(10);
+    expect(wait).toBeLessThanOrEqual(20);
+    schedule.noteArrival(160 * 160, 20.1 * 160 - 15, false); // early: the reference moves now
+    expect(schedule.dueAt(160 * 160, 20)).toBeCloseTo(20.1 * 160 - 15 + 20);
   });
 });

@@ -45,7 +45,7 @@ function simulate(queuedMs: number, offsetMs: number, frames = 800, late = (_k: 
     media.toCaller(out, undefined, pullAt);
     position += 20;
     delays.push(pullAt - arrivalOf(position - 0.1)); // the frame's last sample
-    const step = media.phaseStepMs();
+    const step = media.pacer.phaseStepMs();
     position += (media.playout.trimmedSamples - before) / 8;
     pullAt += 20 - step;
   }
@@ -118,7 +118,7 @@ describe('talkspurt alignment of the agent audio', () => {
     media.fromAgent(frame(5000), 0);
     for (let k = 0; k < 150; k++) {
       media.toCaller(out, undefined, 20 * k + 25);
-      expect(media.phaseStepMs()).toBe(0);
+      expect(media.pacer.phaseStepMs()).toBe(0);
     }
   });
 
@@ -137,19 +137,19 @@ describe('talkspurt alignment of the agent audio', () => {
     expect(media.holdForLateAudio(0)).toBe(false); // nothing played yet: silence goes at once
     media.fromAgent(frame(20), 0);
     media.toCaller(out, undefined, 20);
-    expect(media.nextTickMs(20, 20)).toBe(20);
+    expect(media.pacer.nextTickMs(20, 20)).toBe(20);
     expect(media.holdForLateAudio(40)).toBe(true); // the next frame is late
     expect(media.holdForLateAudio(44)).toBe(true);
     media.fromAgent(frame(20), 45);
     expect(media.holdForLateAudio(45)).toBe(false);
     media.toCaller(out, undefined, 45);
-    expect(media.nextTickMs(45, 20)).toBe(15); // back on the stream's phase: 60
+    expect(media.pacer.nextTickMs(45, 20)).toBe(15); // back on the stream's phase: 60
     // Not here within the grace: silence, and the stream counts as stopped.
     expect(media.holdForLateAudio(60)).toBe(true);
     expect(media.holdForLateAudio(69)).toBe(true);
     expect(media.holdForLateAudio(70)).toBe(false);
     media.toCaller(out, undefined, 70);
-    expect(media.nextTickMs(70, 20)).toBe(10);
+    expect(media.pacer.nextTickMs(70, 20)).toBe(10);
     expect(media.holdForLateAudio(80)).toBe(false);
   });
 });

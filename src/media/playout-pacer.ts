@@ -1,0 +1,99 @@
+/**
+ * When the agent's audio leaves for the caller: the pacing laid over one call's playout queue
+ * and its tick on the media clock.
+ *
+ * Talkspurt: the first audio after silence leaves `delayMs` after it arrived (the tick is
+ * postponed to then; the RTP timestamp counts the pause). Running stream: the agent's earliest
+ * audio should wait `delayMs` and no longer, so audio up to that much later than the earliest
+ * is still in time. Every window of pulls (see PlayoutQueue.takeWaits) tells how long audio
+ * waited: a frame or more too long, and even the latest audio a frame early, and whole frames
+ * are skipped at once (one short glitch, as a jitter buffer bringing its delay down makes;
+ * whole frames stay aligned with the agent's own); less, and the tick moves up to MAX_STEP_MS
+ * sooner (never more than the latest audio had to spare) or later, with the next verdict after
+ * 100 ms while the delay is off by more. RTP timestamps do not move on a step, so a receiver
+ * sees a little jitter and no glitch. Underruns, stalls and a slow start all leave audio
+ * waiting longer than it needs to, for good: this is what brings it back.
+ *
+ * Late audio: when the stream is playing and its next frame is not here at its slot, the slot
+ * is held open up to LATE_AUDIO_GRACE_MS (the tick asks again every millisecond), then the
+ * frame goes at once and the next tick comes back to the stream's phase; only after that does
+ * silence take its place.
+ */
+import type { PlayoutQueue } from './playout-queue.js';
+
+const FRAME_MS = 20;
+/**
+ * How long past its slot a frame of the agent's running stream is waited for before silence
+ * takes its place (after which everything later would play a frame later).
+ */
+const LATE_AUDIO_GRACE_MS = 10;
+/** The most a caller's tick moves at once to follow the agent's stream. */
+const MAX_STEP_MS = 2;
+/** Pulls to the next verdict while the stream's delay is still being brought in. */
+const CONVERGING_WINDOW_PULLS = 5;
+
+export class PlayoutPacer {
+  /** Whether the caller hears silence: the queue ran dry (or nothing came yet). */
+  private idle = true;
+  /** When (clock ms) the first audio of the current talkspurt may be sent. */
+  private talkspurtAt = 0;
+  /** The slot (clock ms) of a frame held open for the agent's late audio. */
+  private graceSlot: number | undefined;
+
+  constructor(
+    private readonly queue: PlayoutQueue,
+    private readonly delayMs: number,
+    /** Samples in one frame, at the queue's rate. */
+    private readonly frameSamples: number,
+  ) {}
+
+  /** Audio arrives from the agent at `nowMs`, before it is queued. */
+  onAudio(nowMs: number): void {
+    if (!this.idle || this.queue.queuedSamples > 0) return;
+    this.talkspurtAt = nowMs + this.delayMs;
+    this.queue.newStream();
+  }
+
+  /** A frame was pulled for the caller, `pulled` samples of it audio. */
+  onPulled(pulled: number): void {
+    this.idle = pulled < this.frameSamples;
+  }
+
+  /** Milliseconds until a new talkspurt may start at tick `atMs`; 0 when the tick sends. */
+  talkspurtWaitMs(atMs: number): number {
+    if (!this.idle || this.queue.queuedSamples === 0) return 0;
+    const wait = this.talkspurtAt - atMs;
+    return wait >= 1 ? wait : 0;
+  }
+
+  /** Whether to hold the slot of tick `atMs` open (ask again in 1 ms) for late audio. */
+  holdForLateAudio(atMs: number): boolean {
+    if (this.idle || this.queue.queuedSamples >= this.frameSamples) return false;
+    this.graceSlot ??= atMs;
+    return atMs - this.graceSlot < LATE_AUDIO_GRACE_MS;
+  }
+
+  /** After a frame went out at `atMs`: milliseconds to the next tick, on the stream's phase. */
+  nextTickMs(atMs: number, periodMs: number): number {
+    const late = this.graceSlot === undefined ? 0 : atMs - this.graceSlot;
+    this.graceSlot = undefined;
+    return periodMs - late - this.phaseStepMs();
+  }
+
+  /** The verdict on the last window's waits: frames skipped, or the tick's step (+ sooner). */
+  phaseStepMs(): number {
+    const waits = this.queue.takeWaits();
+    if (!waits) return 0;
+    const excess = waits.maxMs - this.delayMs;
+    const frames = Math.floor((Math.min(excess, waits.minMs) - 1) / FRAME_MS);
+    if (frames > 0) {
+      this.queue.skip(frames * this.frameSamples);
+      this.queue.nextWindow(CONVERGING_WINDOW_PULLS);
+      return 0;
+    }
+    const room = excess > 0 ? Math.min(excess, waits.minMs) : excess;
+    const step = Math.sign(room) * Math.min(MAX_STEP_MS, Math.floor(Math.abs(room)));
+    if (Math.abs(room) > MAX_STEP_MS) this.queue.nextWindow(CONVERGING_WINDOW_PULLS);
+    return step;
+  }
+}
