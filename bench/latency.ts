@@ -1,7 +1,8 @@
 /**
  * Latency added inside telgate, both ways, at 1, 100 and 300 concurrent calls, and the spacing
  * of the RTP it sends. Usage: npm run bench:latency (env LATENCY_CALLS=1,100,300,
- * LATENCY_SECONDS=10; LATENCY_PROFILE_DIR=DIR writes a CPU profile of the telgate process).
+ * LATENCY_SECONDS=10; LATENCY_PROFILE_DIR=DIR writes a CPU profile of the telgate process,
+ * LATENCY_NODE_ARGS adds flags to its node, LATENCY_TELGATE_CPU=N pins it to core N).
  *
  * Method. telgate runs as its own process (dist/main.js, a temporary config), free to use
  * both cores (LATENCY_TELGATE_CPU=N pins it); this process, pinned to the first core once
@@ -77,7 +78,10 @@ async function startWithAgent(agentUrl: string) {
   const profile = process.env.LATENCY_PROFILE_DIR;
   return spawnTelgate(dir, {
     env: { BENCH_KEY: 'bench' },
-    nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [],
+    nodeArgs: [
+      ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+      ...(process.env.LATENCY_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+    ],
     cpu:
       process.env.LATENCY_TELGATE_CPU === undefined
         ? undefined
