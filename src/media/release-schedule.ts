@@ -9,6 +9,9 @@
  * buffer that releases only when the next packet comes would).
  */
 
+/** Media time after which the origin moves up to the present packet. */
+const REBASE_AFTER_MS = 600_000;
+
 export class ReleaseSchedule {
   private firstTimestamp: number | undefined;
   private offsetNow = Infinity;
@@ -26,7 +29,15 @@ export class ReleaseSchedule {
       this.offsetNow = this.offsetBefore = Infinity;
       this.next = undefined;
     }
-    this.offsetNow = Math.min(this.offsetNow, nowMs - this.mediaMs(timestamp));
+    const media = this.mediaMs(timestamp);
+    if (media > REBASE_AFTER_MS) {
+      // A new origin long before the 32-bit difference could overflow (12 h at 48 kHz).
+      this.firstTimestamp = timestamp;
+      this.offsetNow += media;
+      this.offsetBefore += media;
+      return this.noteArrival(timestamp, nowMs, false);
+    }
+    this.offsetNow = Math.min(this.offsetNow, nowMs - media);
     if (++this.offsetCount % 50 === 0) {
       this.offsetBefore = this.offsetNow;
       this.offsetNow = Infinity;

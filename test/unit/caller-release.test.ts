@@ -67,4 +67,18 @@ describe('release schedule', () => {
     schedule.noteArrival(160 * 160, 20.1 * 160 - 15, false); // early: the reference moves now
     expect(schedule.dueAt(160 * 160, 20)).toBeCloseTo(20.1 * 160 - 15 + 20);
   });
+
+  it('keeps its due times where 12 h of 48 kHz timestamps overflow a 32-bit difference', () => {
+    const schedule = new ReleaseSchedule(48000);
+    let ts = 0;
+    let t = 0;
+    // A packet every 10 s up to just before 2^31 ticks from the first, then every 20 ms.
+    for (; ts < 2 ** 31 - 48000 * 2; ts += 480_000, t += 10_000) {
+      schedule.noteArrival(ts >>> 0, t, false);
+    }
+    for (let n = 0; n < 300; n++, ts += 960, t += 20) {
+      schedule.noteArrival(ts >>> 0, t, false);
+      expect(schedule.dueAt(ts >>> 0, 20) - t).toBeCloseTo(20, 6);
+    }
+  });
 });
