@@ -151,12 +151,10 @@ export class PlayoutQueue {
       out.fill(0, take);
       if (take === 0) this.underruns++;
     } else {
-      // The item holding the frame's last sample: its wait is the frame's.
-      const last = this.items.find((span) => span.end >= this.playedTotal);
-      if (last) {
-        this.windowMinWait = Math.min(this.windowMinWait, nowMs - last.arrivedAt);
-        this.windowMaxWait = Math.max(this.windowMaxWait, nowMs - last.arrivedAt);
-      }
+      // The item holding the frame's last sample (the first not yet over): its wait is the frame's.
+      let i = 0;
+      while (i < this.items.length && this.items[i].end < this.playedTotal) i++;
+      if (i < this.items.length) this.noteWait(nowMs - this.items[i].arrivedAt);
     }
     this.judgeWindow(take, out.length);
     while (this.items.length && this.items[0].end <= this.playedTotal) this.items.shift();
@@ -164,6 +162,11 @@ export class PlayoutQueue {
       onMark?.(this.marks.shift()!.name);
     }
     return take;
+  }
+
+  private noteWait(ms: number): void {
+    this.windowMinWait = Math.min(this.windowMinWait, ms);
+    this.windowMaxWait = Math.max(this.windowMaxWait, ms);
   }
 
   /** Closes a window of pulls: its shortest wait is reported if it was a real-time stream. */
