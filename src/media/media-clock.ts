@@ -107,8 +107,10 @@ export class MediaClock {
     if (next < 0 || next === this.armedFor) return;
     clearTimeout(this.timer);
     this.armedFor = next;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, next - this.elapsedMs()));
+    this.timer = setTimeout(this.onTimer, Math.max(0, next - this.elapsedMs()));
   }
+
+  private readonly onTimer = () => this.fire();
 
   private fire(): void {
     this.armedFor = -1;
