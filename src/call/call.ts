@@ -2,7 +2,8 @@
  * One Call per INVITE: negotiates, provisions the agent link, answers, bridges RTP and the
  * WebSocket both ways, and closes everything it opened exactly once, whoever ends the call.
  *
- * Caller → agent: RTP → decode (+ resample) → link frame → WebSocket (per packet, no queue).
+ * Caller → agent: RTP → jitter buffer (released by due time on a second tick of the call) →
+ * decode (+ resample) → link frame → WebSocket.
  * Agent → caller: WebSocket → playout queue → the call's tick on the media clock (its phase
  * aligned to the agent's talkspurts) → (resample +) encode → RTP.
  * The conversions live in MediaChain.

@@ -7,10 +7,11 @@
  * case. Play-out starts once `targetMs` of audio is held. Each read gives the next packet in
  * order, or `lost` when it is missing while later ones are here (the reader conceals it), or
  * `empty` when nothing is held: an underrun, after which the buffer refills to a target one
- * packet larger (up to maxMs), as does a packet that arrives after its turn. A buffer that stays more than two packets above its target for a
- * second drops half its excess, oldest first, and a second without underrun lowers the target
- * again: delay follows the network's jitter both ways. A new SSRC, a marker bit after an underrun (a new
- * talkspurt), or a jump of more than MAX_JUMP packets start the stream over.
+ * packet larger (up to maxMs); a packet that arrives after its turn raises the target too. A
+ * buffer that stays more than two packets above its target for a second drops half its excess,
+ * oldest first, and a second without underrun lowers the target again: delay follows the
+ * network's jitter both ways. A new SSRC, a marker bit after an underrun (a new talkspurt), or a
+ * jump of more than MAX_JUMP packets start the stream over.
  */
 
 export interface JitterPacket {
