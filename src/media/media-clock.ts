@@ -1,8 +1,8 @@
 /**
  * The media clock: every call's outgoing audio ticks on it, each call at its own phase.
  *
- * Time is counted in whole milliseconds since the clock started (hrtime, so timer lateness never
- * accumulates into drift). Each subscriber has its own due millisecond and ticks every period
+ * Time is counted in whole milliseconds since the clock started (performance.now(): monotonic,
+ * so timer lateness never accumulates into drift, and a plain number: it is read per packet). Each subscriber has its own due millisecond and ticks every period
  * from there; a tick may ask for its next one later (a talkspurt aligned to the agent's audio),
  * or sooner when it sent nothing. New subscribers take the least busy millisecond of the period, so 300 calls
  * cost ~15 sends per millisecond rather than 300 sends in one burst every 20 ms: a packet
@@ -35,7 +35,7 @@ export class MediaClock {
   private readonly buckets: Array<Set<Tickable>> = Array.from({ length: RING }, () => new Set());
   private timer: NodeJS.Timeout | undefined;
   private armedFor = -1;
-  private readonly startNs = process.hrtime.bigint();
+  private readonly origin = performance.now();
   /** The last millisecond whose bucket has run. */
   private processed = 0;
 
@@ -72,7 +72,7 @@ export class MediaClock {
 
   /** Milliseconds since the clock started, fractional. */
   elapsedMs(): number {
-    return Number(process.hrtime.bigint() - this.startNs) / 1e6;
+    return performance.now() - this.origin;
   }
 
   private nowMs(): number {
