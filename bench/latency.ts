@@ -215,33 +215,35 @@ async function run(calls: number, agentPort: number, telgatePid: number): Promis
   const file = path.join(os.tmpdir(), `telgate-latency-${process.pid}-${calls}.pcap`);
   const filter = `udp portrange ${MEDIA_PORTS.join('-')} or tcp port ${agentPort}`;
   const stopCapture = await startCapture(file, filter);
-  const uacs = Array.from(
-    { length: calls },
-    () => new MiniUac(SIP_PORT, { formats: '96', rtpmap: ['a=rtpmap:96 L16/8000'] }),
-  );
-  const rtpPorts: number[] = [];
-  for (const uac of uacs) {
-    await uac.open();
-    rtpPorts.push(await uac.call());
-  }
-  const loop = monitorEventLoopDelay({ resolution: 1 });
-  loop.enable();
-  const cpuBefore = await cpuSeconds(telgatePid);
-  const sendStart = nowMs();
-  await sendAll(uacs, rtpPorts, SECONDS * 50);
-  row.telgateCpu =
-    (100 * ((await cpuSeconds(telgatePid)) - cpuBefore)) / ((nowMs() - sendStart) / 1000);
-  await new Promise((r) => setTimeout(r, 300)); // the last packets' round trip
-  loop.disable();
-  row.loopDelayP99 = loop.percentile(99) / 1e6;
-  const callerPorts = uacs.map((uac) => uac.rtp.address().port);
-  for (const uac of uacs) {
-    await uac.bye();
-    uac.close();
-  }
-  await stopCapture();
+  const uacs: MiniUac[] = [];
+  let callerPorts: number[] | undefined;
   try {
-    measure(await readCapture(file), callerPorts, agentPort, row);
+    const rtpPorts: number[] = [];
+    for (let call = 0; call < calls; call++) {
+      const uac = new MiniUac(SIP_PORT, { formats: '96', rtpmap: ['a=rtpmap:96 L16/8000'] });
+      uacs.push(uac);
+      await uac.open();
+      rtpPorts.push(await uac.call());
+    }
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
+    const cpuBefore = await cpuSeconds(telgatePid);
+    const sendStart = nowMs();
+    await sendAll(uacs, rtpPorts, SECONDS * 50);
+    row.telgateCpu =
+      (100 * ((await cpuSeconds(telgatePid)) - cpuBefore)) / ((nowMs() - sendStart) / 1000);
+    await new Promise((r) => setTimeout(r, 300)); // the last packets' round trip
+    loop.disable();
+    row.loopDelayP99 = loop.percentile(99) / 1e6;
+    callerPorts = uacs.map((uac) => uac.rtp.address().port);
+    for (const uac of uacs) await uac.bye();
+  } finally {
+    // Whatever failed, no socket or dumpcap outlives the row.
+    for (const uac of uacs) uac.close();
+    await stopCapture();
+  }
+  try {
+    measure(await readCapture(file), callerPorts!, agentPort, row);
   } finally {
     if (!process.env.LATENCY_KEEP) await fs.rm(file, { force: true });
   }

@@ -49,6 +49,9 @@ export async function startCapture(file: string, filter: string): Promise<() => 
   };
 }
 
+/** Segments held ahead of a gap before a stream is given up. */
+const MAX_HELD_SEGMENTS = 1000;
+
 interface Stream {
   next: number | undefined;
   data: Buffer;
@@ -114,6 +117,12 @@ function onSegment(
   const data = tcp.subarray((tcp[12] >> 4) * 4);
   if (!stream || stream.next === undefined || data.length === 0) return;
   stream.held.set(seq, { t, data });
+  // A segment the capture missed: the stream cannot be read past it, so it is given up.
+  if (stream.held.size > MAX_HELD_SEGMENTS) {
+    stream.held.clear();
+    stream.state = 'other';
+    return;
+  }
   // In order: take what starts at (or overlaps) the next expected byte; hold what is ahead.
   for (let progressed = true; progressed;) {
     progressed = false;
