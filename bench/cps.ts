@@ -128,8 +128,7 @@ function pick(name: string, all: string[]): string[] {
   return process.env[name]?.split(',') ?? all;
 }
 
-async function main() {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'telgate-cps-'));
+async function main(dir: string) {
   const expect = await fs.readFile(path.join(scenarios, 'uac_expect.xml'), 'utf8');
   await fs.writeFile(path.join(dir, 'uac_404.xml'), expect.replaceAll('EXPECT', '404'));
   const code = await fs.readFile(path.join(scenarios, 'uas_code.xml'), 'utf8');
@@ -172,4 +171,9 @@ async function main() {
   for (const row of rows) console.log(row);
 }
 
-await main();
+const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'telgate-cps-'));
+try {
+  await main(dir);
+} finally {
+  await fs.rm(dir, { recursive: true, force: true });
+}

@@ -76,7 +76,7 @@ async function startWithAgent(agentUrl: string) {
   };
   await fs.writeFile(path.join(dir, 'telgate.json.yaml'), JSON.stringify(config));
   const profile = process.env.LATENCY_PROFILE_DIR;
-  return spawnTelgate(dir, {
+  const stop = await spawnTelgate(dir, {
     env: { BENCH_KEY: 'bench' },
     nodeArgs: [
       ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
@@ -86,7 +86,17 @@ async function startWithAgent(agentUrl: string) {
       process.env.LATENCY_TELGATE_CPU === undefined
         ? undefined
         : Number(process.env.LATENCY_TELGATE_CPU),
+  }).catch(async (err) => {
+    await fs.rm(dir, { recursive: true, force: true });
+    throw err;
   });
+  return Object.assign(
+    async () => {
+      await stop();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+    { pid: stop.pid },
+  );
 }
 
 interface Row {
@@ -202,7 +212,12 @@ function measure(capture: Capture, callerPorts: number[], agentPort: number, row
   row.missing = rtpIn.size - rtpOut.size;
 }
 
-async function run(calls: number, agentPort: number, telgatePid: number): Promise<Row> {
+async function run(
+  index: number,
+  calls: number,
+  agentPort: number,
+  telgatePid: number,
+): Promise<Row> {
   const row: Row = {
     calls,
     toAgent: [],
@@ -212,7 +227,7 @@ async function run(calls: number, agentPort: number, telgatePid: number): Promis
     missing: 0,
     telgateCpu: 0,
   };
-  const file = path.join(os.tmpdir(), `telgate-latency-${process.pid}-${calls}.pcap`);
+  const file = path.join(os.tmpdir(), `telgate-latency-${process.pid}-${index}.pcap`);
   const filter = `udp portrange ${MEDIA_PORTS.join('-')} or tcp port ${agentPort}`;
   const stopCapture = await startCapture(file, filter);
   const uacs: MiniUac[] = [];
@@ -263,7 +278,9 @@ const stop = await startWithAgent(agent.url);
 if (PINNED) execFileSync('taskset', ['-a', '-cp', '0', String(process.pid)], { stdio: 'ignore' });
 const rows: Row[] = [];
 try {
-  for (const calls of CALL_COUNTS) rows.push(await run(calls, agentPort, stop.pid));
+  for (const [index, calls] of CALL_COUNTS.entries()) {
+    rows.push(await run(index, calls, agentPort, stop.pid));
+  }
 } finally {
   await stop();
   await agent.close();

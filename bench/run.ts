@@ -64,10 +64,14 @@ async function inviteTo200(): Promise<number[]> {
     const c = spawn('sipp', args, { cwd: dir, stdio: 'ignore' });
     c.on('exit', resolve);
   });
-  if (code !== 0) throw new Error(`sipp failed (${code}) in ${dir}`);
-  const rtt = (await fs.readdir(dir)).find((f) => f.endsWith('_rtt.csv'));
-  const rows = (await fs.readFile(path.join(dir, rtt!), 'utf8')).trim().split('\n').slice(1);
-  return rows.map((r) => Number(r.split(';')[1]));
+  try {
+    if (code !== 0) throw new Error(`sipp failed (${code})`);
+    const rtt = (await fs.readdir(dir)).find((f) => f.endsWith('_rtt.csv'));
+    const rows = (await fs.readFile(path.join(dir, rtt!), 'utf8')).trim().split('\n').slice(1);
+    return rows.map((r) => Number(r.split(';')[1]));
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 }
 
 async function echoRoundTrip(frames = 250): Promise<number[]> {

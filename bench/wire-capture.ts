@@ -115,6 +115,12 @@ function onSegment(
     return;
   }
   const data = tcp.subarray((tcp[12] >> 4) * 4);
+  if (!stream && startsWebSocketFrame(data)) {
+    // A connection older than the capture (dumpcap reports "Capturing on" a little before it
+    // sees everything): read on from a segment that starts with a whole frame's header.
+    stream = { next: seq, data: Buffer.alloc(0), state: 'ws', held: new Map() };
+    streams.set(key, stream);
+  }
   if (!stream || stream.next === undefined || data.length === 0) return;
   stream.held.set(seq, { t, data });
   // A segment the capture missed: the stream cannot be read past it, so it is given up.
@@ -137,6 +143,15 @@ function onSegment(
       progressed = true;
     }
   }
+}
+
+/** A final data or control frame's header, with no reserved bits, that fits the segment. */
+function startsWebSocketFrame(data: Buffer): boolean {
+  if (data.length < 2 || (data[0] & 0xf0) !== 0x80) return false;
+  if (![1, 2, 8, 9, 10].includes(data[0] & 0x0f)) return false;
+  const length = data[1] & 0x7f;
+  const header = 2 + (length === 126 ? 2 : length === 127 ? 8 : 0) + (data[1] & 0x80 ? 4 : 0);
+  return length < 126 ? data.length === header + length : data.length >= header;
 }
 
 function append(
