@@ -1,23 +1,18 @@
 /**
  * How late the media clock's ticks run in a process doing nothing else: the floor under the
  * RTP spacing figures of bench:latency. Usage: npm run bench:clock (env CLOCK_SECONDS=10,
- * CLOCK_SUBSCRIBERS=2, CLOCK_WAKER=thread|timer: what wakes the clock, thread by default as in
- * telgate).
+ * CLOCK_SUBSCRIBERS=2).
  *
  * Method: subscribers on a MediaClock, each noting (clock time at its tick − the millisecond it
  * was due), for CLOCK_SECONDS; the spacing deviation is the change of that lateness between
  * one subscriber's consecutive ticks.
  */
-import { TimerWaker } from '../src/media/clock-waker.js';
 import { MediaClock } from '../src/media/media-clock.js';
 
 const SECONDS = Number(process.env.CLOCK_SECONDS ?? 10);
 const SUBSCRIBERS = Number(process.env.CLOCK_SUBSCRIBERS ?? 2);
 
-const WAKER = process.env.CLOCK_WAKER ?? 'thread';
-
-const clock =
-  WAKER === 'timer' ? new MediaClock(20, (wake) => new TimerWaker(wake)) : new MediaClock(20);
+const clock = new MediaClock(20);
 const lateness: number[] = [];
 const spacing: number[] = [];
 const subscribers = Array.from({ length: SUBSCRIBERS }, () => {
@@ -33,13 +28,12 @@ const subscribers = Array.from({ length: SUBSCRIBERS }, () => {
 });
 for (const s of subscribers) clock.add(s);
 await new Promise((r) => setTimeout(r, SECONDS * 1000));
-clock.close();
+for (const s of subscribers) clock.remove(s);
 
 const quantile = (values: number[], q: number) => {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))].toFixed(2);
 };
-console.log(`waker: ${WAKER}`);
 console.log('| measure (ms) | ticks | p50 | p90 | p99 | max |');
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const [name, values] of [

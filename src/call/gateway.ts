@@ -9,7 +9,6 @@ import { LinkSession } from '../link/link-session.js';
 import { createDialect } from '../link/dialects/index.js';
 import { LocalAgent } from '../link/local-agent/server.js';
 import { TelApiClient } from '../link/telapi-client.js';
-import { ThreadWaker } from '../media/clock-waker.js';
 import { MediaClock } from '../media/media-clock.js';
 import { PortPool } from '../media/port-pool.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
@@ -45,7 +44,7 @@ export class Gateway {
   readonly events = new EventEmitter<GatewayEvents>();
   readonly engine: SipEngine;
   readonly ports: PortPool;
-  readonly clock: MediaClock;
+  readonly clock = new MediaClock(20);
   readonly localAgent: LocalAgent | undefined;
   private telapi: TelApiClient | undefined;
   private router: Router;
@@ -69,16 +68,6 @@ export class Gateway {
     // With only the embedded agent, a per-process random key keeps the local API closed too.
     this.apiKey = envKey ?? randomBytes(16).toString('hex');
     this.router = new Router(config);
-    this.clock = new MediaClock(
-      20,
-      (wake) =>
-        new ThreadWaker(wake, (err) =>
-          logger.warn(
-            { err },
-            'media clock thread failed: timers from now on (RTP spacing ±1.5 ms)',
-          ),
-        ),
-    );
     this.ports = new PortPool(config.media.host, config.media.portMin, config.media.portMax);
     this.engine = new NativeSipEngine({
       host: config.sip.listen.host,
@@ -133,7 +122,6 @@ export class Gateway {
     clearTimeout(bound);
     await this.engine.stop();
     await this.localAgent?.close();
-    this.clock.close();
   }
 
   get endpointsToCall(): Array<{ id: string; number: string }> {

@@ -2,21 +2,18 @@
  * The media clock: every call's outgoing audio ticks on it, each call at its own phase.
  *
  * Time is counted in whole milliseconds since the clock started (performance.now(): monotonic,
- * so wake-up lateness never accumulates into drift, and a plain number: it is read per packet).
- * Each subscriber has its own due millisecond and ticks every period from there; a tick may ask
- * for its next one later (a talkspurt aligned to the agent's audio), or sooner when it sent
- * nothing. New subscribers take the least busy millisecond of the period, so 300 calls cost ~15
- * sends per millisecond rather than 300 sends in one burst every 20 ms: a packet arriving
- * meanwhile waits for a few sends at most, and every call's packets leave at an even pace.
- * Subscribers sit in a ring of per-millisecond buckets; the clock is woken for the next
+ * so timer lateness never accumulates into drift, and a plain number: it is read per packet). Each subscriber has its own due millisecond and ticks every period
+ * from there; a tick may ask for its next one later (a talkspurt aligned to the agent's audio),
+ * or sooner when it sent nothing. New subscribers take the least busy millisecond of the period, so 300 calls
+ * cost ~15 sends per millisecond rather than 300 sends in one burst every 20 ms: a packet
+ * arriving meanwhile waits for a few sends at most, and every call's packets leave at an even
+ * pace. Subscribers sit in a ring of per-millisecond buckets; the timer is armed for the next
  * non-empty one.
  *
  * A late wake-up runs the ticks that became due meanwhile, each subscriber's in order, up to
  * MAX_CATCH_UP_MS behind; beyond that the schedule jumps ahead (audio then waits rather than
- * leaving in a long burst). The clock is armed only while it has subscribers; what wakes it is
- * a ClockWaker (a helper thread by default: see clock-waker.ts for why not a timer).
+ * leaving in a long burst). The clock holds a timer only while it has subscribers.
  */
-import { type ClockWaker, ThreadWaker } from './clock-waker.js';
 
 export interface Tickable {
   /**
@@ -36,18 +33,13 @@ const MAX_DELAY_MS = RING - 1;
 export class MediaClock {
   private readonly due = new Map<Tickable, number>();
   private readonly buckets: Array<Set<Tickable>> = Array.from({ length: RING }, () => new Set());
-  private readonly waker: ClockWaker;
+  private timer: NodeJS.Timeout | undefined;
   private armedFor = -1;
   private readonly origin = performance.now();
   /** The last millisecond whose bucket has run. */
   private processed = 0;
 
-  constructor(
-    readonly periodMs = 20,
-    makeWaker: (wake: () => void) => ClockWaker = (wake) => new ThreadWaker(wake),
-  ) {
-    this.waker = makeWaker(this.onWake);
-  }
+  constructor(readonly periodMs = 20) {}
 
   /** Starts ticking `subscriber` within the next period, at the least busy millisecond. */
   add(subscriber: Tickable): void {
@@ -75,13 +67,7 @@ export class MediaClock {
   }
 
   get running(): boolean {
-    return this.armedFor >= 0;
-  }
-
-  /** Releases the waker (its thread); the clock must not be used afterwards. */
-  close(): void {
-    for (const subscriber of [...this.due.keys()]) this.remove(subscriber);
-    this.waker.close();
+    return this.timer !== undefined;
   }
 
   /** Milliseconds since the clock started, fractional. */
@@ -104,11 +90,12 @@ export class MediaClock {
   }
 
   private stop(): void {
-    this.waker.disarm();
+    clearTimeout(this.timer);
+    this.timer = undefined;
     this.armedFor = -1;
   }
 
-  /** Arms the waker for the next non-empty bucket, unless it already is for that one. */
+  /** Arms the timer for the next non-empty bucket, unless it already is for that one. */
   private arm(): void {
     let next = -1;
     for (let at = this.processed + 1; at <= this.processed + RING; at++) {
@@ -118,16 +105,16 @@ export class MediaClock {
       }
     }
     if (next < 0 || next === this.armedFor) return;
+    clearTimeout(this.timer);
     this.armedFor = next;
-    this.waker.arm(this.origin + next);
+    this.timer = setTimeout(this.onTimer, Math.max(0, next - this.elapsedMs()));
   }
 
-  private readonly onWake = () => this.fire();
+  private readonly onTimer = () => this.fire();
 
-  /** Runs what is due; a wake-up with nothing due (early, or stale) only re-arms. */
   private fire(): void {
-    if (this.due.size === 0) return;
     this.armedFor = -1;
+    this.timer = undefined;
     const now = this.nowMs();
     if (now - this.processed > MAX_CATCH_UP_MS) this.skipTo(now - MAX_CATCH_UP_MS);
     while (this.processed < now) {

@@ -1,6 +1,5 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { TimerWaker } from '../../src/media/clock-waker.js';
 import { MediaClock } from '../../src/media/media-clock.js';
 import { PlayoutQueue } from '../../src/media/playout-queue.js';
 import { PortPool } from '../../src/media/port-pool.js';
@@ -52,7 +51,7 @@ describe('media clock', () => {
 
   it('ticks every period for all subscribers and holds no timer without them', () => {
     fake();
-    const clock = new MediaClock(20, (wake) => new TimerWaker(wake));
+    const clock = new MediaClock(20);
     let a = 0;
     let b = 0;
     const sa = { onTick: () => void a++ };
@@ -71,7 +70,7 @@ describe('media clock', () => {
 
   it('spreads subscribers over the period, each at its own phase, every 20 ms exactly', () => {
     fake();
-    const clock = new MediaClock(20, (wake) => new TimerWaker(wake));
+    const clock = new MediaClock(20);
     const ticks: number[][] = Array.from({ length: 40 }, () => []);
     const subscribers = ticks.map((list) => ({ onTick: (at: number) => void list.push(at) }));
     for (const s of subscribers) clock.add(s);
@@ -87,7 +86,7 @@ describe('media clock', () => {
 
   it('lets a tick move its phase, later or (having sent nothing) sooner', () => {
     fake();
-    const clock = new MediaClock(20, (wake) => new TimerWaker(wake));
+    const clock = new MediaClock(20);
     const at: number[] = [];
     const asks = new Map([
       [3, 27],
