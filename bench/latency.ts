@@ -108,6 +108,8 @@ interface Row {
   missing: number;
   /** telgate's CPU (user + system) while the callers sent, % of one core. */
   telgateCpu: number;
+  /** This process's CPU (callers and agent) in the same time, % of one core. */
+  benchCpu: number;
 }
 
 /** A process's CPU time so far, in seconds (Linux /proc; 0 where there is none). */
@@ -226,6 +228,7 @@ async function run(
     loopDelayP99: 0,
     missing: 0,
     telgateCpu: 0,
+    benchCpu: 0,
   };
   const file = path.join(os.tmpdir(), `telgate-latency-${process.pid}-${index}.pcap`);
   const filter = `udp portrange ${MEDIA_PORTS.join('-')} or tcp port ${agentPort}`;
@@ -243,10 +246,13 @@ async function run(
     const loop = monitorEventLoopDelay({ resolution: 1 });
     loop.enable();
     const cpuBefore = await cpuSeconds(telgatePid);
+    const benchBefore = process.cpuUsage();
     const sendStart = nowMs();
     await sendAll(uacs, rtpPorts, SECONDS * 50);
-    row.telgateCpu =
-      (100 * ((await cpuSeconds(telgatePid)) - cpuBefore)) / ((nowMs() - sendStart) / 1000);
+    const seconds = (nowMs() - sendStart) / 1000;
+    row.telgateCpu = (100 * ((await cpuSeconds(telgatePid)) - cpuBefore)) / seconds;
+    const bench = process.cpuUsage(benchBefore);
+    row.benchCpu = (bench.user + bench.system) / 1e4 / seconds;
     await new Promise((r) => setTimeout(r, 300)); // the last packets' round trip
     loop.disable();
     row.loopDelayP99 = loop.percentile(99) / 1e6;
@@ -293,13 +299,13 @@ console.log(
     : 'one core for all',
 );
 console.log(
-  '| calls | caller → agent p50 / p99 (ms) | p99 beyond the 20 ms jitter target | agent → caller p50 / p99 (ms) | p99 beyond the 20 ms playout delay | RTP spacing, p99 deviation from 20 ms | frames not back | telgate CPU (% of a core) | bench event-loop delay p99 (ms) |',
+  '| calls | caller → agent p50 / p99 (ms) | p99 beyond the 20 ms jitter target | agent → caller p50 / p99 (ms) | p99 beyond the 20 ms playout delay | RTP spacing, p99 deviation from 20 ms | frames not back | telgate CPU (% of a core) | bench CPU (%) | bench event-loop delay p99 (ms) |',
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
   const toAgent99 = quantile(r.toAgent, 0.99);
   const toCaller99 = quantile(r.toCaller, 0.99);
   console.log(
-    `| ${r.calls} | ${f(quantile(r.toAgent, 0.5))} / ${f(toAgent99)} | ${f(toAgent99 - JITTER_TARGET_MS)} | ${f(quantile(r.toCaller, 0.5))} / ${f(toCaller99)} | ${f(toCaller99 - PLAYOUT_DELAY_MS)} | ${f(quantile(r.spacing.map(Math.abs), 0.99))} | ${r.missing} | ${r.telgateCpu.toFixed(0)} | ${f(r.loopDelayP99)} |`,
+    `| ${r.calls} | ${f(quantile(r.toAgent, 0.5))} / ${f(toAgent99)} | ${f(toAgent99 - JITTER_TARGET_MS)} | ${f(quantile(r.toCaller, 0.5))} / ${f(toCaller99)} | ${f(toCaller99 - PLAYOUT_DELAY_MS)} | ${f(quantile(r.spacing.map(Math.abs), 0.99))} | ${r.missing} | ${r.telgateCpu.toFixed(0)} | ${r.benchCpu.toFixed(0)} | ${f(r.loopDelayP99)} |`,
   );
 }
