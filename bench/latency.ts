@@ -1,8 +1,9 @@
 /**
  * Latency added inside telgate, both ways, at 1, 100 and 300 concurrent calls, and the spacing
  * of the RTP it sends. Usage: npm run bench:latency (env LATENCY_CALLS=1,100,300,
- * LATENCY_SECONDS=10; LATENCY_PROFILE_DIR=DIR writes a CPU profile of the telgate process,
- * LATENCY_NODE_ARGS adds flags to its node, LATENCY_TELGATE_CPU=N pins it to core N).
+ * LATENCY_SECONDS=10, LATENCY_SIPP=1,100 for the sipp reference rows; LATENCY_PROFILE_DIR=DIR
+ * writes a CPU profile of the telgate process, LATENCY_NODE_ARGS adds flags to its node,
+ * LATENCY_TELGATE_CPU=N pins it to core N).
  *
  * Method. telgate runs as its own process (dist/main.js, a temporary config), free to use
  * both cores (LATENCY_TELGATE_CPU=N pins it); this process, pinned to the first core once
@@ -29,6 +30,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LocalAgent } from '../src/link/local-agent/server.js';
 import { MiniUac } from './mini-uac.js';
+import { measureSippSpacing, type SippSpacing } from './sipp-spacing.js';
 import { startTelgate as spawnTelgate } from './telgate-process.js';
 import { readCapture, startCapture, type Capture } from './wire-capture.js';
 
@@ -36,8 +38,13 @@ const SIP_PORT = 5196;
 const MEDIA_PORTS = [30000, 30999] as const;
 const JITTER_TARGET_MS = 20;
 const PLAYOUT_DELAY_MS = 20;
-const CALL_COUNTS = (process.env.LATENCY_CALLS ?? '1,100,300').split(',').map(Number);
+const CALL_COUNTS = (process.env.LATENCY_CALLS ?? '1,100,300')
+  .split(',')
+  .filter(Boolean)
+  .map(Number);
 const SECONDS = Number(process.env.LATENCY_SECONDS ?? 10);
+/** Call counts for the reference rows: sipp's rtp_stream spacing next to telgate's. */
+const SIPP_COUNTS = (process.env.LATENCY_SIPP ?? '1,100').split(',').filter(Boolean).map(Number);
 /** Packets at the start of each call left out (one second): the buffers' fill, the alignment. */
 const WARM_UP = 50;
 const PINNED = os.cpus().length >= 2;
@@ -71,6 +78,13 @@ async function startWithAgent(agentUrl: string) {
         extension: '100',
         flow: { id: 'bench', publishedVersion: 1 },
         codecs: ['L16'],
+      },
+      {
+        id: 'echo-pcmu',
+        baseNumber: '+15550100',
+        extension: '101',
+        flow: { id: 'bench', publishedVersion: 1 },
+        codecs: ['PCMU'],
       },
     ],
   };
@@ -275,7 +289,7 @@ const agent = new LocalAgent({
   host: '127.0.0.1',
   port: 0,
   apiKey: 'bench',
-  behaviours: { echo: { kind: 'echo' } },
+  behaviours: { echo: { kind: 'echo' }, 'echo-pcmu': { kind: 'echo' } },
 });
 await agent.listen();
 const agentPort = Number(new URL(agent.url).port);
@@ -283,9 +297,20 @@ const stop = await startWithAgent(agent.url);
 // Once telgate runs (free to use both cores): this process, and dumpcap after it, on the first.
 if (PINNED) execFileSync('taskset', ['-a', '-cp', '0', String(process.pid)], { stdio: 'ignore' });
 const rows: Row[] = [];
+const references: Array<{ calls: number } & SippSpacing> = [];
 try {
   for (const [index, calls] of CALL_COUNTS.entries()) {
     rows.push(await run(index, calls, agentPort, stop.pid));
+  }
+  for (const calls of SIPP_COUNTS) {
+    const spacing = await measureSippSpacing({
+      calls,
+      seconds: SECONDS,
+      sipPort: SIP_PORT,
+      number: '+15550100101',
+      mediaPorts: MEDIA_PORTS,
+    });
+    references.push({ calls, ...spacing });
   }
 } finally {
   await stop();
@@ -308,4 +333,15 @@ for (const r of rows) {
   console.log(
     `| ${r.calls} | ${f(quantile(r.toAgent, 0.5))} / ${f(toAgent99)} | ${f(toAgent99 - JITTER_TARGET_MS)} | ${f(quantile(r.toCaller, 0.5))} / ${f(toCaller99)} | ${f(toCaller99 - PLAYOUT_DELAY_MS)} | ${f(quantile(r.spacing.map(Math.abs), 0.99))} | ${r.missing} | ${r.telgateCpu.toFixed(0)} | ${r.benchCpu.toFixed(0)} | ${f(r.loopDelayP99)} |`,
   );
+}
+if (references.length) {
+  console.log('\nReference: sipp rtp_stream calling the PCMU echo endpoint (sipp not pinned)');
+  console.log(
+    '| calls | sipp → telgate spacing p50 / p99 / max (ms) | telgate → sipp spacing p50 / p99 / max (ms) |',
+  );
+  console.log('| --- | --- | --- |');
+  const spread = (v: number[]) =>
+    `${f(quantile(v, 0.5))} / ${f(quantile(v, 0.99))} / ${f(quantile(v, 1))}`;
+  for (const r of references)
+    console.log(`| ${r.calls} | ${spread(r.sipp)} | ${spread(r.telgate)} |`);
 }
