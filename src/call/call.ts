@@ -40,6 +40,8 @@ import { TransferController, type EgressRoute } from './transfer.js';
 import { byeReason, rejectionFor, type EndCause, type RefusalCause } from './failure.js';
 
 const TICKS_PER_SECOND = 50;
+/** The CN level sent during the agent's silence, in −dBov: a quiet hiss, not a dead line. */
+const COMFORT_NOISE_LEVEL = 70;
 /** RFC 3550's minimum report interval. */
 const RTCP_INTERVAL_SECONDS = 5;
 const RTCP_FIRST_SECONDS = 2;
@@ -65,6 +67,8 @@ export interface CallDeps {
   jitterMinMs: number;
   jitterMaxMs: number;
   playoutDelayMs: number;
+  /** Answer CN when offered, and send it while the agent is silent (media.comfortNoise). */
+  comfortNoise: boolean;
   /** The agent link's audio format for this call (provider's native rate or the endpoint's pin). */
   linkFormat: LinkFormat;
   logger: Logger;
@@ -101,6 +105,8 @@ export class Call implements Tickable, RtpReceiver {
   /** A warm transfer's target while the agent consults it: the caller waits in silence. */
   private consulting: OutboundLeg | undefined;
   private ticks = 0;
+  /** Ticks since the agent's audio stopped, while CN is negotiated. */
+  private silentTicks = 0;
   /** Start of the media timeout's count: the answer, or the end of a hold. */
   private lastRtpCheck = 0;
   private closed = false;
@@ -127,6 +133,7 @@ export class Call implements Tickable, RtpReceiver {
       deps.mediaAddress,
       this.media.linkRate,
       this.media.passThroughCodec,
+      deps.comfortNoise,
     );
     invite.onCancel(() => this.refuse('cancelled', undefined, [], false));
     const transfer = endpoint.kind === 'phone' ? endpoint.transfer : undefined;
@@ -405,6 +412,10 @@ export class Call implements Tickable, RtpReceiver {
       this.media.pushCaller(header, payload, this.sendToAgent, this.deps.clock.elapsedMs());
     } else if (header.payloadType === negotiated.telephoneEvent?.payloadType) {
       this.dtmfIn?.onPacket(header.timestamp, payload);
+    } else if (header.payloadType === negotiated.comfortNoise?.payloadType) {
+      // The caller's silence (RFC 3389): part of the stream, not loss. The agent hears silence;
+      // the caller's next audio has the marker bit and starts the jitter buffer over.
+      this.rtcp?.onRtp(header.ssrc, header.sequence, header.timestamp);
     }
   }
 
@@ -436,7 +447,17 @@ export class Call implements Tickable, RtpReceiver {
     }
     const clock = this.deps.clock;
     const length = this.media.toCaller(rtp.payloadBuffer, this.markPlayed, clock.elapsedMs());
-    if (length) rtp.send(length);
+    const comfortNoise = this.negotiated?.comfortNoise;
+    if (comfortNoise && this.media.silentFrame) {
+      // RFC 3389: the agent is silent, so a CN packet at the start of the silence and once a
+      // second after, nothing between (the timestamps run on; the next audio has the marker).
+      if (this.silentTicks++ % TICKS_PER_SECOND === 0) {
+        rtp.sendComfortNoise(comfortNoise.payloadType, COMFORT_NOISE_LEVEL);
+      } else rtp.skipMs(clock.periodMs);
+    } else {
+      this.silentTicks = 0;
+      if (length) rtp.send(length);
+    }
     // Marks are acknowledged once the audio before them is on its way to the caller.
     for (const name of this.dueMarks) this.link?.send({ type: 'mark', name, status: 'played' });
     this.dueMarks.length = 0;

@@ -174,6 +174,7 @@ export class Gateway {
         jitterMinMs: this.config.media.jitterMinMs,
         jitterMaxMs: this.config.media.jitterMaxMs,
         playoutDelayMs: this.config.media.playoutDelayMs,
+        comfortNoise: this.config.media.comfortNoise,
         linkFormat: linkFormatFor(route.endpoint, this.config),
         logger: this.logger,
         onAnswered: (c) => this.events.emit('answered', c.callId),

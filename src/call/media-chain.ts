@@ -309,6 +309,9 @@ export class MediaChain {
     return !this.ringback && this.pacer.holdForLateAudio(atMs);
   }
 
+  /** Whether the last frame for the caller had none of the agent's audio (not ringback either). */
+  silentFrame = false;
+
   /** The next 20 ms for the caller, encoded into `out`; returns the payload length. */
   toCaller(out: Buffer, onMark?: (name: string) => void, nowMs = 0): number {
     const codec = this.codec;
@@ -316,8 +319,11 @@ export class MediaChain {
     if (this.ringback) {
       this.ringbackTone ??= new Ringback(this.linkRate);
       this.ringbackTone.fill(this.linkFrame);
+      this.silentFrame = false;
     } else {
-      this.pacer.onPulled(this.playout.pull(this.linkFrame, onMark, nowMs));
+      const pulled = this.playout.pull(this.linkFrame, onMark, nowMs);
+      this.pacer.onPulled(pulled);
+      this.silentFrame = pulled === 0;
     }
     const pcm = this.fromLink
       ? this.fromLink.process(this.linkFrame, this.resampled)

@@ -49,6 +49,8 @@ export class SessionDescription {
     private readonly linkRate = 8000,
     /** The codec a µ-law or A-law link carries as is. */
     private readonly passThrough?: SipCodecName,
+    /** Whether to answer CN (RFC 3389) when offered: media.comfortNoise. */
+    private readonly comfortNoise = false,
   ) {}
 
   /** Answers an offer (the INVITE's or a re-INVITE's), or says why it cannot be used. */
@@ -72,8 +74,14 @@ export class SessionDescription {
     // Our own fmtp for Opus: what telgate receives and sends, not an echo of the offer's.
     const codec = offered.name === 'opus' ? { ...offered, fmtp: opusFmtp(this.linkRate) } : offered;
     const telephoneEvent = choice.value.telephoneEvent;
+    if (!this.comfortNoise) choice.value.comfortNoise = undefined;
+    const comfortNoise = choice.value.comfortNoise;
     const sdp = this.describe(
-      telephoneEvent ? [codec, { ...telephoneEvent, fmtp: '0-15' }] : [codec],
+      [
+        codec,
+        ...(telephoneEvent ? [{ ...telephoneEvent, fmtp: '0-15' }] : []),
+        ...(comfortNoise ? [{ ...comfortNoise, fmtp: undefined }] : []),
+      ],
       choice.value.ptime,
       answerDirection(offer.direction),
       offer.rtcpMux,

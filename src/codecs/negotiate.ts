@@ -5,7 +5,8 @@
  *   2. then converts the least: no resampling when the codec rate equals the link rate, and no
  *      transcoding when the link carries the codec's own bytes (PCMU on a µ-law link);
  *   3. then comes first in the endpoint's list, then in the offer.
- * telephone-event is added when offered. No common codec is a typed failure that the call layer
+ * telephone-event and comfort noise (CN, RFC 3389) are added when offered at the codec's clock
+ * rate. No common codec is a typed failure that the call layer
  * turns into 488 with a Warning naming both sides.
  */
 import { describeCodec, SIP_CODECS, type CodecDescription, type SipCodecName } from './codec.js';
@@ -17,6 +18,7 @@ export interface Negotiated {
   codec: OfferedCodec & { name: SipCodecName };
   description: CodecDescription;
   telephoneEvent?: OfferedCodec;
+  comfortNoise?: OfferedCodec;
   ptime: number;
 }
 
@@ -59,12 +61,16 @@ export function negotiate(
   const telephoneEvent = offer.codecs.find(
     (c) => c.name === 'TELEPHONE-EVENT' && c.clockRate === best.description.clockRate,
   );
+  const comfortNoise = offer.codecs.find(
+    (c) => c.name === 'CN' && c.clockRate === best.description.clockRate,
+  );
   return {
     ok: true,
     value: {
       codec: { ...best.offered, name: best.description.name },
       description: best.description,
       telephoneEvent: telephoneEvent ? { ...telephoneEvent, name: 'telephone-event' } : undefined,
+      comfortNoise,
       // The shared media clock sends 20 ms frames; ptime is a receiver preference (RFC 3264 §5.1).
       ptime: 20,
     },

@@ -184,6 +184,16 @@ export class RtpSession {
     this.transmit(payloadType, marker, timestamp, payload.length);
   }
 
+  /**
+   * A comfort noise packet (RFC 3389) in this frame's slot, `level` in −dBov; the audio after it
+   * starts a talkspurt, so it carries the marker bit.
+   */
+  sendComfortNoise(payloadType: number, level: number): void {
+    this.sendBuffer[12] = level;
+    this.transmit(payloadType, false, this.timestamp, 1);
+    this.markerPending = true;
+  }
+
   private transmit(payloadType: number, marker: boolean, timestamp: number, length: number): void {
     if (this.closed) return;
     if (!this.sending) {

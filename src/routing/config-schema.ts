@@ -125,6 +125,7 @@ export const configSchema = z
         jitterMinMs: z.number().int().min(20).max(200).default(20),
         jitterMaxMs: z.number().int().min(20).max(1000).default(200),
         playoutDelayMs: z.number().int().min(0).max(200).default(20),
+        comfortNoise: z.boolean().default(true),
       })
       .strict()
       .refine((m) => m.portMin < m.portMax, {
@@ -144,6 +145,7 @@ export const configSchema = z
         jitterMinMs: 20,
         jitterMaxMs: 200,
         playoutDelayMs: 20,
+        comfortNoise: true,
       }),
     calls: z
       .object({

@@ -263,6 +263,51 @@ describe('agent → caller: barge-in and marks', () => {
     expect(marks[1].at - start).toBeGreaterThanOrEqual(580);
     expect(marks[1].at - marks[0].at).toBeGreaterThanOrEqual(280);
   });
+
+  it('with CN offered, the agent’s silence goes out as one CN packet a second (RFC 3389)', async () => {
+    const datagrams = await (
+      await call('502', {
+        formats: '0 13',
+        attributes: ['a=rtpmap:0 PCMU/8000', 'a=rtpmap:13 CN/8000'],
+        pauseMs: 3000,
+        capture: true,
+      })
+    ).finished();
+    const header = newRtpHeader();
+    const packets = datagrams
+      .filter((d) => readRtpHeader(d.payload, header))
+      .map((d) => {
+        readRtpHeader(d.payload, header);
+        return { ...header, time: d.time * 1000, payload: d.payload.subarray(12) };
+      });
+    const audio = packets.filter((p) => p.payloadType === 0);
+    const cn = packets.filter((p) => p.payloadType === 13);
+    // The script's 600 ms of tone, and nothing but CN around it.
+    expect(audio.length).toBeGreaterThanOrEqual(29);
+    expect(audio.length).toBeLessThanOrEqual(31);
+    expect(packets.every((p) => p.payloadType === 0 || p.payloadType === 13)).toBe(true);
+    expect(cn.every((p) => p.payload.length === 1 && p.payload[0] === 70 && !p.marker)).toBe(true);
+    // One stream: sequence numbers without a gap across both types.
+    for (let i = 1; i < packets.length; i++) {
+      expect((packets[i].sequence - packets[i - 1].sequence) & 0xffff).toBe(1);
+    }
+    // The tone is one talkspurt: its first packet has the marker, the rest are 20 ms apart.
+    expect(audio[0].marker).toBe(true);
+    for (let i = 1; i < audio.length; i++) {
+      expect(audio[i].marker).toBe(false);
+      expect(audio[i].timestamp - audio[i - 1].timestamp).toBe(160);
+    }
+    // After it: CN at once, then once a second, the timestamps running on in media time.
+    const last = audio[audio.length - 1];
+    const after = cn.filter((p) => p.time > last.time);
+    expect(after.length).toBeGreaterThanOrEqual(2);
+    expect(after[0].timestamp - last.timestamp).toBe(160);
+    expect(after[0].time - last.time).toBeLessThan(40);
+    for (let i = 1; i < after.length; i++) {
+      expect(after[i].timestamp - after[i - 1].timestamp).toBe(8000);
+      expect(Math.abs(after[i].time - after[i - 1].time - 1000)).toBeLessThan(60);
+    }
+  });
 });
 
 describe('DTMF', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { g711Decode, g711Encode, g711Silence } from '../../src/codecs/g711.js';
+import { SessionDescription } from '../../src/call/session-description.js';
 import { negotiate } from '../../src/codecs/negotiate.js';
 import { answerDirection, buildAnswer, parseAudioOffer, SdpError } from '../../src/codecs/sdp.js';
 import { dominantFrequency } from '../helpers/audio.js';
@@ -57,6 +58,27 @@ describe('SDP and negotiation', () => {
     expect(o.codecs.map((c) => c.name)).toEqual(['PCMA', 'PCMU', 'TELEPHONE-EVENT']);
     expect(o).toMatchObject({ address: '10.0.0.1', port: 4000, ptime: 30, direction: 'sendonly' });
     expect(answerDirection(o.direction)).toBe('recvonly');
+  });
+
+  it('answers CN (RFC 3389) at the chosen codec’s clock rate, when enabled', () => {
+    const withCn = offer(
+      '9 0 13 101 118',
+      'a=rtpmap:101 telephone-event/8000\r\na=rtpmap:118 CN/16000\r\n',
+    );
+    const on = new SessionDescription(['PCMU'], '127.0.0.1', 8000, undefined, true).answer(withCn);
+    expect(on.ok && on.plan.negotiated.comfortNoise).toMatchObject({
+      payloadType: 13,
+      clockRate: 8000,
+    });
+    expect(on.ok && on.sdp).toMatch(/m=audio \d+ RTP\/AVP 0 101 13\r\n/);
+    expect(on.ok && on.sdp).toContain('a=rtpmap:13 CN/8000');
+    const off = new SessionDescription(['PCMU'], '127.0.0.1', 8000).answer(withCn);
+    expect(off.ok && off.plan.negotiated.comfortNoise).toBeUndefined();
+    expect(off.ok && off.sdp).toMatch(/m=audio \d+ RTP\/AVP 0 101\r\n/);
+    // Only CN/16000 offered: nothing at G.711's 8000 Hz clock to answer.
+    const wide = offer('0 118', 'a=rtpmap:118 CN/16000\r\n');
+    const r = new SessionDescription(['PCMU'], '127.0.0.1', 8000, undefined, true).answer(wide);
+    expect(r.ok && r.plan.negotiated.comfortNoise).toBeUndefined();
   });
 
   it("follows the endpoint preference order, keeping the caller's payload type", () => {
