@@ -105,6 +105,8 @@ export class Call implements Tickable, RtpReceiver {
   /** A warm transfer's target while the agent consults it: the caller waits in silence. */
   private consulting: OutboundLeg | undefined;
   private ticks = 0;
+  /** Caller frames the link had dropped at the last check (slow agent). */
+  private droppedReported = 0;
   /** Ticks since the agent's audio stopped, while CN is negotiated. */
   private silentTicks = 0;
   /** Start of the media timeout's count: the answer, or the end of a hold. */
@@ -494,6 +496,12 @@ export class Call implements Tickable, RtpReceiver {
     if (seconds % calls.qualityIntervalSeconds === 0) {
       this.link?.send({ type: 'call.quality', quality: this.quality() });
     }
+    const dropped = this.link?.framesDropped ?? 0;
+    if (dropped > 0 && this.droppedReported === 0) {
+      // Once per call: the total is in the quality reports and the call's end.
+      this.log.warn({ dropped }, 'agent reads too slowly: caller audio to it is being dropped');
+    }
+    this.droppedReported = dropped;
   }
 
   /** What the caller's stream looks like: loss, jitter, concealment, and RTCP's view. */
@@ -511,6 +519,7 @@ export class Call implements Tickable, RtpReceiver {
       late: jitter?.late ?? 0,
       concealedMs: this.media.concealedFrames * 20,
       jitterBufferMs: jitter?.targetMs ?? 0,
+      framesDroppedToAgent: this.link?.framesDropped ?? 0,
       ...(remote && {
         remoteLossPercent: round(remote.fractionLost * 100),
         remoteJitterMs: round(remote.jitterMs),

@@ -29,6 +29,8 @@ export interface GatewayStats {
   ports: { available: number; size: number };
   sip: { transactions: number; dialogs: number };
   clockSubscribers: number;
+  /** Caller frames not sent to agents that read too slowly, over the ended calls. */
+  framesDroppedToAgents: number;
 }
 
 const STOP_BYE_WAIT_MS = 2000;
@@ -51,6 +53,7 @@ export class Gateway {
   private readonly calls = new Map<Call, true>();
   private readonly caps: CallCaps = new InProcessCaps();
   private callsTotal = 0;
+  private framesDroppedToAgents = 0;
   private readonly refusals: Record<string, number> = {};
   private readonly endings: Record<string, number> = {};
   private readonly apiKey: string;
@@ -139,6 +142,7 @@ export class Gateway {
       ports: { available: this.ports.available, size: this.ports.size },
       sip: this.engine.stats(),
       clockSubscribers: this.clock.size,
+      framesDroppedToAgents: this.framesDroppedToAgents,
     };
   }
 
@@ -265,6 +269,7 @@ export class Gateway {
 
   private onCallClosed(call: Call, outcome: CallOutcome): void {
     this.calls.delete(call);
+    this.framesDroppedToAgents += call.quality().framesDroppedToAgent;
     this.events.emit('closed', call.callId, outcome);
     if ('refused' in outcome)
       this.refusals[outcome.refused] = (this.refusals[outcome.refused] ?? 0) + 1;

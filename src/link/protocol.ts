@@ -81,6 +81,8 @@ export interface CallQuality {
   late: number;
   concealedMs: number;
   jitterBufferMs: number;
+  /** Caller frames not sent because the agent read too slowly (over 256 KiB unsent). */
+  framesDroppedToAgent: number;
   /** From RTCP: the caller's view of what telgate sends, and the round trip. */
   remoteLossPercent?: number;
   remoteJitterMs?: number;

@@ -38,6 +38,7 @@ const gw = gatewayForFile(MEDIA_MIN, (raw) => {
     ],
   };
   behaviours.dtmf = { kind: 'script', steps: [{ atMs: 200, do: 'dtmf', digits: '5#' }] };
+  behaviours.slow = { kind: 'script', slowConsumer: true };
   const endpoints = raw.endpoints as unknown[];
   for (const [id, extension] of [
     ['listen', '500'],
@@ -47,6 +48,14 @@ const gw = gatewayForFile(MEDIA_MIN, (raw) => {
   ]) {
     endpoints.push({ id, baseNumber: BASE, extension, flow: PUBLISHED });
   }
+  // 96 kB/s to an agent that reads nothing: the socket's buffers fill within seconds.
+  endpoints.push({
+    id: 'slow',
+    baseNumber: BASE,
+    extension: '504',
+    flow: PUBLISHED,
+    audio: { linkFormat: 'slin48' },
+  });
 });
 
 const service = (extension: string) => `${BASE.slice(1)}${extension}`;
@@ -106,6 +115,7 @@ async function call(
     service: service(extension),
     target: gw.current.sipPort,
     ports,
+    timeoutS: Math.ceil(options.pauseMs / 1000) + 20,
   });
   return {
     sipp,
@@ -364,4 +374,43 @@ describe('DTMF', () => {
       { event: 11, marker: true, ends: 3, duration: 800 },
     ]);
   });
+});
+
+describe('a slow agent', () => {
+  // On loopback the kernel takes ~3.9 MiB of an unread socket before anything stays in
+  // telgate (42 s at slin48's 96 kB/s): the call runs 50 s.
+  it('loses caller frames, counted, while the call goes on and ends normally', async () => {
+    const before = gw.current.gateway.stats().framesDroppedToAgents;
+    const answered = once(gw.current.gateway.events, 'answered');
+    const placed = await call('504', {
+      formats: '0',
+      attributes: ['a=rtpmap:0 PCMU/8000'],
+      pauseMs: 50_000,
+    });
+    await answered;
+    // The caller: µ-law silence every 20 ms (the media timeout would end a call without RTP);
+    // telgate latches onto this socket and sends its RTP here.
+    const socket = dgram.createSocket('udp4');
+    const heard: number[] = [];
+    socket.on('message', () => heard.push(performance.now()));
+    const packet = Buffer.alloc(12 + 160, 0xff);
+    packet.writeUInt32BE(0x80000000, 0);
+    packet.writeUInt32BE(0x1234, 8);
+    let n = 0;
+    const caller = setInterval(() => {
+      packet.writeUInt16BE(++n & 0xffff, 2);
+      packet.writeUInt32BE((n * 160) >>> 0, 4);
+      socket.send(packet, MEDIA_MIN, '127.0.0.1');
+    }, 20);
+    await placed.finished().finally(() => {
+      clearInterval(caller);
+      socket.close();
+    });
+    const stats = gw.current.gateway.stats();
+    expect(stats.framesDroppedToAgents - before).toBeGreaterThan(100);
+    // The caller's side never stalled: telgate's packets every 20 ms to the end.
+    expect(heard.length).toBeGreaterThan(2300);
+    const gaps = heard.slice(1).map((t, i) => t - heard[i]);
+    expect(Math.max(...gaps)).toBeLessThan(200);
+  }, 90_000);
 });
