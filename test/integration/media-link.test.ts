@@ -129,6 +129,14 @@ async function call(
   };
 }
 
+/** A call placed by sipp, once telgate has answered it. */
+async function answeredCall(extension: string, options: Parameters<typeof call>[1]) {
+  const answered = once(gw.current.gateway.events, 'answered');
+  const placed = await call(extension, options);
+  await answered;
+  return placed;
+}
+
 /** Each generated packet's samples carry its index; odd, so a halved repeat cannot pass for one. */
 const valueOf = (index: number) => 1001 + 8 * index;
 
@@ -143,13 +151,11 @@ function seeded(seed: number) {
 describe('caller → agent through the jitter buffer', () => {
   it('a lossy, reordering, jittery stream reaches the agent in order, gaps concealed, 20 ms per frame', async () => {
     const agent = recordAgent();
-    const answered = once(gw.current.gateway.events, 'answered');
-    const placed = await call('500', {
+    const placed = await answeredCall('500', {
       formats: '96',
       attributes: ['a=rtpmap:96 L16/8000'],
       pauseMs: 3500,
     });
-    await answered;
     // The gateway's range has one call here: its RTP port is the range's first.
     const socket = dgram.createSocket('udp4');
     await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
@@ -381,13 +387,11 @@ describe('a slow agent', () => {
   // telgate (42 s at slin48's 96 kB/s): the call runs 50 s.
   it('loses caller frames, counted, while the call goes on and ends normally', async () => {
     const before = gw.current.gateway.stats().framesDroppedToAgents;
-    const answered = once(gw.current.gateway.events, 'answered');
-    const placed = await call('504', {
+    const placed = await answeredCall('504', {
       formats: '0',
       attributes: ['a=rtpmap:0 PCMU/8000'],
       pauseMs: 50_000,
     });
-    await answered;
     // The caller: µ-law silence every 20 ms (the media timeout would end a call without RTP);
     // telgate latches onto this socket and sends its RTP here.
     const socket = dgram.createSocket('udp4');
