@@ -38,6 +38,11 @@ export class PortPool {
     return this.free.length + this.leased.size;
   }
 
+  /** The RTP ports leased now, in lease order. */
+  get leasedPorts(): number[] {
+    return [...this.leased];
+  }
+
   get available(): number {
     return this.free.length;
   }

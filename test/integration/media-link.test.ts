@@ -156,7 +156,8 @@ describe('caller → agent through the jitter buffer', () => {
       attributes: ['a=rtpmap:96 L16/8000'],
       pauseMs: 3500,
     });
-    // The gateway's range has one call here: its RTP port is the range's first.
+    // The gateway has this one call: its RTP port is the one leased.
+    const [port] = gw.current.gateway.ports.leasedPorts;
     const socket = dgram.createSocket('udp4');
     await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
     const random = seeded(42);
@@ -185,7 +186,7 @@ describe('caller → agent through the jitter buffer', () => {
     for (const { index, at } of schedule) {
       const wait = start + at - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait)); // pacing the generator
-      socket.send(packet(index), MEDIA_MIN, '127.0.0.1');
+      socket.send(packet(index), port, '127.0.0.1');
     }
     await placed.finished();
     socket.close();
@@ -401,10 +402,11 @@ describe('a slow agent', () => {
     packet.writeUInt32BE(0x80000000, 0);
     packet.writeUInt32BE(0x1234, 8);
     let n = 0;
+    const [port] = gw.current.gateway.ports.leasedPorts;
     const caller = setInterval(() => {
       packet.writeUInt16BE(++n & 0xffff, 2);
       packet.writeUInt32BE((n * 160) >>> 0, 4);
-      socket.send(packet, MEDIA_MIN, '127.0.0.1');
+      socket.send(packet, port, '127.0.0.1');
     }, 20);
     await placed.finished().finally(() => {
       clearInterval(caller);
