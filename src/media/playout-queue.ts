@@ -2,6 +2,8 @@
  * Audio waiting to be played to the caller, as 16-bit samples in a ring buffer, with the
  * agent's items and marks laid over it. The agent sends faster than real time; the call's tick on
  * the media clock takes one frame at a time. Bounded: what does not fit is dropped and counted.
+ * The ring starts at INITIAL_SECONDS and doubles as the agent queues more, up to the bound: a
+ * minute of 24 kHz audio is 2.9 MB, which most calls never need and 300 calls cannot all hold.
  *
  * Positions are counted in samples since the call began: each item (one audio message from the
  * agent) covers a span, each mark sits at the position where the audio before it ends. A mark
@@ -43,6 +45,8 @@ interface Span {
   arrivedAt: number;
 }
 
+/** The ring's first size; it grows (doubling) up to the queue's capacity. */
+const INITIAL_SECONDS = 2;
 /** Marks kept at most: an agent flooding marks gets the oldest reported as cleared. */
 const MAX_MARKS = 1000;
 /** Pulls (20 ms each) over which the waits of a stream are judged. */
@@ -51,7 +55,7 @@ const WINDOW_PULLS = 25;
 const FIRST_WINDOW_PULLS = 10;
 
 export class PlayoutQueue {
-  private readonly ring: Int16Array;
+  private ring: Int16Array;
   private head = 0;
   private length = 0;
   /** Samples ever queued and ever pulled as audio. */
@@ -74,10 +78,15 @@ export class PlayoutQueue {
   private waits: Waits | undefined;
 
   constructor(
-    capacitySamples: number,
+    private readonly capacitySamples: number,
     private readonly sampleRate = 8000,
   ) {
-    this.ring = new Int16Array(capacitySamples);
+    this.ring = new Int16Array(Math.min(capacitySamples, sampleRate * INITIAL_SECONDS));
+  }
+
+  /** Samples the ring holds now (it grows up to the capacity). */
+  get allocatedSamples(): number {
+    return this.ring.length;
   }
 
   get queuedSamples(): number {
@@ -90,6 +99,7 @@ export class PlayoutQueue {
    */
   pushPcm16le(bytes: Buffer, nowMs = 0): void {
     const samples = bytes.length >> 1;
+    if (this.length + samples > this.ring.length) this.grow(this.length + samples);
     const room = this.ring.length - this.length;
     const take = Math.min(samples, room);
     this.droppedSamples += samples - take;
@@ -116,6 +126,20 @@ export class PlayoutQueue {
     this.length += take;
     this.queuedTotal += take;
     this.windowIn += take;
+  }
+
+  /** A larger ring (doubling, up to the capacity), the queued audio moved to its start. */
+  private grow(needed: number): void {
+    let size = this.ring.length;
+    while (size < needed && size < this.capacitySamples) size *= 2;
+    size = Math.min(size, this.capacitySamples);
+    if (size === this.ring.length) return;
+    const next = new Int16Array(size);
+    const first = Math.min(this.length, this.ring.length - this.head);
+    next.set(this.ring.subarray(this.head, this.head + first));
+    next.set(this.ring.subarray(0, this.length - first), first);
+    this.ring = next;
+    this.head = 0;
   }
 
   /**
