@@ -124,6 +124,8 @@ interface Row {
   telgateCpu: number;
   /** This process's CPU (callers and agent) in the same time, % of one core. */
   benchCpu: number;
+  /** telgate's resident memory once the callers have sent, MB. */
+  telgateRssMb: number;
 }
 
 /** A process's CPU time so far, in seconds (Linux /proc; 0 where there is none). */
@@ -131,6 +133,12 @@ async function cpuSeconds(pid: number): Promise<number> {
   const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100 || 0; // utime, stime in clock ticks
+}
+
+/** A process's resident memory, MB (Linux /proc; 0 where there is none). */
+async function rssMb(pid: number): Promise<number> {
+  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
 /** Sends every caller's packets at its own phase, until `packets` each have gone. */
@@ -243,6 +251,7 @@ async function run(
     missing: 0,
     telgateCpu: 0,
     benchCpu: 0,
+    telgateRssMb: 0,
   };
   const file = path.join(os.tmpdir(), `telgate-latency-${process.pid}-${index}.pcap`);
   const filter = `udp portrange ${MEDIA_PORTS.join('-')} or tcp port ${agentPort}`;
@@ -267,6 +276,7 @@ async function run(
     row.telgateCpu = (100 * ((await cpuSeconds(telgatePid)) - cpuBefore)) / seconds;
     const bench = process.cpuUsage(benchBefore);
     row.benchCpu = (bench.user + bench.system) / 1e4 / seconds;
+    row.telgateRssMb = await rssMb(telgatePid);
     await new Promise((r) => setTimeout(r, 300)); // the last packets' round trip
     loop.disable();
     row.loopDelayP99 = loop.percentile(99) / 1e6;
@@ -324,14 +334,14 @@ console.log(
     : 'one core for all',
 );
 console.log(
-  '| calls | caller → agent p50 / p99 (ms) | p99 beyond the 20 ms jitter target | agent → caller p50 / p99 (ms) | p99 beyond the 20 ms playout delay | RTP spacing, p99 deviation from 20 ms | frames not back | telgate CPU (% of a core) | bench CPU (%) | bench event-loop delay p99 (ms) |',
+  '| calls | caller → agent p50 / p99 (ms) | p99 beyond the 20 ms jitter target | agent → caller p50 / p99 (ms) | p99 beyond the 20 ms playout delay | RTP spacing, p99 deviation from 20 ms | frames not back | telgate CPU (% of a core) | telgate RSS (MB) | bench CPU (%) | bench event-loop delay p99 (ms) |',
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
   const toAgent99 = quantile(r.toAgent, 0.99);
   const toCaller99 = quantile(r.toCaller, 0.99);
   console.log(
-    `| ${r.calls} | ${f(quantile(r.toAgent, 0.5))} / ${f(toAgent99)} | ${f(toAgent99 - JITTER_TARGET_MS)} | ${f(quantile(r.toCaller, 0.5))} / ${f(toCaller99)} | ${f(toCaller99 - PLAYOUT_DELAY_MS)} | ${f(quantile(r.spacing.map(Math.abs), 0.99))} | ${r.missing} | ${r.telgateCpu.toFixed(0)} | ${r.benchCpu.toFixed(0)} | ${f(r.loopDelayP99)} |`,
+    `| ${r.calls} | ${f(quantile(r.toAgent, 0.5))} / ${f(toAgent99)} | ${f(toAgent99 - JITTER_TARGET_MS)} | ${f(quantile(r.toCaller, 0.5))} / ${f(toCaller99)} | ${f(toCaller99 - PLAYOUT_DELAY_MS)} | ${f(quantile(r.spacing.map(Math.abs), 0.99))} | ${r.missing} | ${r.telgateCpu.toFixed(0)} | ${r.telgateRssMb.toFixed(0)} | ${r.benchCpu.toFixed(0)} | ${f(r.loopDelayP99)} |`,
   );
 }
 if (references.length) {
