@@ -73,16 +73,17 @@ export class SessionDescription {
     const offered = choice.value.codec;
     // Our own fmtp for Opus: what telgate receives and sends, not an echo of the offer's.
     const codec = offered.name === 'opus' ? { ...offered, fmtp: opusFmtp(this.linkRate) } : offered;
-    const telephoneEvent = choice.value.telephoneEvent;
-    if (!this.comfortNoise) choice.value.comfortNoise = undefined;
-    const comfortNoise = choice.value.comfortNoise;
+    const negotiated = this.comfortNoise
+      ? choice.value
+      : { ...choice.value, comfortNoise: undefined };
+    const { telephoneEvent, comfortNoise } = negotiated;
     const sdp = this.describe(
       [
         codec,
         ...(telephoneEvent ? [{ ...telephoneEvent, fmtp: '0-15' }] : []),
         ...(comfortNoise ? [{ ...comfortNoise, fmtp: undefined }] : []),
       ],
-      choice.value.ptime,
+      negotiated.ptime,
       answerDirection(offer.direction),
       offer.rtcpMux,
     );
@@ -90,7 +91,7 @@ export class SessionDescription {
       ok: true,
       sdp,
       plan: {
-        negotiated: choice.value,
+        negotiated,
         remoteAddress: offer.address,
         remotePort: offer.port,
         send: canSend(offer.direction, offer.address),

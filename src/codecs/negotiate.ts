@@ -6,8 +6,8 @@
  *      transcoding when the link carries the codec's own bytes (PCMU on a µ-law link);
  *   3. then comes first in the endpoint's list, then in the offer.
  * telephone-event and comfort noise (CN, RFC 3389) are added when offered at the codec's clock
- * rate. No common codec is a typed failure that the call layer
- * turns into 488 with a Warning naming both sides.
+ * rate. No common codec is a typed failure that the call layer turns into 488 with a Warning
+ * naming both sides.
  */
 import { describeCodec, SIP_CODECS, type CodecDescription, type SipCodecName } from './codec.js';
 import type { AudioOffer, OfferedCodec } from './sdp.js';
