@@ -319,7 +319,7 @@ describe('agent → caller: barge-in and marks', () => {
     const after = cn.filter((p) => p.time > last.time);
     expect(after.length).toBeGreaterThanOrEqual(2);
     expect(after[0].timestamp - last.timestamp).toBe(160);
-    expect(after[0].time - last.time).toBeLessThan(40);
+    expect(after[0].time - last.time).toBeLessThan(100); // the next slot (timestamp above), on a busy machine
     for (let i = 1; i < after.length; i++) {
       expect(after[i].timestamp - after[i - 1].timestamp).toBe(8000);
       expect(Math.abs(after[i].time - after[i - 1].time - 1000)).toBeLessThan(60);
