@@ -2,12 +2,13 @@
  * The media clock: every call's outgoing audio ticks on it, each call at its own phase.
  *
  * Time is counted in whole milliseconds since the clock started (performance.now(): monotonic,
- * so timer lateness never accumulates into drift, and a plain number: it is read per packet). Each subscriber has its own due millisecond and ticks every period
- * from there; a tick may ask for its next one later (a talkspurt aligned to the agent's audio),
- * or sooner when it sent nothing. New subscribers take the least busy millisecond of the period, so 300 calls
- * cost ~15 sends per millisecond rather than 300 sends in one burst every 20 ms: a packet
- * arriving meanwhile waits for a few sends at most, and every call's packets leave at an even
- * pace. Subscribers sit in a ring of per-millisecond buckets; the timer is armed for the next
+ * so timer lateness never accumulates into drift, and a plain number: it is read per packet).
+ * Each subscriber has its own due millisecond and ticks every period from there; a tick may ask
+ * for its next one later (a talkspurt aligned to the agent's audio), or sooner when it sent
+ * nothing. New subscribers take the least busy millisecond of the period, so 300 calls cost ~15
+ * sends per millisecond rather than 300 sends in one burst every 20 ms: a packet arriving
+ * meanwhile waits for a few sends at most, and every call's packets leave at an even pace.
+ * Subscribers sit in a ring of per-millisecond buckets; the timer is armed for the next
  * non-empty one.
  *
  * A late wake-up runs the ticks that became due meanwhile, each subscriber's in order, up to

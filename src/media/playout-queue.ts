@@ -12,9 +12,10 @@
  *
  * Waiting time: each item remembers when it arrived; a full pull notes how long the audio that
  * completed the frame waited. When half a second of pulls was a real-time stream (as much in as
- * out), its shortest and longest waits are reported once (takeWaits): audio the agent sends ahead of time
- * (TTS bursts: far more in than out) is the agent's choice and is never judged. The caller's
- * side uses the report to keep the stream's delay where it should be (skip(), phase steps).
+ * out), its shortest and longest waits are reported once (takeWaits): audio the agent sends
+ * ahead of time (TTS bursts: far more in than out) is the agent's choice and is never judged.
+ * The caller's side uses the report to keep the stream's delay where it should be (skip(),
+ * phase steps).
  */
 
 export interface ClearedItem {
