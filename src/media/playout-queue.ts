@@ -205,20 +205,20 @@ export class PlayoutQueue {
     const realTime = this.windowOut > 0 && Math.abs(this.windowIn - this.windowOut) <= slack;
     const judged = realTime && this.windowMinWait < Infinity;
     this.waits = judged ? { minMs: this.windowMinWait, maxMs: this.windowMaxWait } : undefined;
-    this.windowMinWait = Infinity;
-    this.windowMaxWait = -Infinity;
+    this.resetWindow();
+  }
+
+  private resetWindow(): void {
     this.windowPulls = 0;
     this.windowIn = 0;
     this.windowOut = 0;
+    this.windowMinWait = Infinity;
+    this.windowMaxWait = -Infinity;
   }
 
   /** Starts a new window of judgement, a short one: a new stream starts. */
   newStream(): void {
-    this.windowPulls = 0;
-    this.windowIn = 0;
-    this.windowOut = 0;
-    this.windowMinWait = Infinity;
-    this.windowMaxWait = -Infinity;
+    this.resetWindow();
     this.nextWindow(FIRST_WINDOW_PULLS);
   }
 
