@@ -73,6 +73,8 @@ export class MediaChain {
   private resampled = new Int16Array(0);
   /** Reused per packet: the caller's audio at the link rate, before it becomes link bytes. */
   private linkOut = new Int16Array(0);
+  /** The agent's G.711 frame decoded, on its way into the playout queue. */
+  private agentPcm = new Int16Array(0);
 
   constructor(private readonly options: MediaChainOptions) {
     this.linkFormat = options.linkFormat;
@@ -293,9 +295,11 @@ export class MediaChain {
   fromAgent(frame: Buffer, nowMs = 0): void {
     this.pacer.onAudio(nowMs);
     if (this.linkFormat === 'ulaw' || this.linkFormat === 'alaw') {
-      const pcm = new Int16Array(frame.length);
+      // Decoded into a scratch buffer the queue copies from: no allocation per frame.
+      if (this.agentPcm.length < frame.length) this.agentPcm = new Int16Array(frame.length);
+      const pcm = this.agentPcm.subarray(0, frame.length);
       g711Decode(this.linkFormat, frame, pcm);
-      this.playout.pushPcm16le(Buffer.from(pcm.buffer), nowMs);
+      this.playout.pushPcm16le(Buffer.from(pcm.buffer, 0, pcm.byteLength), nowMs);
     } else this.playout.pushPcm16le(frame, nowMs);
   }
 
