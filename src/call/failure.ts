@@ -16,6 +16,7 @@ export const REFUSALS = {
   'bad-sdp': { status: 488, text: 'SDP offer not usable' },
   'no-common-codec': { status: 488, text: 'no common codec' },
   'no-media-port': { status: 503, text: 'no free media port' },
+  overloaded: { status: 503, text: 'telgate overloaded' },
   'link-unavailable': { status: 503, text: 'voice agent unavailable' },
   'provisioning-timeout': { status: 480, text: 'voice agent not ready in time' },
   cancelled: { status: 487, text: 'caller cancelled' },

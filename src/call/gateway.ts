@@ -9,16 +9,17 @@ import { LinkSession } from '../link/link-session.js';
 import { createDialect } from '../link/dialects/index.js';
 import { LocalAgent } from '../link/local-agent/server.js';
 import { TelApiClient } from '../link/telapi-client.js';
-import { MediaClock } from '../media/media-clock.js';
+import { MediaClock, type ClockLoad } from '../media/media-clock.js';
 import { PortPool } from '../media/port-pool.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
 import type { CallEndpointConfig } from '../routing/config-parts.js';
 import { linkFormatFor, Router } from '../routing/resolve.js';
-import type { IncomingInvite, SipEngine } from '../sip/engine.js';
+import type { IncomingInvite, Rejection, SipEngine } from '../sip/engine.js';
 import { NativeSipEngine } from '../sip/engine-native.js';
 import { Call, type CallOutcome } from './call.js';
 import type { EgressRoute } from './transfer.js';
 import { rejectionFor, type RefusalCause } from './failure.js';
+import { OverloadGuard, OVERLOAD_RETRY_AFTER_SECONDS } from './overload.js';
 import { InProcessCaps, type CallCaps, type CapRequest } from '../routing/caps.js';
 
 export interface GatewayStats {
@@ -29,17 +30,23 @@ export interface GatewayStats {
   ports: { available: number; size: number };
   sip: { transactions: number; dialogs: number };
   clockSubscribers: number;
+  /** New calls are being refused: the media clock runs late (OverloadGuard). */
+  overloaded: boolean;
+  /** The media clock's lateness over the last second. */
+  clockLoad: ClockLoad;
   /** Caller frames not sent to agents that read too slowly, over the ended calls. */
   framesDroppedToAgents: number;
 }
 
 const STOP_BYE_WAIT_MS = 2000;
 
-/** Call lifecycle events, for ops hooks and tests: 'answered' (callId), 'closed' (callId, outcome). */
+/** Call lifecycle and load events, for ops hooks and tests. */
 export type GatewayEvents = {
   answered: [callId: string];
   reloaded: [];
   closed: [callId: string, outcome: CallOutcome];
+  /** New calls start being refused (true), or are taken again (false): OverloadGuard. */
+  overload: [overloaded: boolean];
 };
 
 export class Gateway {
@@ -58,6 +65,7 @@ export class Gateway {
   private readonly endings: Record<string, number> = {};
   private readonly apiKey: string;
   private drainingFlag = false;
+  private readonly overload: OverloadGuard;
 
   constructor(
     private config: TelgateConfig,
@@ -81,6 +89,7 @@ export class Gateway {
       timers: config.sip.timers,
       userAgent: 'telgate',
       draining: () => this.drainingFlag,
+      optionsRefusal: () => (this.overload.overloaded ? this.overloadRefusal() : undefined),
       onProtocolError: (problem, peer) => logger.warn({ problem, peer }, 'SIP message refused'),
     });
     if (config.localAgent.enabled) {
@@ -93,6 +102,17 @@ export class Gateway {
       });
     }
     this.engine.onInvite((invite) => this.onInvite(invite));
+    this.overload = new OverloadGuard(
+      () => this.config.calls.overloadLateMs,
+      (overloaded, load) => {
+        const fields = { ...load, activeCalls: this.calls.size };
+        if (overloaded) {
+          logger.warn(fields, 'overloaded: the media clock runs late, new calls are refused');
+        } else logger.info(fields, 'load back to normal: new calls are taken again');
+        this.events.emit('overload', overloaded);
+      },
+    );
+    this.clock.onLoad = (load) => this.overload.onLoad(load);
   }
 
   async start(): Promise<void> {
@@ -143,11 +163,23 @@ export class Gateway {
       sip: this.engine.stats(),
       clockSubscribers: this.clock.size,
       framesDroppedToAgents: this.framesDroppedToAgents,
+      overloaded: this.overload.overloaded,
+      clockLoad: this.overload.load,
     };
   }
 
   private onInvite(invite: IncomingInvite): void {
     this.callsTotal++;
+    if (this.overload.overloaded) {
+      // Before routing: an overloaded process spends as little as it can on calls it refuses.
+      this.refusals.overloaded = (this.refusals.overloaded ?? 0) + 1;
+      const rejection = this.overloadRefusal();
+      this.logger.info(
+        { callId: invite.callId, cause: 'overloaded', status: 503, source: invite.source },
+        'call refused',
+      );
+      return invite.reject(rejection);
+    }
     const route = this.router.resolve({
       requestUri: invite.requestUri,
       to: invite.to,
@@ -237,6 +269,14 @@ export class Gateway {
         ? undefined
         : (link?.url ?? `${this.localAgent!.url.replace(/^http/, 'ws')}/${name}/${endpoint.id}`);
     return { dialect, info, url };
+  }
+
+  /** 503 with Retry-After, the Reason naming how late the media clock runs. */
+  private overloadRefusal(): Rejection {
+    const late = Math.round(this.overload.load.medianLateMs);
+    return rejectionFor('overloaded', `media clock ${late} ms late`, [
+      ['retry-after', String(OVERLOAD_RETRY_AFTER_SECONDS)],
+    ]);
   }
 
   /** Refuses an INVITE routing or a cap turned down, counted and logged with its cause. */

@@ -14,7 +14,20 @@
  * A late wake-up runs the ticks that became due meanwhile, each subscriber's in order, up to
  * MAX_CATCH_UP_MS behind; beyond that the schedule jumps ahead (audio then waits rather than
  * leaving in a long burst). The clock holds a timer only while it has subscribers.
+ *
+ * Load: every wake-up's lateness (how long after its due millisecond the timer ran) is kept for
+ * the current second; each second `onLoad` gets the median and the maximum. A process that
+ * cannot keep up with its calls shows it here first, as wake-ups that are late by whole
+ * frames. Stopping (no subscribers) reports an empty second.
  */
+
+/** How late the clock's wake-ups ran over one second. */
+export interface ClockLoad {
+  /** Wake-ups in the second (0: the clock stopped). */
+  wakeUps: number;
+  medianLateMs: number;
+  maxLateMs: number;
+}
 
 export interface Tickable {
   /**
@@ -30,6 +43,10 @@ const MAX_CATCH_UP_MS = 100;
 const RING = 128;
 /** The furthest ahead a tick may ask for its next one. */
 const MAX_DELAY_MS = RING - 1;
+/** The window of the load figures. */
+const LOAD_WINDOW_MS = 1000;
+/** Wake-ups kept per window: one per millisecond at most, as ticks fall on whole ones. */
+const MAX_WAKE_UPS = LOAD_WINDOW_MS + 24;
 
 export class MediaClock {
   private readonly due = new Map<Tickable, number>();
@@ -39,6 +56,11 @@ export class MediaClock {
   private readonly origin = performance.now();
   /** The last millisecond whose bucket has run. */
   private processed = 0;
+  private readonly lateness = new Float64Array(MAX_WAKE_UPS);
+  private wakeUps = 0;
+  private windowStart = 0;
+  /** Told each second how late the wake-ups ran. */
+  onLoad: ((load: ClockLoad) => void) | undefined;
 
   constructor(readonly periodMs = 20) {}
 
@@ -88,12 +110,30 @@ export class MediaClock {
   /** From idle: the schedule resumes at the present (the time origin itself never moves). */
   private start(): void {
     this.processed = Math.max(this.processed, this.nowMs());
+    this.wakeUps = 0;
+    this.windowStart = this.elapsedMs();
   }
 
   private stop(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.armedFor = -1;
+    this.onLoad?.({ wakeUps: 0, medianLateMs: 0, maxLateMs: 0 });
+  }
+
+  /** Keeps one wake-up's lateness; at the end of the second, reports the window. */
+  private noteLateness(lateMs: number, nowMs: number): void {
+    if (this.wakeUps < MAX_WAKE_UPS) this.lateness[this.wakeUps++] = lateMs;
+    if (nowMs - this.windowStart < LOAD_WINDOW_MS) return;
+    const window = this.lateness.subarray(0, this.wakeUps).sort();
+    const load = {
+      wakeUps: window.length,
+      medianLateMs: window[window.length >> 1] ?? 0,
+      maxLateMs: window[window.length - 1] ?? 0,
+    };
+    this.wakeUps = 0;
+    this.windowStart = nowMs;
+    this.onLoad?.(load);
   }
 
   /** Arms the timer for the next non-empty bucket, unless it already is for that one. */
@@ -114,9 +154,11 @@ export class MediaClock {
   private readonly onTimer = () => this.fire();
 
   private fire(): void {
+    const elapsed = this.elapsedMs();
+    this.noteLateness(Math.max(0, elapsed - this.armedFor), elapsed);
     this.armedFor = -1;
     this.timer = undefined;
-    const now = this.nowMs();
+    const now = Math.floor(elapsed);
     if (now - this.processed > MAX_CATCH_UP_MS) this.skipTo(now - MAX_CATCH_UP_MS);
     while (this.processed < now) {
       const at = ++this.processed;

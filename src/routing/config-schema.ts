@@ -154,6 +154,7 @@ export const configSchema = z
         provisioningTimeoutMs: z.number().int().min(500).max(60_000).default(10_000),
         earlyMedia: z.boolean().default(false),
         qualityIntervalSeconds: z.number().int().min(1).max(3600).default(5),
+        overloadLateMs: z.number().int().min(0).max(1000).default(20),
       })
       .strict()
       .default({
@@ -162,6 +163,7 @@ export const configSchema = z
         provisioningTimeoutMs: 10_000,
         earlyMedia: false,
         qualityIntervalSeconds: 5,
+        overloadLateMs: 20,
       }),
     link: z
       .object({

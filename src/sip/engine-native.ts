@@ -12,6 +12,7 @@ import type {
   IncomingInvite,
   OutgoingCall,
   OutgoingInviteRequest,
+  Rejection,
   SipEngine,
 } from './engine.js';
 import { canAnswer, isKeepAlive, replaceTopVia, resolveUri } from './engine-support.js';
@@ -48,6 +49,11 @@ export interface NativeEngineOptions {
   onProtocolError?: (problem: string, peer: SipPeer) => void;
   /** While true, new INVITEs and OPTIONS get 503 (graceful drain). */
   draining?: () => boolean;
+  /**
+   * While it returns a refusal, OPTIONS get it (an overloaded instance tells the dispatcher
+   * probing it); INVITEs stay the call layer's to refuse, with its Reason.
+   */
+  optionsRefusal?: () => Rejection | undefined;
 }
 
 type Refusal = { status: number; headers: Array<[string, string]> };
@@ -302,11 +308,16 @@ export class NativeSipEngine implements SipEngine {
   }
 
   private receiveOutOfDialog(request: SipRequest, replyTo: SipPeer): void {
+    let refusal: Rejection | undefined;
     switch (request.method) {
       case 'INVITE':
         return this.receiveInvite(request, replyTo);
       case 'OPTIONS':
         if (this.options.draining?.()) return this.respondOnce(request, replyTo, 503);
+        refusal = this.options.optionsRefusal?.();
+        if (refusal) {
+          return this.respondOnce(request, replyTo, refusal.status, { headers: refusal.headers });
+        }
         return this.respondOnce(request, replyTo, 200, {
           headers: [
             ['allow', ALLOW],

@@ -1,5 +1,5 @@
 /**
- * Routing refusals as a caller sees them (sipp), and live reload: a call in progress keeps its
+ * Routing refusals as a caller sees them (sipp), overload refusals, and live reload: a call in progress keeps its
  * endpoint across a reload that removes it, and an invalid file changes nothing.
  */
 import { once } from 'node:events';
@@ -126,6 +126,55 @@ describe('refusals a caller gets', () => {
     await expectStatus(NUMBERS.tone, 486);
     expect((await first.done).code).toBe(0);
     await answered(NUMBERS.tone); // the slot is free again
+  });
+});
+
+describe('overload', () => {
+  it('a process whose media clock runs late refuses new calls (503, Retry-After) and OPTIONS until it recovers; live calls go on', async () => {
+    tg = await startGateway(testConfig(MEDIA_MIN));
+    // A live call keeps the media clock running.
+    const callDir = await workDir();
+    const live = startSipp({
+      dir: callDir,
+      scenarioFile: await scenario(callDir, 'uac_rtp.xml', {
+        '<nop><action><exec rtp_stream="tone.ul,1,0"/></action></nop>': '',
+      }),
+      service: NUMBERS.echo,
+      target: tg.sipPort,
+      ports: sippPorts(),
+      extra: ['-d', '8000'],
+    });
+    await once(tg.gateway.events, 'answered');
+    expect(tg.gateway.stats().overloaded).toBe(false);
+    // The process cannot keep up: its event loop is busy 60 ms at a time, so the clock's
+    // wake-ups run ~30 ms late (the guard's default limit is 20 ms for 2 s in a row).
+    const hog = setInterval(() => {
+      const until = performance.now() + 60;
+      while (performance.now() < until);
+    }, 1);
+    try {
+      expect(await once(tg.gateway.events, 'overload')).toEqual([true]);
+      const log = await expectStatus(NUMBERS.tone, 503);
+      expect(log).toMatch(
+        /SIP\/2\.0 503 Service Unavailable[\s\S]*Reason: SIP ;cause=503 ;text="telgate overloaded: media clock \d+ ms late"/,
+      );
+      expect(log).toMatch(/\nRetry-After: 5\r?\n/);
+      const dir = await workDir();
+      const options = await runSipp({
+        dir,
+        scenarioFile: await scenario(dir, 'uac_options_expect.xml', { EXPECT: '503' }),
+        service: NUMBERS.tone,
+        target: tg.sipPort,
+        ports: sippPorts(),
+      });
+      expect(options.code, options.stdout + options.stderr).toBe(0);
+    } finally {
+      clearInterval(hog);
+    }
+    expect(await once(tg.gateway.events, 'overload')).toEqual([false]);
+    await answered(NUMBERS.tone);
+    expect((await live.done).code).toBe(0); // the live call ran to its own BYE
+    expect(tg.gateway.stats().refusals).toEqual({ overloaded: 1 });
   });
 });
 

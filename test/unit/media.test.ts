@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MediaClock } from '../../src/media/media-clock.js';
+import { OverloadGuard } from '../../src/call/overload.js';
+import { MediaClock, type ClockLoad } from '../../src/media/media-clock.js';
 import { PlayoutQueue } from '../../src/media/playout-queue.js';
 import { PortPool } from '../../src/media/port-pool.js';
 import { RtpSession } from '../../src/media/rtp-session.js';
@@ -98,6 +99,62 @@ describe('media clock', () => {
     const gaps = at.slice(1).map((ms, i) => ms - at[i]);
     expect(gaps.slice(0, 6)).toEqual([20, 20, 27, 20, 7, 20]);
     clock.remove(s);
+  });
+
+  it('reports each second how late its wake-ups ran, and an empty second when it stops', () => {
+    fake();
+    const clock = new MediaClock(20);
+    const loads: ClockLoad[] = [];
+    clock.onLoad = (load) => void loads.push(load);
+    const s = { onTick: () => undefined };
+    clock.add(s);
+    vi.advanceTimersByTime(2500);
+    expect(loads).toHaveLength(2);
+    for (const load of loads) {
+      expect(load.wakeUps).toBeGreaterThanOrEqual(49);
+      expect(load.wakeUps).toBeLessThanOrEqual(51);
+      expect(load.medianLateMs).toBeLessThan(1); // fake timers run on time
+      expect(load.maxLateMs).toBeGreaterThanOrEqual(load.medianLateMs);
+    }
+    clock.remove(s);
+    expect(loads[2]).toEqual({ wakeUps: 0, medianLateMs: 0, maxLateMs: 0 });
+  });
+});
+
+describe('overload guard', () => {
+  const second = (medianLateMs: number, wakeUps = 50): ClockLoad => ({
+    wakeUps,
+    medianLateMs,
+    maxLateMs: medianLateMs * 2,
+  });
+
+  it('starts after two late seconds in a row, ends under half the limit or when the clock stops', () => {
+    const changes: boolean[] = [];
+    const guard = new OverloadGuard(
+      () => 20,
+      (overloaded) => void changes.push(overloaded),
+    );
+    for (const late of [25, 3, 30]) guard.onLoad(second(late)); // one stall is no overload
+    expect(guard.overloaded).toBe(false);
+    guard.onLoad(second(20));
+    expect(guard.overloaded).toBe(true);
+    guard.onLoad(second(12)); // under the limit, not yet under half of it
+    expect(guard.overloaded).toBe(true);
+    guard.onLoad(second(9));
+    expect(guard.overloaded).toBe(false);
+    guard.onLoad(second(40));
+    guard.onLoad(second(40));
+    guard.onLoad(second(0, 0)); // the last call ended: the clock stopped
+    expect(changes).toEqual([true, false, true, false]);
+  });
+
+  it('is off with a limit of 0', () => {
+    const guard = new OverloadGuard(
+      () => 0,
+      () => undefined,
+    );
+    for (let i = 0; i < 5; i++) guard.onLoad(second(500));
+    expect(guard.overloaded).toBe(false);
   });
 });
 
