@@ -9,7 +9,7 @@ import { LinkSession } from '../link/link-session.js';
 import { createDialect } from '../link/dialects/index.js';
 import { LocalAgent } from '../link/local-agent/server.js';
 import { TelApiClient } from '../link/telapi-client.js';
-import { MediaClock, type ClockLoad } from '../media/media-clock.js';
+import { MediaClock } from '../media/media-clock.js';
 import { PortPool } from '../media/port-pool.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
 import type { CallEndpointConfig } from '../routing/config-parts.js';
@@ -19,7 +19,7 @@ import { NativeSipEngine } from '../sip/engine-native.js';
 import { Call, type CallOutcome } from './call.js';
 import type { EgressRoute } from './transfer.js';
 import { rejectionFor, type RefusalCause } from './failure.js';
-import { OverloadGuard, OVERLOAD_RETRY_AFTER_SECONDS } from './overload.js';
+import { OverloadGuard, OVERLOAD_RETRY_AFTER_SECONDS, type LoadSecond } from './overload.js';
 import { InProcessCaps, type CallCaps, type CapRequest } from '../routing/caps.js';
 
 export interface GatewayStats {
@@ -30,10 +30,10 @@ export interface GatewayStats {
   ports: { available: number; size: number };
   sip: { transactions: number; dialogs: number };
   clockSubscribers: number;
-  /** New calls are being refused: the media clock runs late (OverloadGuard). */
+  /** New calls are being refused: the event loop is saturated (OverloadGuard). */
   overloaded: boolean;
-  /** The media clock's lateness over the last second. */
-  clockLoad: ClockLoad;
+  /** The last second: the media clock's lateness and the event loop's utilization. */
+  load: LoadSecond;
   /** Caller frames not sent to agents that read too slowly, over the ended calls. */
   framesDroppedToAgents: number;
 }
@@ -103,11 +103,11 @@ export class Gateway {
     }
     this.engine.onInvite((invite) => this.onInvite(invite));
     this.overload = new OverloadGuard(
-      () => this.config.calls.overloadLateMs,
+      () => this.config.calls.overloadUtilization,
       (overloaded, load) => {
         const fields = { ...load, activeCalls: this.calls.size };
         if (overloaded) {
-          logger.warn(fields, 'overloaded: the media clock runs late, new calls are refused');
+          logger.warn(fields, 'overloaded: the event loop is saturated, new calls are refused');
         } else logger.info(fields, 'load back to normal: new calls are taken again');
         this.events.emit('overload', overloaded);
       },
@@ -164,7 +164,7 @@ export class Gateway {
       clockSubscribers: this.clock.size,
       framesDroppedToAgents: this.framesDroppedToAgents,
       overloaded: this.overload.overloaded,
-      clockLoad: this.overload.load,
+      load: this.overload.load,
     };
   }
 
@@ -271,10 +271,10 @@ export class Gateway {
     return { dialect, info, url };
   }
 
-  /** 503 with Retry-After, the Reason naming how late the media clock runs. */
+  /** 503 with Retry-After, the Reason naming the event loop's utilization. */
   private overloadRefusal(): Rejection {
-    const late = Math.round(this.overload.load.medianLateMs);
-    return rejectionFor('overloaded', `media clock ${late} ms late`, [
+    const busy = Math.round(this.overload.load.utilization * 100);
+    return rejectionFor('overloaded', `event loop ${busy} % busy`, [
       ['retry-after', String(OVERLOAD_RETRY_AFTER_SECONDS)],
     ]);
   }

@@ -1,54 +1,76 @@
 /**
  * Overload protection. When the process cannot keep up with its calls, every call's audio
  * degrades together and each new call makes it worse; a gateway should rather refuse the new
- * ones. The signal is the media clock's lateness: below saturation its wake-ups run a
- * millisecond or so late, at saturation whole frames late and growing. Two seconds in a row
- * with a median of at least `lateMs` start the overload; a second under half of it (or the clock
+ * ones. The signal is the event loop's utilization (the share of time it was busy, not waiting
+ * for I/O or timers): measured under load it rises with the calls, ~0.6 at 100, and past ~0.9
+ * the media clock's wake-ups start to run frames late (the ticks bunch up rather than each
+ * running late, so the clock's median lateness barely moves; its maximum does). Two seconds in
+ * a row at or above `maxUtilization` start the overload; a second under it by 0.1 (or the clock
  * idle) ends it. While it lasts new INVITEs get 503 with Retry-After, and OPTIONS too, so a
- * dispatcher in front sends calls to another instance.
+ * dispatcher in front sends calls to another instance. It is judged once a second, on the media
+ * clock's load report, so only while calls run.
  */
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { ClockLoad } from '../media/media-clock.js';
 
-/** Late seconds in a row before new calls are refused: one stall is not an overload. */
-const LATE_SECONDS = 2;
+/** Busy seconds in a row before new calls are refused: one stall is not an overload. */
+const BUSY_SECONDS = 2;
+/** How far below the limit the loop must fall for calls to be taken again. */
+const HYSTERESIS = 0.1;
 /** What a refused caller (or its proxy) is asked to wait before trying this instance again. */
 export const OVERLOAD_RETRY_AFTER_SECONDS = 5;
 
+/** The last second: the clock's lateness and the event loop's utilization (0–1). */
+export interface LoadSecond extends ClockLoad {
+  utilization: number;
+}
+
+/** The event loop's utilization since the previous call. */
+export function utilizationMeter(): () => number {
+  let last: EventLoopUtilization = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const since = performance.eventLoopUtilization(now, last);
+    last = now;
+    return since.utilization;
+  };
+}
+
 export class OverloadGuard {
-  private lateSeconds = 0;
+  private busySeconds = 0;
   private active = false;
-  private last: ClockLoad = { wakeUps: 0, medianLateMs: 0, maxLateMs: 0 };
+  private last: LoadSecond = { wakeUps: 0, medianLateMs: 0, maxLateMs: 0, utilization: 0 };
 
   /**
-   * `lateMs()` is read each second (a reload may change it; 0 turns the guard off);
+   * `maxUtilization()` is read each second (a reload may change it; 0 turns the guard off);
    * `onChange` hears when the overload starts and ends.
    */
   constructor(
-    private readonly lateMs: () => number,
-    private readonly onChange: (overloaded: boolean, load: ClockLoad) => void,
+    private readonly maxUtilization: () => number,
+    private readonly onChange: (overloaded: boolean, load: LoadSecond) => void,
+    private readonly utilization: () => number = utilizationMeter(),
   ) {}
 
   get overloaded(): boolean {
     return this.active;
   }
 
-  /** The last second's figures, for the refusal's Reason and stats. */
-  get load(): ClockLoad {
+  /** The last second's figures, for the refusal's Reason, logs and stats. */
+  get load(): LoadSecond {
     return this.last;
   }
 
-  onLoad(load: ClockLoad): void {
+  /** The media clock's report of the last second (an idle clock reports no wake-ups). */
+  onLoad(clock: ClockLoad): void {
+    const load = { ...clock, utilization: this.utilization() };
     this.last = load;
-    const threshold = this.lateMs();
-    const late = threshold > 0 && load.wakeUps > 0 && load.medianLateMs >= threshold;
-    this.lateSeconds = late ? this.lateSeconds + 1 : 0;
-    if (!this.active && this.lateSeconds >= LATE_SECONDS) {
+    const limit = this.maxUtilization();
+    const running = limit > 0 && load.wakeUps > 0;
+    this.busySeconds = running && load.utilization >= limit ? this.busySeconds + 1 : 0;
+    if (!this.active && this.busySeconds >= BUSY_SECONDS) {
       this.active = true;
       this.onChange(true, load);
-    } else if (
-      this.active &&
-      (threshold <= 0 || load.wakeUps === 0 || load.medianLateMs < threshold / 2)
-    ) {
+    } else if (this.active && (!running || load.utilization < limit - HYSTERESIS)) {
       this.active = false;
       this.onChange(false, load);
     }

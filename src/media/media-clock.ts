@@ -16,9 +16,10 @@
  * leaving in a long burst). The clock holds a timer only while it has subscribers.
  *
  * Load: every wake-up's lateness (how long after its due millisecond the timer ran) is kept for
- * the current second; each second `onLoad` gets the median and the maximum. A process that
- * cannot keep up with its calls shows it here first, as wake-ups that are late by whole
- * frames. Stopping (no subscribers) reports an empty second.
+ * the current second; each second `onLoad` gets the count, the median and the maximum (the
+ * overload guard's beat). Near saturation the ticks bunch up into fewer, later wake-ups: the
+ * maximum and the count show it, the median hardly. Stopping (no subscribers) reports an empty
+ * second.
  */
 
 /** How late the clock's wake-ups ran over one second. */

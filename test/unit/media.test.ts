@@ -122,38 +122,39 @@ describe('media clock', () => {
 });
 
 describe('overload guard', () => {
-  const second = (medianLateMs: number, wakeUps = 50): ClockLoad => ({
-    wakeUps,
-    medianLateMs,
-    maxLateMs: medianLateMs * 2,
-  });
+  const second = (wakeUps = 50): ClockLoad => ({ wakeUps, medianLateMs: 1, maxLateMs: 5 });
 
-  it('starts after two late seconds in a row, ends under half the limit or when the clock stops', () => {
-    const changes: boolean[] = [];
-    const guard = new OverloadGuard(
-      () => 20,
+  /** A guard whose event loop reports the utilizations given, one a second. */
+  function guardWith(limit: number, utilizations: number[], changes: boolean[] = []) {
+    let i = 0;
+    return new OverloadGuard(
+      () => limit,
       (overloaded) => void changes.push(overloaded),
+      () => utilizations[i++],
     );
-    for (const late of [25, 3, 30]) guard.onLoad(second(late)); // one stall is no overload
+  }
+
+  it('starts after two saturated seconds in a row, ends 0.1 under the limit or when the clock stops', () => {
+    const changes: boolean[] = [];
+    const guard = guardWith(0.9, [0.95, 0.5, 0.92, 0.9, 0.85, 0.79, 0.99, 1, 1], changes);
+    for (let s = 0; s < 3; s++) guard.onLoad(second()); // one busy second is no overload
     expect(guard.overloaded).toBe(false);
-    guard.onLoad(second(20));
+    guard.onLoad(second());
     expect(guard.overloaded).toBe(true);
-    guard.onLoad(second(12)); // under the limit, not yet under half of it
+    expect(guard.load.utilization).toBe(0.9);
+    guard.onLoad(second()); // under the limit, not yet under it by 0.1
     expect(guard.overloaded).toBe(true);
-    guard.onLoad(second(9));
+    guard.onLoad(second());
     expect(guard.overloaded).toBe(false);
-    guard.onLoad(second(40));
-    guard.onLoad(second(40));
-    guard.onLoad(second(0, 0)); // the last call ended: the clock stopped
+    guard.onLoad(second());
+    guard.onLoad(second());
+    guard.onLoad(second(0)); // the last call ended: the clock stopped
     expect(changes).toEqual([true, false, true, false]);
   });
 
   it('is off with a limit of 0', () => {
-    const guard = new OverloadGuard(
-      () => 0,
-      () => undefined,
-    );
-    for (let i = 0; i < 5; i++) guard.onLoad(second(500));
+    const guard = guardWith(0, [1, 1, 1, 1, 1]);
+    for (let s = 0; s < 5; s++) guard.onLoad(second());
     expect(guard.overloaded).toBe(false);
   });
 });
