@@ -1,16 +1,19 @@
 /**
  * Latency added inside telgate, both ways, at 1, 100 and 300 concurrent calls, and the spacing
  * of the RTP it sends. Usage: npm run bench:latency (env LATENCY_CALLS=1,100,300,
- * LATENCY_SECONDS=10, LATENCY_SIPP=1,100 for the sipp reference rows; LATENCY_PROFILE_DIR=DIR
- * writes a CPU profile of the telgate process, LATENCY_NODE_ARGS adds flags to its node,
- * LATENCY_TELGATE_CPU=N pins it to core N).
+ * LATENCY_SECONDS=10, LATENCY_CPS=20, LATENCY_SIPP=1,100 for the sipp reference rows;
+ * LATENCY_PROFILE_DIR=DIR writes a CPU profile of the telgate process, LATENCY_NODE_ARGS adds
+ * flags to its node, LATENCY_TELGATE_CPU=N pins it to core N).
  *
  * Method. telgate runs as its own process (dist/main.js, a temporary config), free to use
  * both cores (LATENCY_TELGATE_CPU=N pins it); this process, pinned to the first core once
  * telgate runs, is the callers (one MiniUac per call, L16/8000 so audio passes unchanged) and
  * the agent (the embedded local agent class, `echo`, on slin).
- * Each caller sends a 20 ms packet every 20 ms, the callers' phases spread over the 20 ms as
- * real calls' are; the first two samples carry the call and packet number. dumpcap records the
+ * Calls arrive at LATENCY_CPS (20) a second, and each caller sends a 20 ms packet every 20 ms
+ * from its answer on (telgate sets up calls while the earlier ones stream, and the phases fall
+ * where the answers do), until LATENCY_SECONDS after the last call was set up; the first two
+ * samples carry the call and packet number. Refused calls (503 from the overload guard) are
+ * counted, not measured. dumpcap records the
  * loopback traffic, and every figure comes from the kernel's timestamps of it:
  *   caller → agent = WebSocket frame (call, n) leaving telgate − RTP packet n reaching it;
  *   agent → caller = RTP packet (call, n) leaving telgate − the agent's echo of frame n
@@ -20,8 +23,9 @@
  * is telgate and the loopback stack. caller → agent includes the jitter buffer's target (20 ms,
  * the minimum); agent → caller includes the playout delay (`media.playoutDelayMs`, 20 ms). A
  * tag found later in a packet (playout skipped part of a frame) counts as heard that much
- * later. The first second of each call (jitter buffer fill, talkspurt alignment) is left out;
- * frames not back are those the playout skipped to bring its delay down, or lost.
+ * later. Every figure is for all calls up: from a second after the last call's set-up (and past
+ * each call's own first second: jitter buffer fill, talkspurt alignment); frames not back are
+ * those the playout skipped to bring its delay down, or lost.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -29,7 +33,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LocalAgent } from '../src/link/local-agent/server.js';
-import { MiniUac } from './mini-uac.js';
+import { CallRefused, MiniUac } from './mini-uac.js';
 import { measureSippSpacing, type SippSpacing } from './sipp-spacing.js';
 import { startTelgate as spawnTelgate } from './telgate-process.js';
 import { readCapture, startCapture, type Capture } from './wire-capture.js';
@@ -45,6 +49,8 @@ const CALL_COUNTS = (process.env.LATENCY_CALLS ?? '1,100,300')
 const SECONDS = Number(process.env.LATENCY_SECONDS ?? 10);
 /** Call counts for the reference rows: sipp's rtp_stream spacing next to telgate's. */
 const SIPP_COUNTS = (process.env.LATENCY_SIPP ?? '1,100').split(',').filter(Boolean).map(Number);
+/** How fast the calls of a row arrive. */
+const CALLS_PER_SECOND = Number(process.env.LATENCY_CPS ?? 20);
 /** Packets at the start of each call left out (one second): the buffers' fill, the alignment. */
 const WARM_UP = 50;
 const PINNED = os.cpus().length >= 2;
@@ -120,6 +126,8 @@ interface Row {
   spacing: number[];
   loopDelayP99: number;
   missing: number;
+  /** Calls telgate refused (503 when overloaded). */
+  refused: number;
   /** telgate's CPU (user + system) while the callers sent, % of one core. */
   telgateCpu: number;
   /** This process's CPU (callers and agent) in the same time, % of one core. */
@@ -141,22 +149,80 @@ async function rssMb(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
-/** Sends every caller's packets at its own phase, until `packets` each have gone. */
-async function sendAll(uacs: MiniUac[], rtpPorts: number[], packets: number): Promise<void> {
-  const buffers = uacs.map(() => Buffer.alloc(12 + 320));
-  const phase = (call: number) => (call * 20) / uacs.length;
-  const next = uacs.map(() => 0);
-  const start = nowMs() + 20;
-  for (let done = 0; done < uacs.length;) {
+/** An answered caller: its RTP goes to `rtpPort`, packet n at `start + 20 n`. */
+interface Caller {
+  uac: MiniUac;
+  /** Its own RTP port, and telgate's. */
+  localPort: number;
+  rtpPort: number;
+  start: number;
+  sent: number;
+}
+
+interface Streamed {
+  /** The answered callers, in order: the index is the call number in the tags. */
+  callers: Caller[];
+  refused: number;
+  /** When the last call was answered (or refused). */
+  allUpAt: number;
+}
+
+/**
+ * Calls arrive at CALLS_PER_SECOND, and each caller streams from its answer on, as real calls
+ * do (telgate sets up new calls while the earlier ones' audio flows), until SECONDS after the
+ * last call was set up. `onAllUp` runs then.
+ */
+async function callAndStream(
+  uacs: MiniUac[],
+  calls: number,
+  onAllUp: () => Promise<void>,
+): Promise<Streamed> {
+  const callers: Caller[] = [];
+  let refused = 0;
+  let endAt = Infinity;
+  let allUpAt = 0;
+  let wake: (() => void) | undefined;
+  const setup = (async () => {
+    try {
+      const first = nowMs();
+      for (let i = 0; i < calls; i++) {
+        const due = first + (i * 1000) / CALLS_PER_SECOND;
+        if (due > nowMs()) await new Promise((r) => setTimeout(r, due - nowMs())); // the pace
+        const uac = new MiniUac(SIP_PORT, { formats: '96', rtpmap: ['a=rtpmap:96 L16/8000'] });
+        uacs.push(uac);
+        await uac.open();
+        try {
+          const rtpPort = await uac.call();
+          callers.push({
+            uac,
+            localPort: uac.rtp.address().port,
+            rtpPort,
+            start: nowMs() + 20,
+            sent: 0,
+          });
+          wake?.();
+        } catch (err) {
+          if (!(err instanceof CallRefused)) throw err;
+          refused++;
+        }
+      }
+    } finally {
+      allUpAt = nowMs();
+      await onAllUp();
+      endAt = allUpAt + SECONDS * 1000;
+      wake?.();
+    }
+  })();
+  const buffers: Buffer[] = [];
+  for (;;) {
     const now = nowMs();
-    let soonest = Infinity;
-    done = 0;
-    uacs.forEach((uac, call) => {
-      const n = next[call];
-      if (n >= packets) return void done++;
-      const due = start + phase(call) + n * 20;
+    if (now >= endAt) break;
+    let soonest = endAt;
+    callers.forEach((caller, call) => {
+      const n = caller.sent;
+      const due = caller.start + n * 20;
       if (due > now) return void (soonest = Math.min(soonest, due));
-      const b = buffers[call];
+      const b = (buffers[call] ??= Buffer.alloc(12 + 320));
       b[0] = 0x80;
       b[1] = 96;
       b.writeUInt16BE(n & 0xffff, 2);
@@ -164,14 +230,23 @@ async function sendAll(uacs: MiniUac[], rtpPorts: number[], packets: number): Pr
       b.writeUInt32BE(call + 1, 8);
       b.writeInt16BE(code(n), 12);
       b.writeInt16BE(code(call), 14);
-      uac.rtp.send(b, rtpPorts[call], '127.0.0.1');
-      next[call]++;
+      caller.uac.rtp.send(b, caller.rtpPort, '127.0.0.1');
+      caller.sent++;
       soonest = Math.min(soonest, due + 20);
     });
-    if (done < uacs.length) {
-      await new Promise((r) => setTimeout(r, Math.max(0, soonest - nowMs())));
-    }
+    // Until the next packet is due, or a new caller is answered.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, Math.max(0, Math.min(soonest, now + 1000) - nowMs()));
+      function done() {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      }
+      wake = done;
+    });
   }
+  await setup;
+  return { callers, refused, allUpAt };
 }
 
 /** The tag (call, packet number) in an RTP payload of L16/8000, and its sample offset. */
@@ -186,8 +261,13 @@ function findTag(rtp: Buffer, call: number): { n: number; offset: number } | und
 }
 
 /** The figures, from the capture: every packet matched by its call and number. */
-function measure(capture: Capture, callerPorts: number[], agentPort: number, row: Row): void {
-  const callOfPort = new Map(callerPorts.map((port, call) => [port, call]));
+function measure(capture: Capture, streamed: Streamed, agentPort: number, row: Row): void {
+  const { callers, allUpAt } = streamed;
+  const callOfPort = new Map(callers.map((caller, call) => [caller.localPort, call]));
+  // Each call's packets from a second after the last call was up (and its own first second).
+  const firstMeasured = callers.map((caller) =>
+    Math.max(WARM_UP, Math.ceil((allUpAt + 1000 - caller.start) / 20)),
+  );
   const inMedia = (port: number) => port >= MEDIA_PORTS[0] && port <= MEDIA_PORTS[1];
   const rtpIn = new Map<number, number>();
   const rtpOut = new Map<number, number>();
@@ -201,7 +281,7 @@ function measure(capture: Capture, callerPorts: number[], agentPort: number, row
     if (!toTelgate && !fromTelgate) continue;
     const call = callOfPort.get(toTelgate ? d.srcPort : d.dstPort)!;
     const tag = findTag(d.payload, call);
-    const tagged = tag !== undefined && tag.n >= WARM_UP;
+    const tagged = tag !== undefined && tag.n >= firstMeasured[call];
     if (fromTelgate) {
       if (!sentTo.has(call)) sentTo.set(call, []);
       sentTo.get(call)!.push({ t: d.t, tagged });
@@ -222,7 +302,7 @@ function measure(capture: Capture, callerPorts: number[], agentPort: number, row
     if (f.opcode !== 2 || f.payload.length < 4) continue;
     const n = decode(f.payload.readInt16LE(0));
     const call = decode(f.payload.readInt16LE(2));
-    if (!Number.isInteger(n) || !Number.isInteger(call) || n < WARM_UP) continue;
+    if (!Number.isInteger(n) || !Number.isInteger(call) || !(n >= firstMeasured[call])) continue;
     const key = call * 1e6 + n;
     if (f.dstPort === agentPort) {
       const arrived = rtpIn.get(key);
@@ -249,6 +329,7 @@ async function run(
     spacing: [],
     loopDelayP99: 0,
     missing: 0,
+    refused: 0,
     telgateCpu: 0,
     benchCpu: 0,
     telgateRssMb: 0,
@@ -257,22 +338,21 @@ async function run(
   const filter = `udp portrange ${MEDIA_PORTS.join('-')} or tcp port ${agentPort}`;
   const stopCapture = await startCapture(file, filter);
   const uacs: MiniUac[] = [];
-  let callerPorts: number[] | undefined;
+  let streamed: Streamed | undefined;
   try {
-    const rtpPorts: number[] = [];
-    for (let call = 0; call < calls; call++) {
-      const uac = new MiniUac(SIP_PORT, { formats: '96', rtpmap: ['a=rtpmap:96 L16/8000'] });
-      uacs.push(uac);
-      await uac.open();
-      rtpPorts.push(await uac.call());
-    }
     const loop = monitorEventLoopDelay({ resolution: 1 });
-    loop.enable();
-    const cpuBefore = await cpuSeconds(telgatePid);
-    const benchBefore = process.cpuUsage();
-    const sendStart = nowMs();
-    await sendAll(uacs, rtpPorts, SECONDS * 50);
-    const seconds = (nowMs() - sendStart) / 1000;
+    let cpuBefore = 0;
+    let benchBefore = process.cpuUsage();
+    let steadyFrom = 0;
+    streamed = await callAndStream(uacs, calls, async () => {
+      // The figures are for all calls up: CPU and event-loop delay from here on.
+      cpuBefore = await cpuSeconds(telgatePid);
+      benchBefore = process.cpuUsage();
+      steadyFrom = nowMs();
+      loop.enable();
+    });
+    row.refused = streamed.refused;
+    const seconds = (nowMs() - steadyFrom) / 1000;
     row.telgateCpu = (100 * ((await cpuSeconds(telgatePid)) - cpuBefore)) / seconds;
     const bench = process.cpuUsage(benchBefore);
     row.benchCpu = (bench.user + bench.system) / 1e4 / seconds;
@@ -280,15 +360,14 @@ async function run(
     await new Promise((r) => setTimeout(r, 300)); // the last packets' round trip
     loop.disable();
     row.loopDelayP99 = loop.percentile(99) / 1e6;
-    callerPorts = uacs.map((uac) => uac.rtp.address().port);
-    for (const uac of uacs) await uac.bye();
+    for (const caller of streamed.callers) await caller.uac.bye();
   } finally {
     // Whatever failed, no socket or dumpcap outlives the row.
     for (const uac of uacs) uac.close();
     await stopCapture();
   }
   try {
-    measure(await readCapture(file), callerPorts!, agentPort, row);
+    measure(await readCapture(file), streamed, agentPort, row);
   } finally {
     if (!process.env.LATENCY_KEEP) await fs.rm(file, { force: true });
   }
@@ -334,14 +413,14 @@ console.log(
     : 'one core for all',
 );
 console.log(
-  '| calls | caller → agent p50 / p99 (ms) | p99 beyond the 20 ms jitter target | agent → caller p50 / p99 (ms) | p99 beyond the 20 ms playout delay | RTP spacing, p99 deviation from 20 ms | frames not back | telgate CPU (% of a core) | telgate RSS (MB) | bench CPU (%) | bench event-loop delay p99 (ms) |',
+  '| calls | caller → agent p50 / p99 (ms) | p99 beyond the 20 ms jitter target | agent → caller p50 / p99 (ms) | p99 beyond the 20 ms playout delay | RTP spacing, p99 deviation from 20 ms | frames not back | calls refused | telgate CPU (% of a core) | telgate RSS (MB) | bench CPU (%) | bench event-loop delay p99 (ms) |',
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
   const toAgent99 = quantile(r.toAgent, 0.99);
   const toCaller99 = quantile(r.toCaller, 0.99);
   console.log(
-    `| ${r.calls} | ${f(quantile(r.toAgent, 0.5))} / ${f(toAgent99)} | ${f(toAgent99 - JITTER_TARGET_MS)} | ${f(quantile(r.toCaller, 0.5))} / ${f(toCaller99)} | ${f(toCaller99 - PLAYOUT_DELAY_MS)} | ${f(quantile(r.spacing.map(Math.abs), 0.99))} | ${r.missing} | ${r.telgateCpu.toFixed(0)} | ${r.telgateRssMb.toFixed(0)} | ${r.benchCpu.toFixed(0)} | ${f(r.loopDelayP99)} |`,
+    `| ${r.calls} | ${f(quantile(r.toAgent, 0.5))} / ${f(toAgent99)} | ${f(toAgent99 - JITTER_TARGET_MS)} | ${f(quantile(r.toCaller, 0.5))} / ${f(toCaller99)} | ${f(toCaller99 - PLAYOUT_DELAY_MS)} | ${f(quantile(r.spacing.map(Math.abs), 0.99))} | ${r.missing} | ${r.refused} | ${r.telgateCpu.toFixed(0)} | ${r.telgateRssMb.toFixed(0)} | ${r.benchCpu.toFixed(0)} | ${f(r.loopDelayP99)} |`,
   );
 }
 if (references.length) {

@@ -8,6 +8,12 @@ import { parseMessage } from '../src/sip/parse.js';
 
 let uacCount = 0;
 
+export class CallRefused extends Error {
+  constructor(readonly statusLine: string) {
+    super(`call refused: ${statusLine}`);
+  }
+}
+
 export class MiniUac {
   readonly sip = dgram.createSocket('udp4');
   readonly rtp = dgram.createSocket('udp4');
@@ -46,11 +52,12 @@ export class MiniUac {
     return new Promise((r) => this.waiters.push(r));
   }
 
-  private head(method: string, cseq: number): string {
+  /** A request's first lines; `branch` reuses a transaction's (the ACK of a refusal). */
+  private head(method: string, cseq: number, branch = this.newBranch(method)): string {
     const port = this.sip.address().port;
     return [
       `${method} sip:${this.user}@127.0.0.1:${this.target} SIP/2.0`,
-      `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK${method}${Math.random().toString(36).slice(2)}`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=${branch}`,
       `From: <sip:bench@127.0.0.1:${port}>;tag=b1`,
       `To: <sip:${this.user}@127.0.0.1>${this.toTag ? `;tag=${this.toTag}` : ''}`,
       `Call-ID: ${this.callId}`,
@@ -60,7 +67,14 @@ export class MiniUac {
     ].join('\r\n');
   }
 
-  /** INVITE → 200 → ACK; returns the answer's RTP port. */
+  private newBranch(method: string): string {
+    return `z9hG4bK${method}${Math.random().toString(36).slice(2)}`;
+  }
+
+  /**
+   * INVITE → 200 → ACK; returns the answer's RTP port. A refusal is acknowledged in its own
+   * transaction (RFC 3261 §17.1.1.3) and thrown as a CallRefused.
+   */
   async call(): Promise<number> {
     const sdp = [
       'v=0',
@@ -73,13 +87,18 @@ export class MiniUac {
       '',
     ].join('\r\n');
     const final = this.final();
+    const branch = this.newBranch('INVITE');
     this.sip.send(
-      `${this.head('INVITE', 1)}\r\nContent-Type: application/sdp\r\nContent-Length: ${sdp.length}\r\n\r\n${sdp}`,
+      `${this.head('INVITE', 1, branch)}\r\nContent-Type: application/sdp\r\nContent-Length: ${sdp.length}\r\n\r\n${sdp}`,
       this.target,
       '127.0.0.1',
     );
     const ok = await final;
-    if (!ok.startsWith('SIP/2.0 200')) throw new Error(`call refused: ${ok.split('\r\n')[0]}`);
+    if (!ok.startsWith('SIP/2.0 200')) {
+      const ack = `${this.head('ACK', 1, branch)}\r\nContent-Length: 0\r\n\r\n`;
+      this.sip.send(ack, this.target, '127.0.0.1');
+      throw new CallRefused(ok.split('\r\n')[0]);
+    }
     this.sip.send(`${this.head('ACK', 1)}\r\nContent-Length: 0\r\n\r\n`, this.target, '127.0.0.1');
     return Number(/m=audio (\d+)/.exec(ok)?.[1]);
   }
