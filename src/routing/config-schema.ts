@@ -154,7 +154,7 @@ export const configSchema = z
         provisioningTimeoutMs: z.number().int().min(500).max(60_000).default(10_000),
         earlyMedia: z.boolean().default(false),
         qualityIntervalSeconds: z.number().int().min(1).max(3600).default(5),
-        overloadUtilization: z.number().min(0).max(1).default(0.9),
+        overloadUtilization: z.number().min(0).max(1).default(0.8),
       })
       .strict()
       .default({
@@ -163,7 +163,7 @@ export const configSchema = z
         provisioningTimeoutMs: 10_000,
         earlyMedia: false,
         qualityIntervalSeconds: 5,
-        overloadUtilization: 0.9,
+        overloadUtilization: 0.8,
       }),
     link: z
       .object({

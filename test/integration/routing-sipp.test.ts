@@ -147,7 +147,7 @@ describe('overload', () => {
     await once(tg.gateway.events, 'answered');
     expect(tg.gateway.stats().overloaded).toBe(false);
     // The process cannot keep up: its event loop is busy all but a moment every 60 ms (the
-    // guard's default limit is 90 % busy for 2 s in a row).
+    // guard's default limit is 80 % busy for 2 s in a row).
     const hog = setInterval(() => {
       const until = performance.now() + 60;
       while (performance.now() < until);
