@@ -172,13 +172,7 @@ export class Gateway {
     this.callsTotal++;
     if (this.overload.overloaded) {
       // Before routing: an overloaded process spends as little as it can on calls it refuses.
-      this.refusals.overloaded = (this.refusals.overloaded ?? 0) + 1;
-      const rejection = this.overloadRefusal();
-      this.logger.info(
-        { callId: invite.callId, cause: 'overloaded', status: 503, source: invite.source },
-        'call refused',
-      );
-      return invite.reject(rejection);
+      return this.refuse(invite, 'overloaded', this.overloadRefusal());
     }
     const route = this.router.resolve({
       requestUri: invite.requestUri,
@@ -279,11 +273,20 @@ export class Gateway {
     ]);
   }
 
-  /** Refuses an INVITE routing or a cap turned down, counted and logged with its cause. */
+  /** Refuses an INVITE routing or a cap turned down, with its cause. */
   private refuseRoute(invite: IncomingInvite, cause: RefusalCause, dialed: string): void {
-    this.refusals[cause] = (this.refusals[cause] ?? 0) + 1;
     const status = cause === 'over-cap' ? this.config.routing.capStatus : undefined;
-    const rejection = rejectionFor(cause, dialed, [], status);
+    this.refuse(invite, cause, rejectionFor(cause, dialed, [], status), dialed);
+  }
+
+  /** Counts, logs and sends a refusal. */
+  private refuse(
+    invite: IncomingInvite,
+    cause: RefusalCause,
+    rejection: Rejection,
+    dialed?: string,
+  ): void {
+    this.refusals[cause] = (this.refusals[cause] ?? 0) + 1;
     this.logger.info(
       { callId: invite.callId, dialed, cause, status: rejection.status, source: invite.source },
       'call refused',
