@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runProcess, signal, startProcess, type Running } from './processes.js';
+import { runProcess, signal, startProcess, waitForOutput, type Running } from './processes.js';
 import { workDir } from './sipp.js';
 
 const CONFIG = path.join(
@@ -18,6 +18,8 @@ const CONFIG = path.join(
 export interface Kamailio {
   port: number;
   dir: string;
+  /** Waits until Kamailio's log (stderr) matches `pattern`. */
+  waitForLog(pattern: RegExp, timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export async function startKamailio(port: number, destinations: string[]): Promi
   return {
     port,
     dir,
+    waitForLog: (pattern, timeoutMs) => waitForOutput(running, pattern, timeoutMs),
     stop: async () => {
       signal(running.child, 'SIGTERM');
       await running.done;

@@ -177,3 +177,21 @@ async function untilListening(port: number): Promise<void> {
   }
   throw new Error(`nothing listens on TCP ${port}`);
 }
+
+/** The scenario replacement that takes uac_rtp.xml's tone out: a call with no caller audio. */
+export const WITHOUT_TONE = {
+  '<nop><action><exec rtp_stream="tone.ul,1,0"/></action></nop>': '',
+} as const;
+
+/** sipp holds a call to `service` for `pauseMs` without sending audio, then hangs up. */
+export async function startQuietCall(target: number, service: string, pauseMs: number) {
+  const dir = await workDir();
+  return startSipp({
+    dir,
+    scenarioFile: await scenario(dir, 'uac_rtp.xml', WITHOUT_TONE),
+    service,
+    target,
+    ports: sippPorts(),
+    extra: ['-d', String(pauseMs)],
+  });
+}

@@ -1,17 +1,22 @@
 /**
  * telgate behind a real Kamailio (record-route, dispatcher): in-dialog requests must follow the
  * route set, both for calls telgate answers and for calls it places. Kamailio reaches telgate
- * over UDP or TCP; sipp talks UDP to Kamailio.
+ * over UDP or TCP; sipp talks UDP to Kamailio. An overloaded telgate answers the dispatcher's
+ * OPTIONS probes with 503, and Kamailio takes it out of the set until it recovers.
  */
+import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { gatewayForFile, NUMBERS } from '../helpers/gateway.js';
 import { startKamailio, type Kamailio } from '../helpers/kamailio.js';
+import { saturateEventLoop } from '../helpers/load.js';
 import {
   messagesLog,
   runSipp,
   scenario,
   sippPorts,
+  startQuietCall,
   startSippUas,
+  WITHOUT_TONE,
   workDir,
 } from '../helpers/sipp.js';
 
@@ -97,3 +102,49 @@ describe('telgate calling out through Kamailio', () => {
     });
   });
 });
+
+describe('an overloaded telgate behind Kamailio', () => {
+  it('answers the probes with 503, so the dispatcher takes it out until it recovers', async () => {
+    const tg = gateway.current;
+    await withKamailio(`sip:127.0.0.1:${tg.sipPort}`, async (kamailio) => {
+      // A live call (straight to telgate) keeps the media clock, and so the guard, running.
+      const live = await startQuietCall(tg.sipPort, NUMBERS.echo, 15_000);
+      await once(tg.gateway.events, 'answered');
+      const load = saturateEventLoop();
+      try {
+        expect(await once(tg.gateway.events, 'overload')).toEqual([true]);
+        await kamailio.waitForLog(/dispatcher: OPTIONS \S+ is DOWN/, 10_000);
+        // The only destination is out: Kamailio itself refuses, telgate never sees the INVITE.
+        const log = await callThrough(kamailio, 'uac_expect.xml', { EXPECT: '503' });
+        expect(log).toMatch(/SIP\/2\.0 503 No destination/);
+      } finally {
+        load.stop();
+      }
+      expect(await once(tg.gateway.events, 'overload')).toEqual([false]);
+      await kamailio.waitForLog(/is DOWN[\s\S]*dispatcher: OPTIONS \S+ is UP/, 10_000);
+      const log = await callThrough(kamailio, 'uac_rtp.xml', WITHOUT_TONE);
+      expect(log).toMatch(/SIP\/2\.0 200 OK/);
+      expect((await live.done).code).toBe(0);
+      expect(tg.gateway.stats().refusals.overloaded ?? 0).toBe(0);
+    });
+  });
+});
+
+/** sipp runs `file` once to the tone number through Kamailio; returns its message log. */
+async function callThrough(
+  kamailio: Kamailio,
+  file: string,
+  replace: Record<string, string>,
+): Promise<string> {
+  const dir = await workDir();
+  const r = await runSipp({
+    dir,
+    scenarioFile: await scenario(dir, file, replace),
+    service: NUMBERS.tone,
+    target: kamailio.port,
+    ports: sippPorts(),
+    extra: ['-trace_msg', '-d', '200'],
+  });
+  expect(r.code, r.stdout + r.stderr).toBe(0);
+  return messagesLog(dir, file.replace('.xml', ''));
+}

@@ -18,7 +18,16 @@ import {
   type TestGateway,
 } from '../helpers/gateway.js';
 import { killAll } from '../helpers/processes.js';
-import { messagesLog, runSipp, scenario, sippPorts, startSipp, workDir } from '../helpers/sipp.js';
+import { saturateEventLoop } from '../helpers/load.js';
+import {
+  messagesLog,
+  runSipp,
+  scenario,
+  sippPorts,
+  startQuietCall,
+  startSipp,
+  workDir,
+} from '../helpers/sipp.js';
 
 const MEDIA_MIN = 31500;
 let tg: TestGateway | undefined;
@@ -133,25 +142,12 @@ describe('overload', () => {
   it('a process whose event loop is saturated refuses new calls (503, Retry-After) and OPTIONS until it recovers; live calls go on', async () => {
     tg = await startGateway(testConfig(MEDIA_MIN));
     // A live call keeps the media clock running.
-    const callDir = await workDir();
-    const live = startSipp({
-      dir: callDir,
-      scenarioFile: await scenario(callDir, 'uac_rtp.xml', {
-        '<nop><action><exec rtp_stream="tone.ul,1,0"/></action></nop>': '',
-      }),
-      service: NUMBERS.echo,
-      target: tg.sipPort,
-      ports: sippPorts(),
-      extra: ['-d', '8000'],
-    });
+    const live = await startQuietCall(tg.sipPort, NUMBERS.echo, 8000);
     await once(tg.gateway.events, 'answered');
     expect(tg.gateway.stats().overloaded).toBe(false);
     // The process cannot keep up: its event loop is busy all but a moment every 60 ms (the
     // guard's default limit is 80 % busy for 2 s in a row).
-    const hog = setInterval(() => {
-      const until = performance.now() + 60;
-      while (performance.now() < until);
-    }, 1);
+    const load = saturateEventLoop();
     try {
       expect(await once(tg.gateway.events, 'overload')).toEqual([true]);
       const log = await expectStatus(NUMBERS.tone, 503);
@@ -169,7 +165,7 @@ describe('overload', () => {
       });
       expect(options.code, options.stdout + options.stderr).toBe(0);
     } finally {
-      clearInterval(hog);
+      load.stop();
     }
     expect(await once(tg.gateway.events, 'overload')).toEqual([false]);
     await answered(NUMBERS.tone);
