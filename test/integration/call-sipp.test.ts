@@ -15,7 +15,15 @@ import {
 } from '../helpers/gateway.js';
 import { killAll } from '../helpers/processes.js';
 import { decodeRtpTo } from '../helpers/rtp.js';
-import { messagesLog, runSipp, scenario, sippPorts, toneFile, workDir } from '../helpers/sipp.js';
+import {
+  messagesLog,
+  runSipp,
+  scenario,
+  sippPorts,
+  toneFile,
+  WITHOUT_TONE,
+  workDir,
+} from '../helpers/sipp.js';
 
 const MEDIA_MIN = 31000;
 let tg: TestGateway;
@@ -74,9 +82,7 @@ describe('calls from sipp', () => {
       dir,
       `udp and dst port ${ports.media} and src portrange ${MEDIA_MIN}-${MEDIA_MIN + 19}`,
     );
-    const sf = await scenario(dir, 'uac_rtp.xml', {
-      '<nop><action><exec rtp_stream="tone.ul,1,0"/></action></nop>': '',
-    });
+    const sf = await scenario(dir, 'uac_rtp.xml', WITHOUT_TONE);
     const result = await runSipp({
       dir,
       scenarioFile: sf,
@@ -199,9 +205,7 @@ describe('malformed datagrams on the SIP port', () => {
     socket.close();
 
     const ports = sippPorts();
-    const call = await scenario(dir, 'uac_rtp.xml', {
-      '<nop><action><exec rtp_stream="tone.ul,1,0"/></action></nop>': '',
-    });
+    const call = await scenario(dir, 'uac_rtp.xml', WITHOUT_TONE);
     const result = await runSipp({
       dir,
       scenarioFile: call,

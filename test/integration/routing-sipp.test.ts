@@ -25,7 +25,7 @@ import {
   scenario,
   sippPorts,
   startQuietCall,
-  startSipp,
+  WITHOUT_TONE,
   workDir,
 } from '../helpers/sipp.js';
 
@@ -58,9 +58,7 @@ async function expectStatus(service: string, status: number): Promise<string> {
 
 async function answered(service: string): Promise<void> {
   const dir = await workDir();
-  const sf = await scenario(dir, 'uac_rtp.xml', {
-    '<nop><action><exec rtp_stream="tone.ul,1,0"/></action></nop>': '',
-  });
+  const sf = await scenario(dir, 'uac_rtp.xml', WITHOUT_TONE);
   const r = await runSipp({
     dir,
     scenarioFile: sf,
@@ -119,18 +117,7 @@ describe('refusals a caller gets', () => {
         raw.routing = { capStatus: 486 };
       }),
     );
-    const dir = await workDir();
-    const sf = await scenario(dir, 'uac_rtp.xml', {
-      '<nop><action><exec rtp_stream="tone.ul,1,0"/></action></nop>': '',
-    });
-    const first = startSipp({
-      dir,
-      scenarioFile: sf,
-      service: NUMBERS.echo,
-      target: tg.sipPort,
-      ports: sippPorts(),
-      extra: ['-d', '1500'],
-    });
+    const first = await startQuietCall(tg.sipPort, NUMBERS.echo, 1500);
     await once(tg.gateway.events, 'answered');
     await expectStatus(NUMBERS.tone, 486);
     expect((await first.done).code).toBe(0);
@@ -194,18 +181,7 @@ describe('live reload', () => {
     watcher.start();
 
     // A call to echo is up; the config loses echo while it runs.
-    const callDir = await workDir();
-    const sf = await scenario(callDir, 'uac_rtp.xml', {
-      '<nop><action><exec rtp_stream="tone.ul,1,0"/></action></nop>': '',
-    });
-    const live = startSipp({
-      dir: callDir,
-      scenarioFile: sf,
-      service: NUMBERS.echo,
-      target: tg.sipPort,
-      ports: sippPorts(),
-      extra: ['-d', '2500'],
-    });
+    const live = await startQuietCall(tg.sipPort, NUMBERS.echo, 2500);
     await once(tg.gateway.events, 'answered');
     const reloaded = once(tg.gateway.events, 'reloaded');
     await write(config.endpoints.filter((e) => e.id !== 'echo'));

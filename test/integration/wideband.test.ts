@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { countFramesAt } from '../helpers/audio.js';
 import { callCapturing } from '../helpers/call-capture.js';
 import { gatewayForFile, PUBLISHED } from '../helpers/gateway.js';
-import { toneFile, workDir } from '../helpers/sipp.js';
+import { toneFile, WITHOUT_TONE, workDir } from '../helpers/sipp.js';
 
 const MEDIA_MIN = 31600;
 let dir: string;
@@ -46,11 +46,7 @@ async function call(service: string, replace: Record<string, string>, durationMs
 
 describe('wideband agent links', () => {
   it('slin16 agent tone reaches a PCMU caller at 1 kHz', async () => {
-    const frames = await call(
-      '15550100700',
-      { '<nop><action><exec rtp_stream="tone.ul,1,0"/></action></nop>': '' },
-      1500,
-    );
+    const frames = await call('15550100700', WITHOUT_TONE, 1500);
     expect(frames.length).toBeGreaterThanOrEqual(60);
     expect(countFramesAt(frames, 1000, 8000)).toBeGreaterThanOrEqual(0.9 * frames.length);
   });
