@@ -206,13 +206,17 @@ async function callAndStream(
           refused++;
         }
       }
-    } finally {
-      allUpAt = nowMs();
-      await onAllUp();
-      endAt = allUpAt + SECONDS * 1000;
+    } catch (err) {
+      endAt = 0; // a set-up that failed ends the row at once, not after SECONDS of streaming
       wake?.();
+      throw err;
     }
+    allUpAt = nowMs();
+    await onAllUp();
+    endAt = allUpAt + SECONDS * 1000;
+    wake?.();
   })();
+  setup.catch(() => undefined); // its failure is thrown by `await setup` below, once streaming stops
   const buffers: Buffer[] = [];
   for (;;) {
     const now = nowMs();
