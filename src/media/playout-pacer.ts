@@ -10,9 +10,10 @@
  * are skipped at once (one short glitch, as a jitter buffer bringing its delay down makes;
  * whole frames stay aligned with the agent's own); less, and the tick moves up to MAX_STEP_MS
  * sooner (never more than the latest audio had to spare) or later, with the next verdict after
- * 100 ms while the delay is off by more. RTP timestamps do not move on a step, so a receiver
- * sees a little jitter and no glitch. Underruns, stalls and a slow start all leave audio
- * waiting longer than it needs to, for good: this is what brings it back.
+ * 100 ms while the delay is off by more, and by FINE_STEP_MS once it is within that. RTP
+ * timestamps do not move on a step, so a receiver sees a little jitter and no glitch.
+ * Underruns, stalls and a slow start all leave audio waiting longer than it needs to, for good:
+ * this is what brings it back.
  *
  * Late audio: when the stream is playing and its next frame is not here at its slot, the slot
  * is held open up to LATE_AUDIO_GRACE_MS (the tick asks again every millisecond), then the
@@ -27,8 +28,13 @@ const FRAME_MS = 20;
  * takes its place (after which everything later would play a frame later).
  */
 const LATE_AUDIO_GRACE_MS = 10;
-/** The most a caller's tick moves at once to follow the agent's stream. */
+/** The most a caller's tick moves at once to follow the agent's stream, while bringing it in. */
 const MAX_STEP_MS = 2;
+/**
+ * The step once the delay is within MAX_STEP_MS: a stream's own jitter keeps nudging the
+ * verdict by a millisecond or two, and each step is a gap that far off 20 ms on the wire.
+ */
+const FINE_STEP_MS = 1;
 /** Pulls to the next verdict while the stream's delay is still being brought in. */
 const CONVERGING_WINDOW_PULLS = 5;
 
@@ -92,8 +98,9 @@ export class PlayoutPacer {
       return 0;
     }
     const room = excess > 0 ? Math.min(excess, waits.minMs) : excess;
-    const step = Math.sign(room) * Math.min(MAX_STEP_MS, Math.floor(Math.abs(room)));
-    if (Math.abs(room) > MAX_STEP_MS) this.queue.nextWindow(CONVERGING_WINDOW_PULLS);
-    return step;
+    const converging = Math.abs(room) > MAX_STEP_MS;
+    if (converging) this.queue.nextWindow(CONVERGING_WINDOW_PULLS);
+    const most = converging ? MAX_STEP_MS : FINE_STEP_MS;
+    return Math.sign(room) * Math.min(most, Math.floor(Math.abs(room)));
   }
 }

@@ -25,6 +25,7 @@ function simulate(queuedMs: number, offsetMs: number, frames = 800, late = (_k: 
   const media = chain(20);
   const out = Buffer.alloc(160);
   const delays: number[] = [];
+  const steps: number[] = [];
   // Audio is tracked by position (ms of it since the start): what the queue held at first
   // arrived at 0, the stream's frame k at 20·k.
   const arrivalOf = (position: number) => {
@@ -46,11 +47,12 @@ function simulate(queuedMs: number, offsetMs: number, frames = 800, late = (_k: 
     position += 20;
     delays.push(pullAt - arrivalOf(position - 0.1)); // the frame's last sample
     const step = media.pacer.phaseStepMs();
+    steps.push(step);
     position += (media.playout.trimmedSamples - before) / 8;
     pullAt += 20 - step;
   }
   const last = delays.slice(-100);
-  return { media, delays, low: Math.min(...last), high: Math.max(...last) };
+  return { media, delays, steps, low: Math.min(...last), high: Math.max(...last) };
 }
 
 function jittery(k: number): number {
@@ -110,6 +112,17 @@ describe('talkspurt alignment of the agent audio', () => {
     expect(high).toBeGreaterThanOrEqual(19);
     expect(high).toBeLessThanOrEqual(21);
     expect(low).toBeGreaterThanOrEqual(high - 12); // 11 ms later than the earliest, and in time
+  });
+
+  it('follows a stream that wanders by a few ms in 1 ms steps, 2 ms ones only to bring it in', () => {
+    // Arrivals shift by up to 2.5 ms every 800 ms, as an agent's pacing wanders.
+    const wander = (k: number) => [0, 2, 0.5, 2.5, 0.5][Math.floor(k / 40) % 5];
+    const { steps, low, high } = simulate(0, 25, 2000, wander);
+    const settled = steps.slice(100);
+    expect(settled.some((step) => step !== 0)).toBe(true);
+    expect(Math.max(...settled.map(Math.abs))).toBe(1);
+    expect(low).toBeGreaterThanOrEqual(16);
+    expect(high).toBeLessThanOrEqual(22);
   });
 
   it('leaves the phase alone for audio sent ahead of time', () => {
