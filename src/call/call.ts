@@ -518,6 +518,7 @@ export class Call implements Tickable, RtpReceiver {
       jitterMs: round(reception?.jitterMs ?? 0),
       late: jitter?.late ?? 0,
       concealedMs: this.media.concealedFrames * 20,
+      recoveredMs: this.media.recoveredFrames * 20,
       jitterBufferMs: jitter?.targetMs ?? 0,
       framesDroppedToAgent: this.link?.framesDropped ?? 0,
       ...(remote && {
@@ -665,6 +666,7 @@ export class Call implements Tickable, RtpReceiver {
     this.deps.clock.remove(this);
     this.deps.clock.remove(this.callerRelease);
     this.rtp?.close();
+    this.media.close();
     this.link?.close(finalMessage);
   }
 }

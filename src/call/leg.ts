@@ -140,6 +140,7 @@ export class OutboundLeg implements Tickable, RtpReceiver {
     this.closed = true;
     this.deps.clock.remove(this);
     this.rtp?.close();
+    this.media.close();
     if (this.dialog) return this.dialog.bye(reason);
     this.call?.cancel();
     return Promise.resolve();

@@ -10,7 +10,9 @@
  *   agent → caller: link format → playout queue (at the link rate) → resample → codec encode.
  * A µ-law link with a PCMU caller (or A-law with PCMA) passes the caller's payload through.
  *
- * Concealment: the codec's own PLC where it has one (Opus); otherwise the last frame again at
+ * Loss: a lost packet whose successor is already in the jitter buffer is rebuilt from the
+ * successor's forward error correction where the codec has it (Opus in-band FEC). Otherwise it
+ * is concealed: the codec's own PLC where it has one (Opus); else the last frame again at
  * half the level each time, up to MAX_REPEATS, then silence. Once the caller's stream has
  * started the agent gets 20 ms of audio for every 20 ms, so its audio is exactly 20 ms per
  * frame in media time whatever the network did.
@@ -60,6 +62,8 @@ export class MediaChain {
   private lastFrame = new Int16Array(0);
   private concealedInRow = 0;
   concealedFrames = 0;
+  /** Lost frames rebuilt from the next packet's forward error correction instead. */
+  recoveredFrames = 0;
   /** When the agent's audio leaves for the caller. */
   readonly pacer: PlayoutPacer;
   /** Early media: the caller hears ringback instead of the (not yet connected) agent. */
@@ -102,6 +106,7 @@ export class MediaChain {
       this.codec?.name === description.name && this.codec.clockRate === description.clockRate;
     if (same) return;
     const codec = createCodec(description);
+    this.codec?.close?.();
     this.codec = codec;
     const rate = codec.audioRate as SampleRate;
     const link = this.linkRate as SampleRate;
@@ -118,6 +123,11 @@ export class MediaChain {
       maxMs: this.options.jitterMaxMs,
       clockRate: codec.clockRate,
     });
+  }
+
+  /** Frees the codec's native state; the chain is not used after. */
+  close(): void {
+    this.codec?.close?.();
   }
 
   /** The chain as logged and sent to the agent, e.g. `PCMU/8000 → slin16, resample 8000→16000`. */
@@ -206,8 +216,10 @@ export class MediaChain {
     this.callerStarted = true;
     const ticks = (this.jitter!.packetDurationMs * this.codec!.clockRate) / 1000;
     this.schedule?.released(read === 'lost' ? 'lost' : read.timestamp, ticks);
-    if (read === 'lost') this.conceal(this.codec!.frameSamples);
-    else this.decodeInto(read.payload);
+    if (read !== 'lost') return this.decodeInto(read.payload);
+    const next = this.codec!.recover ? this.jitter!.peek() : undefined;
+    if (next) this.recover(next.payload);
+    else this.conceal(this.codec!.frameSamples);
   }
 
   /** Every whole 20 ms of pending audio, as link-format bytes. */
@@ -250,6 +262,15 @@ export class MediaChain {
     if (samples >= this.lastFrame.length) {
       this.lastFrame.set(this.decoded.subarray(samples - this.lastFrame.length, samples));
     }
+  }
+
+  /** A lost packet rebuilt from the FEC of `next`, the packet after it (Codec.recover). */
+  private recover(next: Buffer): void {
+    const made = this.codec!.recover!(next, this.decoded);
+    if (made === 0) return this.conceal(this.codec!.frameSamples);
+    this.recoveredFrames++;
+    this.concealedInRow = 0;
+    this.append(this.decoded.subarray(0, made));
   }
 
   /** `samples` of concealment: the codec's PLC, the last frame fading, or silence. */

@@ -38,6 +38,14 @@ export interface Codec extends CodecDescription {
    * returns the samples written. Codecs without it leave concealment to the jitter buffer.
    */
   conceal?(pcm: Int16Array): number;
+  /**
+   * A lost frame rebuilt from the forward error correction of `next`, the packet after it
+   * (Opus in-band FEC), where the codec has it; concealed as conceal() would be when `next`
+   * carries none. Returns the samples written; `next` is still to be decoded after.
+   */
+  recover?(next: Buffer, pcm: Int16Array): number;
+  /** Frees what the codec holds outside the JavaScript heap (a native decoder). */
+  close?(): void;
 }
 
 /** A codec that an offer's rtpmap line describes, or undefined if telgate does not carry it. */

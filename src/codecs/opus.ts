@@ -1,19 +1,24 @@
 /**
- * Opus through @discordjs/opus (libopus, built from source at install). One encoder and one
+ * Opus: libopus through @discordjs/opus (built from source at install). One encoder and one
  * decoder per call, mono, at the link's rate, so no resampling is needed on either side; the
  * RTP clock stays 48 kHz (960 ticks per 20 ms) as RFC 7587 requires.
  *
- * Loss: libopus conceals a frame it is given no data for. The binding's decode takes a packet
- * only, but libopus treats a packet of just its TOC byte as lost and conceals the TOC's frame
- * duration, so concealment decodes the last TOC alone. Decoding the next packet's in-band FEC
- * needs opus_decode's decode_fec flag, which the binding does not expose: the encoder still
- * sends FEC (peers that can use it do), telgate conceals.
+ * Encoding: the VoIP application (the binding creates its encoders for general audio, which
+ * codes speech as CELT alone) with in-band FEC at 5 % expected loss: SILK and hybrid frames
+ * carry a low-rate copy of the frame before (LBRR), CELT frames carry none.
+ *
+ * Loss: the decoder is libopus's own, called directly (opus-decoder.ts), since the binding's
+ * decode takes a whole packet only. A lost packet whose successor is already here is rebuilt
+ * from that successor's FEC copy (recover); otherwise libopus conceals it.
  */
 import opus from '@discordjs/opus';
 import type { OpusEncoder as OpusCodecState } from '@discordjs/opus';
 import type { Codec, CodecDescription } from './codec.js';
+import { OpusDecoder } from './opus-decoder.js';
 
-/** libopus CTLs (opus_defines.h). */
+/** libopus CTLs and values (opus_defines.h). */
+const OPUS_SET_APPLICATION = 4000;
+const OPUS_APPLICATION_VOIP = 2048;
 const OPUS_SET_COMPLEXITY = 4010;
 const OPUS_SET_INBAND_FEC = 4012;
 const OPUS_SET_PACKET_LOSS_PERC = 4014;
@@ -29,44 +34,34 @@ type Base = CodecDescription & { frameSamples: number; rtpSamplesPerFrame: numbe
 
 export function opusCodec(base: Base): Codec {
   const encoder = new OpusEncoder(base.audioRate, 1);
+  // The application can change only before the first frame: set it first.
+  encoder.applyEncoderCTL(OPUS_SET_APPLICATION, OPUS_APPLICATION_VOIP);
   encoder.applyEncoderCTL(OPUS_SET_COMPLEXITY, OPUS_COMPLEXITY);
   encoder.applyEncoderCTL(OPUS_SET_INBAND_FEC, 1);
   encoder.applyEncoderCTL(OPUS_SET_PACKET_LOSS_PERC, 5);
   encoder.setBitrate(OPUS_BITRATE);
-  const decoder = new OpusEncoder(base.audioRate, 1);
-  /** TOC byte of the last packet, with code 0 (one frame): its config sets the duration. */
-  let lastToc: number | undefined;
-  const toPcm = (decoded: Buffer, pcm: Int16Array): number => {
-    const samples = Math.min(pcm.length, decoded.length >> 1);
-    if (decoded.byteOffset % 2 === 0) {
-      pcm.set(new Int16Array(decoded.buffer, decoded.byteOffset, samples));
-    } else for (let i = 0; i < samples; i++) pcm[i] = decoded.readInt16LE(i * 2);
-    return samples;
-  };
+  const decoder = new OpusDecoder(base.audioRate);
+  let heard = false;
   return {
     ...base,
     maxPayloadBytes: 1275, // the largest Opus frame
     decode(payload, pcm) {
-      let decoded: Buffer;
-      try {
-        decoded = decoder.decode(payload);
-      } catch {
-        return 0; // a corrupt packet: play nothing rather than fail the call
-      }
-      if (payload.length > 1) lastToc = payload[0] & 0xfc;
-      return toPcm(decoded, pcm);
+      const samples = decoder.decode(payload, pcm); // 0 for a corrupt packet: nothing played
+      heard ||= samples > 0;
+      return samples;
     },
     conceal(pcm) {
-      if (lastToc === undefined) return 0; // nothing heard yet: nothing to continue
-      try {
-        return toPcm(decoder.decode(Buffer.of(lastToc)), pcm);
-      } catch {
-        return 0;
-      }
+      return heard ? decoder.conceal(pcm) : 0; // nothing heard yet: nothing to continue
+    },
+    recover(next, pcm) {
+      return heard ? decoder.recover(next, pcm) : 0;
     },
     encode(pcm, out) {
       const packet = encoder.encode(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
       return packet.copy(out);
+    },
+    close() {
+      decoder.close();
     },
   };
 }

@@ -80,6 +80,8 @@ export interface CallQuality {
   jitterMs: number;
   late: number;
   concealedMs: number;
+  /** Lost audio rebuilt from the next packet's forward error correction (Opus in-band FEC). */
+  recoveredMs: number;
   jitterBufferMs: number;
   /** Caller frames not sent because the agent read too slowly (over 256 KiB unsent). */
   framesDroppedToAgent: number;

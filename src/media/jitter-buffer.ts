@@ -155,6 +155,14 @@ export class JitterBuffer {
     return this.packets.size > 0 && this.depthMs > this.targetMs;
   }
 
+  /**
+   * The packet the next read gives, if it is here: after a `lost` read, the one after the lost
+   * packet, whose forward error correction may rebuild it.
+   */
+  peek(): JitterPacket | undefined {
+    return this.playing ? this.packets.get(this.next) : undefined;
+  }
+
   /** The next packet to play, `lost` (conceal one packet), or `empty` (underrun). */
   read(): JitterRead {
     if (!this.playing) {

@@ -43,3 +43,29 @@ export function countFramesAt(
   return frames.filter((f) => Math.abs(dominantFrequency(f, sampleRate) - frequency) <= tolerance)
     .length;
 }
+
+/** Voiced speech, roughly: seven harmonics of a gliding 110–170 Hz pitch, its level swelling. */
+export function voicedSpeech(rate: number, frames: number): Int16Array[] {
+  const size = rate / 50;
+  let phase = 0;
+  return Array.from({ length: frames }, (_, f) =>
+    Int16Array.from({ length: size }, (_, i) => {
+      const t = (f * size + i) / rate;
+      phase += (2 * Math.PI * (140 + 30 * Math.sin(2 * Math.PI * 0.7 * t))) / rate;
+      let v = 0;
+      for (let h = 1; h < 8; h++) v += Math.sin(h * phase) / h;
+      return Math.round(5000 * v * (0.6 + 0.4 * Math.sin(2 * Math.PI * 3 * t)));
+    }),
+  );
+}
+
+/** Signal-to-error ratio (dB) of `got` against `want`. */
+export function snrDb(got: Int16Array, want: Int16Array): number {
+  let signal = 0;
+  let error = 0;
+  for (let i = 0; i < want.length; i++) {
+    signal += want[i] ** 2;
+    error += (got[i] - want[i]) ** 2;
+  }
+  return 10 * Math.log10(signal / error);
+}

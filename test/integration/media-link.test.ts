@@ -8,10 +8,11 @@ import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { Capture } from '../helpers/capture.js';
 import { BASE, gatewayForFile, PUBLISHED } from '../helpers/gateway.js';
-import { dominantFrequency } from '../helpers/audio.js';
+import { dominantFrequency, snrDb, voicedSpeech } from '../helpers/audio.js';
 import { newRtpHeader, readRtpHeader } from '../../src/media/rtp-packet.js';
 import { parseTelephoneEvent } from '../../src/media/dtmf.js';
 import { g711Decode } from '../../src/codecs/g711.js';
+import { createCodec, describeCodec } from '../../src/codecs/codec.js';
 import { scenario, sippPorts, startSipp, workDir } from '../helpers/sipp.js';
 
 const MEDIA_MIN = 31700;
@@ -39,6 +40,7 @@ const gw = gatewayForFile(MEDIA_MIN, (raw) => {
   };
   behaviours.dtmf = { kind: 'script', steps: [{ atMs: 200, do: 'dtmf', digits: '5#' }] };
   behaviours.slow = { kind: 'script', slowConsumer: true };
+  behaviours['opus-listen'] = { kind: 'script' };
   const endpoints = raw.endpoints as unknown[];
   for (const [id, extension] of [
     ['listen', '500'],
@@ -48,6 +50,13 @@ const gw = gatewayForFile(MEDIA_MIN, (raw) => {
   ]) {
     endpoints.push({ id, baseNumber: BASE, extension, flow: PUBLISHED });
   }
+  endpoints.push({
+    id: 'opus-listen',
+    baseNumber: BASE,
+    extension: '505',
+    flow: PUBLISHED,
+    audio: { linkFormat: 'slin24' },
+  });
   // 96 kB/s to an agent that reads nothing: the socket's buffers fill within seconds.
   endpoints.push({
     id: 'slow',
@@ -137,6 +146,25 @@ async function answeredCall(extension: string, options: Parameters<typeof call>[
   return placed;
 }
 
+/**
+ * A call whose RTP comes from the test's own generator: sipp offers `rtpmap` and pauses, the
+ * agent's side is recorded, and a socket is ready to send to telgate's media port.
+ */
+async function generatorCall(extension: string, rtpmap: string, pauseMs: number) {
+  const agent = recordAgent();
+  const format = rtpmap.split(' ')[0];
+  const placed = await answeredCall(extension, {
+    formats: format,
+    attributes: [`a=rtpmap:${rtpmap}`],
+    pauseMs,
+  });
+  // The gateway has this one call: its RTP port is the one leased.
+  const [port] = gw.current.gateway.ports.leasedPorts;
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+  return { agent, placed, port, socket };
+}
+
 /** Each generated packet's samples carry its index; odd, so a halved repeat cannot pass for one. */
 const valueOf = (index: number) => 1001 + 8 * index;
 
@@ -150,16 +178,7 @@ function seeded(seed: number) {
 
 describe('caller → agent through the jitter buffer', () => {
   it('a lossy, reordering, jittery stream reaches the agent in order, gaps concealed, 20 ms per frame', async () => {
-    const agent = recordAgent();
-    const placed = await answeredCall('500', {
-      formats: '96',
-      attributes: ['a=rtpmap:96 L16/8000'],
-      pauseMs: 3500,
-    });
-    // The gateway has this one call: its RTP port is the one leased.
-    const [port] = gw.current.gateway.ports.leasedPorts;
-    const socket = dgram.createSocket('udp4');
-    await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+    const { agent, placed, port, socket } = await generatorCall('500', '96 L16/8000', 3500);
     const random = seeded(42);
     const lost = new Set<number>();
     const schedule: Array<{ index: number; at: number }> = [];
@@ -217,6 +236,67 @@ describe('caller → agent through the jitter buffer', () => {
       // The last frame heard again, at half the level for each loss in a row.
       expect(values[first + n]).toBe(Math.trunc(valueOf(lastHeard) * 0.5 ** row));
     }
+  });
+});
+
+describe('caller → agent: Opus loss', () => {
+  it('a lost Opus packet reaches the agent rebuilt from the next packet’s in-band FEC', async () => {
+    // The caller's speech, Opus-coded with in-band FEC (telgate's own encoder, as a peer's).
+    const codec = () => createCodec(describeCodec('opus', 48000, 2, 24000)!);
+    const encoder = codec();
+    const out = Buffer.alloc(encoder.maxPayloadBytes);
+    const packets = voicedSpeech(24000, 100).map((pcm) =>
+      Buffer.from(out.subarray(0, encoder.encode(pcm, out))),
+    );
+    encoder.close?.();
+    const lost = (i: number) => i % 10 === 5;
+    // What the agent should get: each lost packet rebuilt from the next one's FEC, and what it
+    // would get from a clean stream.
+    const decodeAll = (withLoss: boolean) => {
+      const decoder = codec();
+      const frames = packets.map((packet, i) => {
+        const pcm = new Int16Array(480 * 6);
+        const n =
+          withLoss && lost(i) ? decoder.recover!(packets[i + 1], pcm) : decoder.decode(packet, pcm);
+        return Buffer.from(pcm.buffer, 0, n * 2);
+      });
+      decoder.close?.();
+      return frames;
+    };
+    const expected = decodeAll(true);
+    const clean = decodeAll(false);
+
+    const { agent, placed, port, socket } = await generatorCall('505', '111 opus/48000/2', 3000);
+    const start = Date.now();
+    for (const [i, payload] of packets.entries()) {
+      if (lost(i)) continue;
+      const header = Buffer.alloc(12);
+      header[0] = 0x80;
+      header[1] = 111;
+      header.writeUInt16BE(i, 2);
+      header.writeUInt32BE(960 * i, 4);
+      header.writeUInt32BE(0x4321, 8);
+      const wait = start + 20 * i - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait)); // pacing the generator
+      socket.send(Buffer.concat([header, payload]), port, '127.0.0.1');
+    }
+    await placed.finished();
+    socket.close();
+    agent.stop();
+
+    // 20 ms of slin24 per frame, the stream's first 100 frames exactly the FEC decode.
+    expect(agent.audio.every((f) => f.length === 960)).toBe(true);
+    const first = agent.audio.findIndex((f) => f.some((b) => b !== 0));
+    const got = agent.audio.slice(first, first + packets.length);
+    expect(got).toHaveLength(packets.length);
+    got.forEach((frame, i) => expect(frame.equals(expected[i]), `frame ${i}`).toBe(true));
+    // And the rebuilt frames are close to what was sent (concealment alone gives ~6 dB here).
+    const rebuilt = clean.flatMap((want, i) => {
+      if (!lost(i)) return [];
+      const samples = (b: Buffer) => new Int16Array(b.buffer, b.byteOffset, b.length / 2);
+      return [snrDb(samples(expected[i]), samples(want))];
+    });
+    expect(rebuilt.reduce((a, b) => a + b) / rebuilt.length).toBeGreaterThan(10);
   });
 });
 
