@@ -9,6 +9,8 @@ import { g711Decode, g711Encode } from '../src/codecs/g711.js';
 import { createCodec } from '../src/codecs/codec.js';
 import { G722Decoder, G722Encoder } from '../src/codecs/g722.js';
 import { OPUS_BITRATE, OPUS_COMPLEXITY } from '../src/codecs/opus.js';
+import opus from '@discordjs/opus';
+import type { OpusEncoder as Encoder } from '@discordjs/opus';
 import { l16Decode, l16Encode } from '../src/codecs/l16.js';
 import { Resampler } from '../src/codecs/resampler.js';
 
@@ -68,25 +70,50 @@ function paths(): Path[] {
   return out;
 }
 
-/** Opus at the link rate (24 kHz): no resampling on either side. */
+/**
+ * Opus at the link rate (24 kHz): no resampling on either side. telgate's own packets are CELT;
+ * a peer that sends in-band FEC (the VoIP application) sends hybrid ones, timed apart.
+ */
 function opusPaths(): Path[] {
   const codec = createCodec({ name: 'opus', clockRate: 48000, audioRate: 24000 });
   const wide24 = tone(24000);
   const packet = Buffer.alloc(1500);
   const length = codec.encode(wide24, packet);
+  const { OpusEncoder } = opus as unknown as { OpusEncoder: typeof Encoder };
+  const peer = new OpusEncoder(24000, 1);
+  peer.applyEncoderCTL(4000, 2048); // OPUS_SET_APPLICATION: VOIP
+  peer.applyEncoderCTL(4012, 1); // OPUS_SET_INBAND_FEC
+  peer.applyEncoderCTL(4014, 10); // OPUS_SET_PACKET_LOSS_PERC
+  peer.applyEncoderCTL(4010, OPUS_COMPLEXITY); // OPUS_SET_COMPLEXITY, as telgate's
+  peer.setBitrate(OPUS_BITRATE);
+  const pcmBytes = Buffer.from(wide24.buffer, wide24.byteOffset, wide24.byteLength);
+  for (let i = 0; i < 10; i++) peer.encode(pcmBytes); // past the encoder's start
+  const withFec = peer.encode(pcmBytes);
   const pcm24 = new Int16Array(480 * 6);
   return [
     {
-      name: 'opus → slin24 (decode)',
+      name: 'opus → slin24 (decode, CELT as telgate sends)',
       run: () => codec.decode(packet.subarray(0, length), pcm24),
+    },
+    {
+      name: 'opus → slin24 (decode, hybrid with FEC as a VoIP peer sends)',
+      run: () => codec.decode(withFec, pcm24),
     },
     {
       name: 'opus → slin24 (a lost frame concealed by libopus PLC)',
       run: () => codec.conceal!(pcm24),
     },
     {
-      name: `slin24 → opus (encode, complexity ${OPUS_COMPLEXITY}, ${OPUS_BITRATE / 1000} kbit/s)`,
+      name: "opus → slin24 (a lost frame rebuilt from the next hybrid packet's FEC)",
+      run: () => codec.recover!(withFec, pcm24),
+    },
+    {
+      name: `slin24 → opus (encode, complexity ${OPUS_COMPLEXITY}, ${OPUS_BITRATE / 1000} kbit/s, CELT)`,
       run: () => codec.encode(wide24, packet),
+    },
+    {
+      name: `slin24 → opus (encode as a VoIP peer: hybrid with FEC, complexity ${OPUS_COMPLEXITY})`,
+      run: () => peer.encode(pcmBytes),
     },
   ];
 }

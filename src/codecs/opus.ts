@@ -3,9 +3,11 @@
  * decoder per call, mono, at the link's rate, so no resampling is needed on either side; the
  * RTP clock stays 48 kHz (960 ticks per 20 ms) as RFC 7587 requires.
  *
- * Encoding: the VoIP application (the binding creates its encoders for general audio, which
- * codes speech as CELT alone) with in-band FEC at 5 % expected loss: SILK and hybrid frames
- * carry a low-rate copy of the frame before (LBRR), CELT frames carry none.
+ * Encoding: the binding's encoders are for general audio, which codes speech as CELT frames,
+ * and those carry no in-band FEC (only SILK and hybrid frames do). The VoIP application would
+ * send FEC, at two to three times the encoder's CPU (measured: 190–290 µs a frame at
+ * complexity 5 against 75–95), so telgate sends none; `useinbandfec=1` in its fmtp says what
+ * its decoder takes (RFC 7587 §6.1), and peers' FEC is used.
  *
  * Loss: the decoder is libopus's own, called directly (opus-decoder.ts), since the binding's
  * decode takes a whole packet only. A lost packet whose successor is already here is rebuilt
@@ -16,12 +18,8 @@ import type { OpusEncoder as OpusCodecState } from '@discordjs/opus';
 import type { Codec, CodecDescription } from './codec.js';
 import { OpusDecoder } from './opus-decoder.js';
 
-/** libopus CTLs and values (opus_defines.h). */
-const OPUS_SET_APPLICATION = 4000;
-const OPUS_APPLICATION_VOIP = 2048;
+/** libopus CTL (opus_defines.h). */
 const OPUS_SET_COMPLEXITY = 4010;
-const OPUS_SET_INBAND_FEC = 4012;
-const OPUS_SET_PACKET_LOSS_PERC = 4014;
 
 /** Encoder complexity 0–10: 5 holds the CPU budget per frame (bench/README.md says what it costs). */
 export const OPUS_COMPLEXITY = 5;
@@ -34,11 +32,7 @@ type Base = CodecDescription & { frameSamples: number; rtpSamplesPerFrame: numbe
 
 export function opusCodec(base: Base): Codec {
   const encoder = new OpusEncoder(base.audioRate, 1);
-  // The application can change only before the first frame: set it first.
-  encoder.applyEncoderCTL(OPUS_SET_APPLICATION, OPUS_APPLICATION_VOIP);
   encoder.applyEncoderCTL(OPUS_SET_COMPLEXITY, OPUS_COMPLEXITY);
-  encoder.applyEncoderCTL(OPUS_SET_INBAND_FEC, 1);
-  encoder.applyEncoderCTL(OPUS_SET_PACKET_LOSS_PERC, 5);
   encoder.setBitrate(OPUS_BITRATE);
   const decoder = new OpusDecoder(base.audioRate);
   let heard = false;

@@ -8,7 +8,8 @@ import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { Capture } from '../helpers/capture.js';
 import { BASE, gatewayForFile, PUBLISHED } from '../helpers/gateway.js';
-import { dominantFrequency, snrDb, voicedSpeech } from '../helpers/audio.js';
+import { dominantFrequency, snrDb } from '../helpers/audio.js';
+import { peerOpusPackets } from '../helpers/opus-peer.js';
 import { newRtpHeader, readRtpHeader } from '../../src/media/rtp-packet.js';
 import { parseTelephoneEvent } from '../../src/media/dtmf.js';
 import { g711Decode } from '../../src/codecs/g711.js';
@@ -241,14 +242,9 @@ describe('caller → agent through the jitter buffer', () => {
 
 describe('caller → agent: Opus loss', () => {
   it('a lost Opus packet reaches the agent rebuilt from the next packet’s in-band FEC', async () => {
-    // The caller's speech, Opus-coded with in-band FEC (telgate's own encoder, as a peer's).
+    // The caller's speech, as a peer that sends in-band FEC codes it.
+    const packets = peerOpusPackets(24000, 100);
     const codec = () => createCodec(describeCodec('opus', 48000, 2, 24000)!);
-    const encoder = codec();
-    const out = Buffer.alloc(encoder.maxPayloadBytes);
-    const packets = voicedSpeech(24000, 100).map((pcm) =>
-      Buffer.from(out.subarray(0, encoder.encode(pcm, out))),
-    );
-    encoder.close?.();
     const lost = (i: number) => i % 10 === 5;
     // What the agent should get: each lost packet rebuilt from the next one's FEC, and what it
     // would get from a clean stream.
