@@ -44,8 +44,12 @@ export class OpusDecoder {
     released.register(this, this.state, this);
   }
 
-  /** Decodes one packet into `pcm`; returns the samples written, 0 for a corrupt packet. */
+  /**
+   * Decodes one packet into `pcm`; returns the samples written, 0 for a corrupt or empty packet
+   * (libopus would take an empty one for a lost one and conceal all of `pcm`).
+   */
   decode(packet: Buffer, pcm: Int16Array): number {
+    if (packet.length === 0) return 0;
     const samples = this.call(packet, pcm, pcm.length, 0);
     if (samples > 0) this.lastSamples = samples;
     return samples;
@@ -61,7 +65,8 @@ export class OpusDecoder {
    * SILK's LBRR); libopus conceals it when `next` has none. `next` itself is decoded after.
    */
   recover(next: Buffer, pcm: Int16Array): number {
-    return this.call(next, pcm, Math.min(pcm.length, this.lastSamples), 1);
+    const frameSize = Math.min(pcm.length, this.lastSamples);
+    return this.call(next.length > 0 ? next : null, pcm, frameSize, 1);
   }
 
   close(): void {

@@ -72,12 +72,17 @@ describe('Opus', () => {
     expect(codec.decode(packet.subarray(0, size), pcm)).toBe(FRAME);
   });
 
-  it('conceals nothing before the first packet and survives a corrupt one', () => {
+  it('conceals nothing before the first packet, and survives a corrupt or empty one', () => {
     const codec = opus();
     const pcm = new Int16Array(FRAME * 6);
     expect(codec.conceal!(pcm)).toBe(0);
     expect(codec.recover!(Buffer.from([0x48, 1, 2]), pcm)).toBe(0);
     expect(codec.decode(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x01]), pcm)).toBe(0);
+    // An empty payload is nothing, not 120 ms of concealment.
+    const [packet] = peerOpusPackets(RATE, 1);
+    expect(codec.decode(packet, pcm)).toBe(FRAME);
+    expect(codec.decode(Buffer.alloc(0), pcm)).toBe(0);
+    expect(codec.recover!(Buffer.alloc(0), pcm)).toBe(FRAME);
   });
 
   it('sends CELT frames: FEC-carrying SILK and hybrid ones would cost 2–3× the encoding', () => {
