@@ -33,14 +33,16 @@ const released = new FinalizationRegistry<unknown>((state) => opusDecoderDestroy
 /** A mono libopus decoder at `rate` (8000, 12000, 16000, 24000 or 48000). */
 export class OpusDecoder {
   private state: unknown;
-  /** Samples in the last packet decoded: a lost packet is taken to be as long. */
-  private lastSamples: number;
+  /**
+   * Samples in the last packet decoded: a lost packet is taken to be as long. None before the
+   * first: nothing heard yet, nothing to continue, so loss gives no audio.
+   */
+  private lastSamples: number | undefined;
 
   constructor(rate: number) {
     const error = [0];
     this.state = opusDecoderCreate(rate, 1, error);
     if (error[0] !== 0 || !this.state) throw new Error(`opus_decoder_create failed (${error[0]})`);
-    this.lastSamples = rate / 50;
     released.register(this, this.state, this);
   }
 
@@ -57,6 +59,7 @@ export class OpusDecoder {
 
   /** libopus's concealment of one lost packet, as long as the last one. */
   conceal(pcm: Int16Array): number {
+    if (this.lastSamples === undefined) return 0;
     return this.call(null, pcm, Math.min(pcm.length, this.lastSamples), 0);
   }
 
@@ -65,6 +68,7 @@ export class OpusDecoder {
    * SILK's LBRR); libopus conceals it when `next` has none. `next` itself is decoded after.
    */
   recover(next: Buffer, pcm: Int16Array): number {
+    if (this.lastSamples === undefined) return 0;
     const frameSize = Math.min(pcm.length, this.lastSamples);
     return this.call(next.length > 0 ? next : null, pcm, frameSize, 1);
   }

@@ -35,21 +35,12 @@ export function opusCodec(base: Base): Codec {
   encoder.applyEncoderCTL(OPUS_SET_COMPLEXITY, OPUS_COMPLEXITY);
   encoder.setBitrate(OPUS_BITRATE);
   const decoder = new OpusDecoder(base.audioRate);
-  let heard = false;
   return {
     ...base,
     maxPayloadBytes: 1275, // the largest Opus frame
-    decode(payload, pcm) {
-      const samples = decoder.decode(payload, pcm); // 0 for a corrupt packet: nothing played
-      heard ||= samples > 0;
-      return samples;
-    },
-    conceal(pcm) {
-      return heard ? decoder.conceal(pcm) : 0; // nothing heard yet: nothing to continue
-    },
-    recover(next, pcm) {
-      return heard ? decoder.recover(next, pcm) : 0;
-    },
+    decode: (payload, pcm) => decoder.decode(payload, pcm),
+    conceal: (pcm) => decoder.conceal(pcm),
+    recover: (next, pcm) => decoder.recover(next, pcm),
     encode(pcm, out) {
       const packet = encoder.encode(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
       return packet.copy(out);
