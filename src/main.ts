@@ -1,20 +1,35 @@
 /**
  * The telgate process: loads config/ (or TELGATE_CONFIG / the first argument), starts the
  * gateway and prints where it listens and which numbers to call. SIGHUP or a change to the config
- * folder reloads it (new calls only); SIGTERM/SIGINT stop it cleanly.
+ * folder reloads it (new calls only). SIGTERM drains: new calls get 503 while live ones run to
+ * their end (at most drain.maxSeconds), then it exits; a second SIGTERM, or SIGINT, stops at
+ * once (live calls get a BYE).
  */
 import { Gateway } from './call/gateway.js';
 import { createLogger } from './ops/logger.js';
 import { ConfigWatcher } from './ops/config-watch.js';
+import { OpsServer } from './ops/ops-server.js';
 import { ConfigError, loadConfig } from './routing/config-load.js';
 
 async function main(): Promise<void> {
   const dir = process.argv[2] ?? process.env.TELGATE_CONFIG ?? 'config';
   const logger = createLogger();
   let gateway: Gateway;
+  let ops: OpsServer | undefined;
+  let opsAt = '';
   try {
-    gateway = new Gateway(await loadConfig(dir), logger);
+    const config = await loadConfig(dir);
+    gateway = new Gateway(config, logger);
     await gateway.start();
+    if (config.ops.enabled) {
+      const token = config.ops.tokenEnv ? process.env[config.ops.tokenEnv] : undefined;
+      ops = new OpsServer(gateway.opsSource(), { ...config.ops.listen, token });
+      const at = await ops.listen().catch(async (err: Error) => {
+        await gateway.stop();
+        throw new Error(`ops HTTP server: ${err.message}`);
+      });
+      opsAt = `http://${at.host}:${at.port}`;
+    }
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`telgate: invalid config in ${dir}:\n${err.message}\n`);
@@ -27,6 +42,7 @@ async function main(): Promise<void> {
   const lines = [
     `telgate listening for SIP on ${sip.transports.map((t) => `${t}:${sip.host}:${sip.port}`).join(' ')}`,
   ];
+  if (opsAt) lines.push(`ops HTTP (/healthz /readyz /metrics /calls) on ${opsAt}`);
   if (gateway.localAgent)
     lines.push(`embedded local agent (TelAPI + /ws/session) on ${gateway.localAgent.url}`);
   for (const ep of gateway.endpointsToCall)
@@ -39,15 +55,22 @@ async function main(): Promise<void> {
     stopping = true;
     watcher.stop();
     logger.info({ signal }, 'stopping');
-    gateway.stop().then(
+    Promise.all([gateway.stop(), ops?.close()]).then(
       () => process.exit(0),
       () => process.exit(1),
     );
   };
+  let draining = false;
+  const drain = () => {
+    if (draining) return stop('SIGTERM (second)');
+    draining = true;
+    const { maxSeconds } = gateway.drainLimit;
+    void gateway.drain(maxSeconds).then(() => stop('SIGTERM (drained)'));
+  };
   const watcher = new ConfigWatcher({ dir, logger, apply: (c) => gateway.reload(c) });
   watcher.start();
   process.on('SIGHUP', () => watcher.schedule('SIGHUP'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGTERM', drain);
   process.on('SIGINT', () => stop('SIGINT'));
 }
 

@@ -14,7 +14,7 @@ import type { Negotiated } from '../codecs/negotiate.js';
 import type { LinkEvents, LinkSession } from '../link/link-session.js';
 import type { LinkFormat } from '../link/protocol.js';
 import { MediaChain } from './media-chain.js';
-import type { AgentMessage, CallQuality } from '../link/protocol.js';
+import type { AgentMessage, CallQuality, TransferMode } from '../link/protocol.js';
 import { DtmfReceiver, DtmfSender } from '../media/dtmf.js';
 import type { MediaClock, Tickable } from '../media/media-clock.js';
 import { RtcpReporter } from '../media/rtcp-reporter.js';
@@ -37,6 +37,7 @@ import { parseNameAddr } from '../sip/uri.js';
 import { SessionDescription, type MediaPlan } from './session-description.js';
 import type { OutboundLeg } from './leg.js';
 import { TransferController, type EgressRoute } from './transfer.js';
+import type { TraceContext } from './trace-context.js';
 import { byeReason, rejectionFor, type EndCause, type RefusalCause } from './failure.js';
 
 const TICKS_PER_SECOND = 50;
@@ -72,7 +73,11 @@ export interface CallDeps {
   /** The agent link's audio format for this call (provider's native rate or the endpoint's pin). */
   linkFormat: LinkFormat;
   logger: Logger;
+  /** The call's W3C trace context (the INVITE's traceparent continued, or a new trace). */
+  trace: TraceContext;
   onAnswered(call: Call): void;
+  /** The agent's transfer completed: the caller went to `target`. */
+  onTransferred(call: Call, target: string, mode: TransferMode, sipStatus?: number): void;
   /** Timers and early media (`calls` in the config). */
   calls: TelgateConfig['calls'];
   /** Where the agent's transfers leave, when the endpoint has an egress base number. */
@@ -83,7 +88,10 @@ export interface CallDeps {
   openLink(events: LinkEvents, bytesPerMs: number): LinkSession;
 }
 
-export type CallOutcome = { refused: RefusalCause; status: number } | { ended: EndCause };
+/** How a call closed, with the Reason header telgate sent (its refusal or BYE), if any. */
+export type CallOutcome = ({ refused: RefusalCause; status: number } | { ended: EndCause }) & {
+  reason?: string;
+};
 
 export class Call implements Tickable, RtpReceiver {
   private rtp: RtpSession | undefined;
@@ -122,7 +130,12 @@ export class Call implements Tickable, RtpReceiver {
     private readonly deps: CallDeps,
     private readonly onClosed: (call: Call, outcome: CallOutcome) => void,
   ) {
-    this.log = deps.logger.child({ callId: invite.callId, endpointId: endpoint.id });
+    this.log = deps.logger.child({
+      callId: invite.callId,
+      endpointId: endpoint.id,
+      traceId: deps.trace.traceId,
+      spanId: deps.trace.spanId,
+    });
     this.media = new MediaChain({
       linkFormat: deps.linkFormat,
       playoutMaxSeconds: deps.playoutMaxSeconds,
@@ -160,7 +173,12 @@ export class Call implements Tickable, RtpReceiver {
         placeCall: deps.placeCall,
       },
       callerDialog: () => this.dialog,
-      report: (message) => this.link?.send(message),
+      report: (message) => {
+        if (message.type === 'transfer.progress' && message.state === 'completed') {
+          deps.onTransferred(this, message.target, message.mode, message.sipStatus);
+        }
+        this.link?.send(message);
+      },
       ringback: (on) => (this.media.ringback = on),
       bridge: (leg) => this.bridge(leg, transfer?.agentListens ?? false),
       consult: (leg) => this.consult(leg),
@@ -170,6 +188,24 @@ export class Call implements Tickable, RtpReceiver {
 
   get callId(): string {
     return this.invite.callId;
+  }
+
+  /** Times the agent's WebSocket was resumed after a drop. */
+  get linkResumes(): number {
+    return this.link?.resumes ?? 0;
+  }
+
+  /** The agent session's id, once the link is open. */
+  get sessionId(): string | undefined {
+    return this.link?.sessionId || undefined;
+  }
+
+  /** The negotiated caller codec (`PCMU/8000`) and the link format, once answered. */
+  get audio(): { codec: string; linkFormat: string } | undefined {
+    const codec = this.negotiated?.codec;
+    return (
+      codec && { codec: `${codec.name}/${codec.clockRate}`, linkFormat: this.media.linkFormat }
+    );
   }
 
   async start(): Promise<void> {
@@ -249,6 +285,8 @@ export class Call implements Tickable, RtpReceiver {
           callId: this.invite.callId,
           from: this.invite.from,
           to: this.invite.to,
+          traceId: this.deps.trace.traceId,
+          parentSpanId: this.deps.trace.spanId,
         }),
         new Promise((_resolve, reject) => {
           timer = setTimeout(() => reject(new ProvisioningTimeout(timeout)), timeout);
@@ -623,7 +661,8 @@ export class Call implements Tickable, RtpReceiver {
     if (answerInvite) this.invite.reject(rejection);
     this.log.info({ cause, status: rejection.status, detail }, 'call refused');
     this.release({ type: 'session.end', reason: cause, sipStatus: rejection.status });
-    this.onClosed(this, { refused: cause, status: rejection.status });
+    const reason = rejection.headers?.find((h) => h[0] === 'reason')?.[1];
+    this.onClosed(this, { refused: cause, status: rejection.status, reason });
   }
 
   /**
@@ -639,10 +678,9 @@ export class Call implements Tickable, RtpReceiver {
     }
     const dialog = this.dialog;
     this.release({ type: 'session.end', reason: cause });
-    const bye =
-      cause === 'caller-hangup' || cause === 'no-ack'
-        ? Promise.resolve()
-        : dialog.bye(byeReason(cause, detail));
+    const reason =
+      cause === 'caller-hangup' || cause === 'no-ack' ? undefined : byeReason(cause, detail);
+    const bye = reason === undefined ? Promise.resolve() : dialog.bye(reason);
     const counters = this.rtp?.counters;
     this.log.info(
       {
@@ -656,7 +694,7 @@ export class Call implements Tickable, RtpReceiver {
       },
       'call ended',
     );
-    this.onClosed(this, { ended: cause });
+    this.onClosed(this, { ended: cause, reason });
     return bye;
   }
 

@@ -17,6 +17,8 @@ export const REFUSALS = {
   'no-common-codec': { status: 488, text: 'no common codec' },
   'no-media-port': { status: 503, text: 'no free media port' },
   overloaded: { status: 503, text: 'telgate overloaded' },
+  draining: { status: 503, text: 'telgate draining: try another instance' },
+  'state-unavailable': { status: 503, text: 'shared state unavailable' },
   'link-unavailable': { status: 503, text: 'voice agent unavailable' },
   'provisioning-timeout': { status: 480, text: 'voice agent not ready in time' },
   cancelled: { status: 487, text: 'caller cancelled' },

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import os from 'node:os';
 import type { Logger } from 'pino';
 import { LinkSession } from '../link/link-session.js';
 import { createDialect } from '../link/dialects/index.js';
@@ -16,11 +17,18 @@ import type { CallEndpointConfig } from '../routing/config-parts.js';
 import { linkFormatFor, Router } from '../routing/resolve.js';
 import type { IncomingInvite, Rejection, SipEngine } from '../sip/engine.js';
 import { NativeSipEngine } from '../sip/engine-native.js';
+import { parseNameAddr } from '../sip/uri.js';
 import { Call, type CallOutcome } from './call.js';
 import type { EgressRoute } from './transfer.js';
-import { rejectionFor, type RefusalCause } from './failure.js';
+import { REFUSALS, rejectionFor, type RefusalCause } from './failure.js';
 import { OverloadGuard, OVERLOAD_RETRY_AFTER_SECONDS, type LoadSecond } from './overload.js';
-import { InProcessCaps, type CallCaps, type CapRequest } from '../routing/caps.js';
+import { Metrics } from '../ops/metrics.js';
+import type { OpsSource } from '../ops/ops-server.js';
+import type { CapRequest, LiveCallRecord, StateStore } from '../state/store.js';
+import { MemoryStore } from '../state/store-memory.js';
+import { RedisStore } from '../state/store-redis.js';
+import { CallJournal } from './call-journal.js';
+import { traceFor } from './trace-context.js';
 
 export interface GatewayStats {
   activeCalls: number;
@@ -34,6 +42,10 @@ export interface GatewayStats {
   overloaded: boolean;
   /** The last second: the media clock's lateness and the event loop's utilization. */
   load: LoadSecond;
+  /** SIGTERM received: new calls are refused, live ones run to their end. */
+  draining: boolean;
+  /** The shared state: `memory`, or `redis` with its health. */
+  state: { kind: 'memory' | 'redis'; health: 'up' | 'degraded' | 'refusing' };
   /** Caller frames not sent to agents that read too slowly, over the ended calls. */
   framesDroppedToAgents: number;
 }
@@ -47,6 +59,8 @@ export type GatewayEvents = {
   closed: [callId: string, outcome: CallOutcome];
   /** New calls start being refused (true), or are taken again (false): OverloadGuard. */
   overload: [overloaded: boolean];
+  /** Draining began (SIGTERM). */
+  draining: [];
 };
 
 export class Gateway {
@@ -58,13 +72,19 @@ export class Gateway {
   private telapi: TelApiClient | undefined;
   private router: Router;
   private readonly calls = new Map<Call, true>();
-  private readonly caps: CallCaps = new InProcessCaps();
+  readonly store: StateStore;
+  readonly metrics: Metrics;
+  private instance = '';
   private callsTotal = 0;
   private framesDroppedToAgents = 0;
   private readonly refusals: Record<string, number> = {};
   private readonly endings: Record<string, number> = {};
   private readonly apiKey: string;
   private drainingFlag = false;
+  /** Draining: new calls refused with 503 while live ones finish (drain()). */
+  private drainingCalls = false;
+  /** INVITEs waiting for their admission (a shared-state round trip). */
+  private admitting = 0;
   private readonly overload: OverloadGuard;
 
   constructor(
@@ -89,7 +109,7 @@ export class Gateway {
       timers: config.sip.timers,
       userAgent: 'telgate',
       draining: () => this.drainingFlag,
-      optionsRefusal: () => (this.overload.overloaded ? this.overloadRefusal() : undefined),
+      optionsRefusal: () => this.unavailable()?.rejection,
       onProtocolError: (problem, peer) => logger.warn({ problem, peer }, 'SIP message refused'),
     });
     if (config.localAgent.enabled) {
@@ -101,7 +121,32 @@ export class Gateway {
         tokenTtlSeconds: config.localAgent.tokenTtlSeconds,
       });
     }
-    this.engine.onInvite((invite) => this.onInvite(invite));
+    this.engine.onInvite((invite) =>
+      this.onInvite(invite).catch((err: unknown) => {
+        logger.error({ err, callId: invite.callId }, 'INVITE handling failed');
+        invite.reject(rejectionFor('internal'));
+      }),
+    );
+    const redisUrl = config.state.redis.url ?? env.REDIS_URL;
+    this.store = redisUrl
+      ? new RedisStore({
+          url: redisUrl,
+          keyPrefix: config.state.redis.keyPrefix,
+          leaseMs: config.state.leaseSeconds * 1000,
+          onOutage: config.state.redis.onOutage,
+          eventsMaxLen: config.state.redis.eventsMaxLen,
+          commandTimeoutMs: config.state.redis.commandTimeoutMs,
+          logger,
+        })
+      : new MemoryStore();
+    this.metrics = new Metrics(() => ({
+      activeCalls: this.calls.size,
+      eventLoopUtilization: this.overload.load.utilization,
+      overloaded: this.overload.overloaded,
+      draining: this.drainingCalls,
+      stateUp: this.store.health === 'up',
+      portsAvailable: this.ports.available,
+    }));
     this.overload = new OverloadGuard(
       () => this.config.calls.overloadUtilization,
       (overloaded, load) => {
@@ -129,10 +174,100 @@ export class Gateway {
     });
     try {
       await this.engine.start();
+      this.instance =
+        this.config.state.instanceId ?? `${os.hostname()}-${this.engine.listenAddress.port}`;
+      if (this.store instanceof RedisStore) await this.store.start();
     } catch (err) {
+      await this.engine.stop();
       await this.localAgent?.close();
       throw err;
     }
+  }
+
+  /** The drain settings of the running config (reloads apply). */
+  get drainLimit(): { maxSeconds: number } {
+    return this.config.drain;
+  }
+
+  /** This instance's name in the registry and the call events. */
+  get instanceId(): string {
+    return this.instance;
+  }
+
+  /**
+   * Drains (SIGTERM): OPTIONS and new INVITEs get 503 so a dispatcher sends calls elsewhere,
+   * live calls run to their end; after `maxSeconds` the ones left get a BYE. Resolves when no
+   * call is left; stop() then closes the rest.
+   */
+  async drain(maxSeconds: number): Promise<void> {
+    if (!this.drainingCalls) {
+      this.drainingCalls = true;
+      this.logger.info({ activeCalls: this.calls.size, maxSeconds }, 'draining: new calls refused');
+      this.events.emit('draining');
+    }
+    const idle = () => this.calls.size === 0 && this.admitting === 0;
+    if (idle()) return;
+    let limit: NodeJS.Timeout | undefined;
+    const timedOut = await new Promise<boolean>((resolve) => {
+      const check = () => {
+        if (!idle()) return;
+        this.events.off('closed', check);
+        resolve(false);
+      };
+      this.events.on('closed', check);
+      limit = setTimeout(() => {
+        this.events.off('closed', check);
+        resolve(true);
+      }, maxSeconds * 1000);
+    });
+    clearTimeout(limit);
+    if (!timedOut) return;
+    this.logger.warn(
+      { activeCalls: this.calls.size },
+      'drain limit reached: ending the calls left',
+    );
+    await Promise.allSettled(
+      [...this.calls.keys()].map((call) => call.end('shutdown', `drain limit of ${maxSeconds} s`)),
+    );
+  }
+
+  /** What the ops HTTP server reads. */
+  opsSource(): OpsSource {
+    return {
+      notReady: () => {
+        const why = this.unavailable();
+        return why && (REFUSALS[why.cause].text as string);
+      },
+      metricsText: () => this.metrics.text(),
+      metricsContentType: this.metrics.contentType,
+      calls: () => this.listCalls(),
+      stats: () => ({ instance: this.instance, ...this.stats() }),
+    };
+  }
+
+  /** The live calls of the whole cluster (this instance's alone with the in-memory store). */
+  listCalls(): Promise<LiveCallRecord[]> {
+    return this.store.listCalls();
+  }
+
+  /** Why this instance takes no new calls right now, if it does not (readiness). */
+  unavailable(): { cause: RefusalCause; rejection: Rejection } | undefined {
+    if (this.drainingCalls) {
+      return {
+        cause: 'draining',
+        rejection: rejectionFor('draining', undefined, [['retry-after', '0']]),
+      };
+    }
+    if (this.overload.overloaded) return { cause: 'overloaded', rejection: this.overloadRefusal() };
+    if (this.store.health === 'refusing') {
+      return {
+        cause: 'state-unavailable',
+        rejection: rejectionFor('state-unavailable', 'Redis unreachable', [
+          ['retry-after', String(OVERLOAD_RETRY_AFTER_SECONDS)],
+        ]),
+      };
+    }
+    return undefined;
   }
 
   /** Stops taking calls, ends live ones with BYE and closes everything. */
@@ -145,6 +280,7 @@ export class Gateway {
     clearTimeout(bound);
     await this.engine.stop();
     await this.localAgent?.close();
+    await this.store.close();
   }
 
   get endpointsToCall(): Array<{ id: string; number: string }> {
@@ -165,15 +301,18 @@ export class Gateway {
       framesDroppedToAgents: this.framesDroppedToAgents,
       overloaded: this.overload.overloaded,
       load: this.overload.load,
+      draining: this.drainingCalls,
+      state: { kind: this.store.kind, health: this.store.health },
     };
   }
 
-  private onInvite(invite: IncomingInvite): void {
+  private async onInvite(invite: IncomingInvite): Promise<void> {
+    const invitedAt = Date.now();
     this.callsTotal++;
-    if (this.overload.overloaded) {
-      // Before routing: an overloaded process spends as little as it can on calls it refuses.
-      return this.refuse(invite, 'overloaded', this.overloadRefusal());
-    }
+    this.metrics.callOffered();
+    const unavailable = this.unavailable();
+    // Before routing: a saturated or draining process spends as little as it can on refusals.
+    if (unavailable) return this.refuse(invite, unavailable.cause, unavailable.rejection);
     const route = this.router.resolve({
       requestUri: invite.requestUri,
       to: invite.to,
@@ -183,18 +322,49 @@ export class Gateway {
     if (!route.ok) return this.refuseRoute(invite, route.cause, route.dialed);
     const telapi = this.telapi;
     if (!telapi) return invite.reject(rejectionFor('link-unavailable', 'not started'));
+    const endpoint = route.endpoint;
     const caps: CapRequest[] = [];
-    if (route.baseNumber?.maxCalls !== undefined) {
-      caps.push({ key: `base:${route.baseNumber.number}`, limit: route.baseNumber.maxCalls });
+    const cap = (key: string, limit: number | undefined) => {
+      if (limit !== undefined) caps.push({ key, limit });
+    };
+    if (route.baseNumber) cap(`base:${route.baseNumber.number}`, route.baseNumber.maxCalls);
+    if (route.trunk) cap(`trunk:${route.trunk.id}`, route.trunk.maxCalls);
+    cap(`endpoint:${endpoint.id}`, endpoint.maxCalls);
+    if (endpoint.provider) {
+      cap(`provider:${endpoint.provider}`, this.config.providers[endpoint.provider]?.maxCalls);
     }
-    if (route.trunk?.maxCalls !== undefined) {
-      caps.push({ key: `trunk:${route.trunk.id}`, limit: route.trunk.maxCalls });
+    let cancelled = false;
+    invite.onCancel(() => (cancelled = true));
+    this.admitting++;
+    const admission = await this.store.acquire(invite.callId, caps).finally(() => this.admitting--);
+    if (!admission.ok) {
+      if ('full' in admission) {
+        return this.refuseRoute(invite, 'over-cap', `${route.dialed} (${admission.full})`);
+      }
+      const rejection = rejectionFor('state-unavailable', admission.unavailable, [
+        ['retry-after', String(OVERLOAD_RETRY_AFTER_SECONDS)],
+      ]);
+      return this.refuse(invite, 'state-unavailable', rejection, route.dialed);
     }
-    const slot = this.caps.acquire(caps);
-    if (!slot.ok) return this.refuseRoute(invite, 'over-cap', `${route.dialed} (${slot.key})`);
+    if (cancelled) return admission.slot.release(); // the engine answered 487 already
+    const trace = traceFor(invite.header('traceparent'));
+    const journal = new CallJournal(
+      {
+        callId: invite.callId,
+        endpointId: endpoint.id,
+        caller: parseNameAddr(invite.from)?.uri ?? invite.from,
+        dialed: route.dialed,
+        source: `${invite.source.address}:${invite.source.port}`,
+        trace,
+        invitedAt,
+      },
+      this.instance,
+      this.store,
+      this.metrics,
+    );
     const call = new Call(
       invite,
-      route.endpoint,
+      endpoint,
       {
         clock: this.clock,
         ports: this.ports,
@@ -205,15 +375,21 @@ export class Gateway {
         jitterMaxMs: this.config.media.jitterMaxMs,
         playoutDelayMs: this.config.media.playoutDelayMs,
         comfortNoise: this.config.media.comfortNoise,
-        linkFormat: linkFormatFor(route.endpoint, this.config),
+        linkFormat: linkFormatFor(endpoint, this.config),
         logger: this.logger,
-        onAnswered: (c) => this.events.emit('answered', c.callId),
+        trace,
+        onAnswered: (c) => {
+          journal.answered(c);
+          this.events.emit('answered', c.callId);
+        },
+        onTransferred: (_c, target, mode, sipStatus) =>
+          journal.transferred(target, mode, sipStatus),
         placeCall: (request) => this.engine.invite(request),
         calls: this.config.calls,
-        egress: this.egressFor(route.endpoint),
+        egress: this.egressFor(endpoint, invite.callId),
         openLink: (events, bytesPerMs) =>
           new LinkSession(telapi, events, {
-            ...this.dialectFor(route.endpoint),
+            ...this.dialectFor(endpoint),
             connectTimeoutMs: this.config.telapi.timeoutMs,
             resumeWindowMs: this.config.link.resumeWindowMs,
             holdAudioBytes: this.config.link.holdAudioMs * bytesPerMs,
@@ -221,7 +397,8 @@ export class Gateway {
           }),
       },
       (c, outcome) => {
-        slot.release();
+        admission.slot.release();
+        journal.ended(c, outcome);
         this.onCallClosed(c, outcome);
       },
     );
@@ -230,7 +407,7 @@ export class Gateway {
   }
 
   /** The endpoint's egress base number and the outbound side of its trunk, if it has one. */
-  private egressFor(endpoint: CallEndpointConfig): EgressRoute | undefined {
+  private egressFor(endpoint: CallEndpointConfig, callId: string): EgressRoute | undefined {
     if (endpoint.kind !== 'phone' || !endpoint.egressBaseNumber) return undefined;
     const base = this.config.baseNumbers.find((b) => b.number === endpoint.egressBaseNumber);
     const trunk = this.config.trunks.find((t) => t.id === base?.trunk);
@@ -244,11 +421,11 @@ export class Gateway {
       transport: out.transport,
       credentials: out.username && password ? { username: out.username, password } : undefined,
       callerIdentity: out.callerIdentity,
-      acquireSlot: () => {
+      acquireSlot: async () => {
         const caps: CapRequest[] =
           trunk.maxCalls === undefined ? [] : [{ key: `trunk:${trunk.id}`, limit: trunk.maxCalls }];
-        const slot = this.caps.acquire(caps);
-        return slot.ok ? slot : undefined;
+        const admission = await this.store.acquire(`${callId}#egress`, caps);
+        return admission.ok ? admission.slot : undefined;
       },
     };
   }
@@ -287,6 +464,7 @@ export class Gateway {
     dialed?: string,
   ): void {
     this.refusals[cause] = (this.refusals[cause] ?? 0) + 1;
+    this.metrics.callRefused(cause);
     this.logger.info(
       { callId: invite.callId, dialed, cause, status: rejection.status, source: invite.source },
       'call refused',

@@ -27,8 +27,8 @@ export interface EgressRoute {
   transport: 'udp' | 'tcp';
   credentials?: { username: string; password: string };
   callerIdentity: 'pai' | 'diversion' | 'history-info' | 'none';
-  /** Takes a slot of the trunk's cap; undefined when the trunk is full. */
-  acquireSlot(): { release(): void } | undefined;
+  /** Takes a slot of the trunk's cap; undefined when the trunk is full (or unreachable). */
+  acquireSlot(): Promise<{ release(): void } | undefined>;
 }
 
 export interface TransferHost {
@@ -60,6 +60,9 @@ export class TransferController {
   /** A warm transfer's answered leg while the agent consults it, and how to report on it. */
   private consulting: { leg: OutboundLeg; progress: Progress } | undefined;
 
+  /** The call is over: a slot that arrives after it is handed back at once. */
+  private closed = false;
+
   constructor(private readonly host: TransferHost) {}
 
   get busy(): boolean {
@@ -84,10 +87,14 @@ export class TransferController {
       host.log.warn({ target: request.target, reason: verdict.reason }, 'transfer target refused');
       return progress('failed', { reason: `target refused: ${verdict.reason}` });
     }
-    const slot = egress.acquireSlot();
-    if (!slot)
-      return progress('failed', { sipStatus: 503, reason: 'egress trunk at its call cap' });
     this.active = true;
+    const slot = await egress.acquireSlot();
+    if (!slot || this.closed) {
+      slot?.release();
+      this.active = false;
+      if (this.closed) return;
+      return progress('failed', { sipStatus: 503, reason: 'egress trunk at its call cap' });
+    }
     this.slot = slot;
     const uri = verdict.number
       ? `sip:${verdict.number}@${egress.host}:${egress.port}`
@@ -195,6 +202,7 @@ export class TransferController {
 
   /** Ends any leg (the call is ending). */
   close(reason?: string): Promise<void> {
+    this.closed = true;
     const leg = this.leg;
     this.leg = undefined;
     this.consulting = undefined;

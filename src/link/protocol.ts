@@ -22,6 +22,9 @@ export interface CreateSessionRequest {
   callId: string;
   from: string;
   to: string;
+  /** W3C trace context of the call: its trace, and telgate's span as the session's parent. */
+  traceId?: string;
+  parentSpanId?: string;
 }
 
 export interface CreateSessionResponse {

@@ -24,7 +24,11 @@ export class TelApiClient {
     request: CreateSessionRequest,
     cancel?: AbortSignal,
   ): Promise<CreateSessionResponse> {
-    const body = await this.post('/api/v1/sessions', request, 'the session', cancel);
+    const traceparent =
+      request.traceId && request.parentSpanId
+        ? `00-${request.traceId}-${request.parentSpanId}-01`
+        : undefined;
+    const body = await this.post('/api/v1/sessions', request, 'the session', cancel, traceparent);
     if (typeof body.sessionId !== 'string' || typeof body.wsToken !== 'string') {
       throw new TelApiError('TelAPI answered without sessionId and wsToken');
     }
@@ -56,13 +60,18 @@ export class TelApiClient {
     request: object,
     what: string,
     cancel?: AbortSignal,
+    traceparent?: string,
   ): Promise<Record<string, unknown>> {
     const timeout = AbortSignal.timeout(this.options.timeoutMs);
     let response: Response;
     try {
       response = await fetch(new URL(path, this.options.baseUrl), {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-api-key': this.options.apiKey },
+        headers: {
+          'content-type': 'application/json',
+          'x-api-key': this.options.apiKey,
+          ...(traceparent && { traceparent }),
+        },
         body: JSON.stringify(request),
         signal: cancel ? AbortSignal.any([timeout, cancel]) : timeout,
       });

@@ -35,6 +35,8 @@ export const provider = z
   .object({
     nativeFormat: linkFormat,
     description: z.string().optional(),
+    /** Concurrent calls to this voice-agent provider, cluster-wide (TelAPI's max_concurrent). */
+    maxCalls: z.number().int().min(0).optional(),
   })
   .strict();
 
@@ -94,6 +96,8 @@ const phoneEndpoint = z
       .strict()
       .optional(),
     provider: id.optional(),
+    /** Concurrent calls to this endpoint, cluster-wide. */
+    maxCalls: z.number().int().min(0).optional(),
     audio: z.object({ linkFormat: linkFormat.optional() }).strict().optional(),
     link: z
       .object({
@@ -130,6 +134,7 @@ const webVoiceEndpoint = z
       .strict()
       .optional(),
     provider: id.optional(),
+    maxCalls: z.number().int().min(0).optional(),
     codecs,
   })
   .strict();

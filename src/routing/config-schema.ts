@@ -197,6 +197,65 @@ export const configSchema = z
         behaviours: {},
         tokenTtlSeconds: 60,
       }),
+    state: z
+      .object({
+        /** This instance's name in the registry and events; default `<hostname>:<sip port>`. */
+        instanceId: z.string().regex(ID_RE, ID_MESSAGE).optional(),
+        /** How long a slot or registry entry outlives its last heartbeat (an instance killed). */
+        leaseSeconds: z.number().min(1).max(3600).default(15),
+        redis: z
+          .object({
+            /** redis://[user:password@]host:port/db; REDIS_URL in the environment also sets it. */
+            url: z
+              .string()
+              .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+              .optional(),
+            keyPrefix: z.string().max(64).default('voiceai:'),
+            /** New calls while Redis is away: local caps with a warning, or 503. */
+            onOutage: z.enum(['local', 'refuse']).default('local'),
+            eventsMaxLen: z.number().int().min(100).max(100_000_000).default(100_000),
+            commandTimeoutMs: z.number().int().min(50).max(10_000).default(500),
+          })
+          .strict()
+          .default({
+            keyPrefix: 'voiceai:',
+            onOutage: 'local',
+            eventsMaxLen: 100_000,
+            commandTimeoutMs: 500,
+          }),
+      })
+      .strict()
+      .default({
+        leaseSeconds: 15,
+        redis: {
+          keyPrefix: 'voiceai:',
+          onOutage: 'local',
+          eventsMaxLen: 100_000,
+          commandTimeoutMs: 500,
+        },
+      }),
+    ops: z
+      .object({
+        /** The ops HTTP server (/healthz, /readyz, /metrics, /calls); port 0 picks a free one. */
+        listen: z
+          .object({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9090) })
+          .default({ host: '127.0.0.1', port: 9090 }),
+        enabled: z.boolean().default(true),
+        /** When set and the variable is present, every request needs `Authorization: Bearer`. */
+        tokenEnv: z
+          .string()
+          .regex(/^[A-Z_][A-Z0-9_]*$/)
+          .optional(),
+      })
+      .strict()
+      .default({ listen: { host: '127.0.0.1', port: 9090 }, enabled: true }),
+    drain: z
+      .object({
+        /** After SIGTERM, how long live calls may run on before they get a BYE. */
+        maxSeconds: z.number().int().min(0).max(86_400).default(3600),
+      })
+      .strict()
+      .default({ maxSeconds: 3600 }),
     providers: z.record(z.string().regex(ID_RE, ID_MESSAGE), provider).default({}),
     trunks: z.array(trunk).default([]),
     baseNumbers: z.array(baseNumber).default([]),

@@ -5,7 +5,8 @@
  *
  * A session outlives its socket: telgate may reconnect with the session's (or a refreshed)
  * token and the behaviour carries on. What the agent hears is also emitted as events
- * (`session`, `message`, `audio`: PCM at the session's rate), for tests and diagnostics.
+ * (`created`: the session request; `session`, `message`, `audio`: PCM at the session's rate),
+ * for tests and diagnostics.
  */
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
@@ -163,6 +164,8 @@ export class LocalAgent extends EventEmitter {
       wire: agentWire('telphi'),
     });
     this.pruneExpired();
+    // The request as TelAPI received it (call facts, trace context), for tests and diagnostics.
+    this.emit('created', sessionId, body);
     reply(201, { sessionId, wsToken: token, wsTokenExpiresIn: ttl, expiresIn: 3600 });
   }
 

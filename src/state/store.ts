@@ -1,0 +1,61 @@
+/**
+ * The state store: what telgate shares with the other instances of its cluster. Concurrency
+ * caps as leased slots, the registry of live calls, and call events. The in-memory store keeps
+ * it all in this process (one instance, no Redis); the Redis store shares it (docs/operations.md).
+ */
+import type { CallEvent } from './call-events.js';
+
+export interface CapRequest {
+  /** `base:+15550100`, `trunk:carrier-a`, `endpoint:echo`, `provider:openai-realtime`. */
+  key: string;
+  limit: number;
+}
+
+/** One slot under each cap of an admission, held until released (or its lease runs out). */
+export interface Slot {
+  /** Idempotent. */
+  release(): void;
+}
+
+export type Admission =
+  | { ok: true; slot: Slot }
+  /** A cap is full: its key. */
+  | { ok: false; full: string }
+  /** The shared state cannot be reached and the outage policy refuses calls. */
+  | { ok: false; unavailable: string };
+
+/** A live call as the registry shows it (`voiceai:calls:<callId>` in Redis). */
+export interface LiveCallRecord {
+  callId: string;
+  instance: string;
+  endpointId: string;
+  caller: string;
+  dialed: string;
+  sessionId?: string;
+  traceId: string;
+  state: 'setting-up' | 'answered' | 'transferring' | 'bridged';
+  startedAt: number;
+  answeredAt?: number;
+}
+
+export type StoreHealth = 'up' | 'degraded' | 'refusing';
+
+export interface StateStore {
+  readonly kind: 'memory' | 'redis';
+  /** 'up'; 'degraded' while Redis is away under `onOutage: local`; 'refusing' under `refuse`. */
+  readonly health: StoreHealth;
+  /** Takes one slot under every cap, or none, atomically across the cluster. */
+  acquire(holder: string, caps: CapRequest[]): Promise<Admission>;
+  /** Slots held under a cap, cluster-wide where shared. */
+  count(key: string): Promise<number>;
+  /** Adds or updates a live call; it lives as long as this instance renews it. */
+  putCall(record: LiveCallRecord): void;
+  removeCall(callId: string): void;
+  /** The live calls of the whole cluster. */
+  listCalls(): Promise<LiveCallRecord[]>;
+  /** Appends a call event (best effort: an outage never holds a call up). */
+  emit(event: CallEvent): void;
+  /** Told about every event as it is emitted here, for metrics and tests. */
+  onEvent?: (event: CallEvent) => void;
+  close(): Promise<void>;
+}
