@@ -32,7 +32,7 @@ export async function startTelgate(
     child.once('exit', () => reject(new Error(`telgate exited: ${err}`)));
   });
   const stop = async () => {
-    child.kill('SIGTERM');
+    child.kill('SIGINT'); // at once: SIGTERM would drain
     await new Promise((r) => child.once('exit', r));
   };
   return Object.assign(stop, { pid: child.pid! });

@@ -61,6 +61,8 @@ export type GatewayEvents = {
   overload: [overloaded: boolean];
   /** Draining began (SIGTERM). */
   draining: [];
+  /** The shared state's health changed (Redis lost or back). */
+  state: [health: 'up' | 'degraded' | 'refusing'];
 };
 
 export class Gateway {
@@ -139,6 +141,7 @@ export class Gateway {
           logger,
         })
       : new MemoryStore();
+    this.store.onHealth = (health) => this.events.emit('state', health);
     this.metrics = new Metrics(() => ({
       activeCalls: this.calls.size,
       eventLoopUtilization: this.overload.load.utilization,

@@ -50,6 +50,7 @@ const FIRST_CONNECT_WAIT_MS = 3000;
 export class RedisStore implements StateStore {
   readonly kind = 'redis';
   onEvent?: (event: CallEvent) => void;
+  onHealth?: (health: StoreHealth) => void;
   /** Events not written because Redis was away (they are in the logs). */
   eventsDropped = 0;
   private readonly redis: ScriptedRedis;
@@ -267,6 +268,7 @@ export class RedisStore implements StateStore {
     const wasDown = this.everConnected;
     this.connected = true;
     this.everConnected = true;
+    this.onHealth?.(this.health);
     if (!wasDown) {
       this.options.logger.info({ url: redacted(this.options.url) }, 'Redis connected');
       return;
@@ -282,6 +284,7 @@ export class RedisStore implements StateStore {
     if (!this.connected) return;
     this.connected = false;
     if (this.closing) return;
+    this.onHealth?.(this.health);
     this.options.logger.error(
       { onOutage: this.options.onOutage, liveCalls: this.calls.size },
       'Redis connection lost: live calls go on; new calls follow state.redis.onOutage',

@@ -57,5 +57,7 @@ export interface StateStore {
   emit(event: CallEvent): void;
   /** Told about every event as it is emitted here, for metrics and tests. */
   onEvent?: (event: CallEvent) => void;
+  /** Told when `health` changes (Redis lost or back). */
+  onHealth?: (health: StoreHealth) => void;
   close(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 /**
- * Kamailio as the real proxy in front of telgate: the config in test/peers/kamailio.cfg
- * (record-route, dispatcher round robin, OPTIONS probing) on its own port and scratch folder.
+ * Kamailio as the real proxy in front of telgate: the cluster's config, docker/kamailio/kamailio.cfg
+ * (record-route, dispatcher round robin, OPTIONS probing), on its own port and scratch folder.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -11,7 +11,9 @@ import { workDir } from './sipp.js';
 const CONFIG = path.join(
   path.dirname(fileURLToPath(import.meta.url)),
   '..',
-  'peers',
+  '..',
+  'docker',
+  'kamailio',
   'kamailio.cfg',
 );
 
@@ -28,6 +30,7 @@ export async function startKamailio(port: number, destinations: string[]): Promi
   const dir = await workDir();
   const config = (await fs.readFile(CONFIG, 'utf8'))
     .replaceAll('@RUNDIR@', dir)
+    .replaceAll('@LISTEN@', '127.0.0.1')
     .replaceAll('@PORT@', String(port));
   await fs.writeFile(path.join(dir, 'kamailio.cfg'), config);
   await fs.writeFile(

@@ -24,10 +24,11 @@ export interface Running {
 export function startProcess(
   command: string,
   args: string[],
-  options: { cwd?: string; timeoutMs: number; group?: boolean },
+  options: { cwd?: string; timeoutMs: number; group?: boolean; env?: NodeJS.ProcessEnv },
 ): Running {
   const child = spawn(command, args, {
     cwd: options.cwd,
+    env: options.env,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.group ?? false,
   });

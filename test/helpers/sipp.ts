@@ -195,3 +195,43 @@ export async function startQuietCall(target: number, service: string, pauseMs: n
     extra: ['-d', String(pauseMs)],
   });
 }
+
+/** sipp calls `service` at `target` expecting the final status `status`; returns its message log. */
+export async function callExpecting(
+  target: number,
+  service: string,
+  status: number,
+): Promise<string> {
+  const dir = await workDir();
+  const sf = await scenario(dir, 'uac_expect.xml', { EXPECT: String(status) });
+  const r = await runSipp({
+    dir,
+    scenarioFile: sf,
+    service,
+    target,
+    ports: sippPorts(),
+    extra: ['-trace_msg'],
+  });
+  if (r.code !== 0) throw new Error(`sipp expected ${status}: ${r.stdout}${r.stderr}`);
+  return messagesLog(dir, 'uac_expect');
+}
+
+/** sipp's call to `service` at `target` is answered; it hangs up after `pauseMs`. */
+export async function callAnswered(
+  target: number,
+  service: string,
+  pauseMs = 200,
+  replace: Record<string, string> = {},
+): Promise<void> {
+  const dir = await workDir();
+  const sf = await scenario(dir, 'uac_rtp.xml', { ...WITHOUT_TONE, ...replace });
+  const r = await runSipp({
+    dir,
+    scenarioFile: sf,
+    service,
+    target,
+    ports: sippPorts(),
+    extra: ['-d', String(pauseMs)],
+  });
+  if (r.code !== 0) throw new Error(`sipp's call was not answered: ${r.stdout}${r.stderr}`);
+}

@@ -20,12 +20,12 @@ import {
 import { killAll } from '../helpers/processes.js';
 import { saturateEventLoop } from '../helpers/load.js';
 import {
-  messagesLog,
+  callAnswered,
+  callExpecting,
   runSipp,
   scenario,
   sippPorts,
   startQuietCall,
-  WITHOUT_TONE,
   workDir,
 } from '../helpers/sipp.js';
 
@@ -40,35 +40,9 @@ afterEach(async () => {
   tg = undefined;
 });
 
-/** sipp calls `service` expecting `status`; returns sipp's message log. */
-async function expectStatus(service: string, status: number): Promise<string> {
-  const dir = await workDir();
-  const sf = await scenario(dir, 'uac_expect.xml', { EXPECT: String(status) });
-  const r = await runSipp({
-    dir,
-    scenarioFile: sf,
-    service,
-    target: tg!.sipPort,
-    ports: sippPorts(),
-    extra: ['-trace_msg'],
-  });
-  expect(r.code, r.stdout + r.stderr).toBe(0);
-  return messagesLog(dir, 'uac_expect');
-}
-
-async function answered(service: string): Promise<void> {
-  const dir = await workDir();
-  const sf = await scenario(dir, 'uac_rtp.xml', WITHOUT_TONE);
-  const r = await runSipp({
-    dir,
-    scenarioFile: sf,
-    service,
-    target: tg!.sipPort,
-    ports: sippPorts(),
-    extra: ['-d', '200'],
-  });
-  expect(r.code, r.stdout + r.stderr).toBe(0);
-}
+const expectStatus = (service: string, status: number) =>
+  callExpecting(tg!.sipPort, service, status);
+const answered = (service: string) => callAnswered(tg!.sipPort, service);
 
 describe('refusals a caller gets', () => {
   it('404, 480, 403, 503, 484 with a Reason each; a routed call is answered', async () => {
