@@ -17,11 +17,17 @@ const CONFIG = path.join(
   'kamailio.cfg',
 );
 
+export type LogMark = { stdout: number; stderr: number };
+
 export interface Kamailio {
   port: number;
   dir: string;
-  /** Waits until Kamailio's log (stderr) matches `pattern`. */
-  waitForLog(pattern: RegExp, timeoutMs: number): Promise<void>;
+  /** Waits until Kamailio's log (stderr) matches `pattern`, in what it logged after `mark`. */
+  waitForLog(pattern: RegExp, timeoutMs: number, mark?: LogMark): Promise<void>;
+  /** Where its log is now, for waitForLog. */
+  mark(): LogMark;
+  /** The dispatcher's destinations and their flags (`AP` active, `IP` inactive, probing). */
+  destinations(): Promise<Array<{ uri: string; flags: string }>>;
   stop(): Promise<void>;
 }
 
@@ -59,7 +65,20 @@ export async function startKamailio(port: number, destinations: string[]): Promi
   return {
     port,
     dir,
-    waitForLog: (pattern, timeoutMs) => waitForOutput(running, pattern, timeoutMs),
+    waitForLog: (pattern, timeoutMs, mark) => waitForOutput(running, pattern, timeoutMs, mark),
+    destinations: async () => {
+      const r = await runProcess('kamcmd', ['-s', `unix:${dir}/kamailio_ctl`, 'dispatcher.list'], {
+        timeoutMs: 2000,
+      });
+      return [...r.stdout.matchAll(/URI: (\S+)\s+FLAGS: (\S+)/g)].map((m) => ({
+        uri: m[1]!,
+        flags: m[2]!,
+      }));
+    },
+    mark: () => {
+      const { stdout, stderr } = running.output();
+      return { stdout: stdout.length, stderr: stderr.length };
+    },
     stop: async () => {
       signal(running.child, 'SIGTERM');
       await running.done;

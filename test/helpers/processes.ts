@@ -61,12 +61,20 @@ export function runProcess(
   return startProcess(command, args, options).done;
 }
 
-/** Waits until the process prints `pattern` on stdout or stderr (or fails when it exits first). */
-export function waitForOutput(running: Running, pattern: RegExp, timeoutMs: number): Promise<void> {
+/**
+ * Waits until the process prints `pattern` on stdout or stderr (or fails when it exits first);
+ * with `since` (an earlier output()'s lengths), only what it printed after that counts.
+ */
+export function waitForOutput(
+  running: Running,
+  pattern: RegExp,
+  timeoutMs: number,
+  since: { stdout: number; stderr: number } = { stdout: 0, stderr: 0 },
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const check = () => {
       const { stdout, stderr } = running.output();
-      if (pattern.test(stdout) || pattern.test(stderr)) {
+      if (pattern.test(stdout.slice(since.stdout)) || pattern.test(stderr.slice(since.stderr))) {
         cleanup();
         resolve();
       }
