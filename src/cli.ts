@@ -5,25 +5,28 @@
  *   telgate config check [DIR]     validate; print every problem as FILE: PATH: MESSAGE; exit 1
  *   telgate config print [DIR]     the resolved config (defaults filled) as YAML, secrets masked
  *   telgate config schema          the JSON Schema of the config files
+ *   telgate calls [--json] [DIR]   the cluster's live calls (Redis, or this host's ops server)
  * Arguments are parsed with node:util parseArgs.
  */
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { ConfigError, loadConfig } from './routing/config-load.js';
 import { configJsonSchema } from './routing/config-json-schema.js';
+import { formatCalls, listLiveCalls } from './ops/cli-calls.js';
 import type { TelgateConfig } from './routing/config-schema.js';
 
 const USAGE = `usage:
   telgate [run] [DIR]
   telgate config check [DIR]
   telgate config print [DIR]
-  telgate config schema`;
+  telgate config schema
+  telgate calls [--json] [DIR]`;
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { help: { type: 'boolean', short: 'h' } },
+    options: { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } },
   });
   if (values.help) {
     process.stdout.write(USAGE + '\n');
@@ -40,6 +43,18 @@ async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`telgate: unknown config command ${sub ?? '(none)'}\n${USAGE}\n`);
     return 2;
+  }
+  if (command === 'calls') {
+    const { source, calls } = await listLiveCalls(
+      sub ?? process.env.TELGATE_CONFIG ?? 'config',
+      process.env,
+    );
+    if (values.json) process.stdout.write(JSON.stringify(calls, null, 2) + '\n');
+    else {
+      process.stdout.write(`${calls.length} live call(s) from ${source}\n`);
+      if (calls.length) process.stdout.write(formatCalls(calls) + '\n');
+    }
+    return 0;
   }
   const dir = command === 'run' ? sub : command;
   process.argv.splice(2, process.argv.length - 2, ...(dir ? [dir] : []));

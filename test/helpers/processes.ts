@@ -56,7 +56,7 @@ export function startProcess(
 export function runProcess(
   command: string,
   args: string[],
-  options: { cwd?: string; timeoutMs: number },
+  options: { cwd?: string; timeoutMs: number; env?: NodeJS.ProcessEnv },
 ): Promise<Finished> {
   return startProcess(command, args, options).done;
 }

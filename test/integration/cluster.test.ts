@@ -4,11 +4,13 @@
  * steady load through Kamailio loses no call, and the slots of an instance killed with SIGKILL
  * free themselves within the lease while Kamailio sends new calls to the other instance.
  */
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventFromFields, type CallEvent } from '../../src/state/call-events.js';
 import { BASE, PUBLISHED } from '../helpers/gateway.js';
 import { startKamailio, type Kamailio } from '../helpers/kamailio.js';
-import { killAll } from '../helpers/processes.js';
+import { killAll, runProcess } from '../helpers/processes.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import {
   callAnswered,
@@ -70,6 +72,13 @@ async function start(instance: Instance): Promise<TelgateProcess> {
 }
 
 const uri = (instance: Instance) => `sip:127.0.0.1:${instance.sipPort}`;
+
+/** A config folder for the CLI: defaults, the Redis URL from the environment. */
+async function cliConfigDir(): Promise<string> {
+  const dir = await workDir();
+  await fs.writeFile(path.join(dir, 'telgate.yaml'), `state: { leaseSeconds: ${LEASE_SECONDS} }\n`);
+  return dir;
+}
 
 async function events(): Promise<CallEvent[]> {
   const entries = await redis.client.xrange('voiceai:call-events', '-', '+');
@@ -139,7 +148,22 @@ describe('two instances behind Kamailio with shared state in Redis', () => {
     expect(new Set(answered.map((e) => e.instance))).toEqual(new Set(['a', 'b']));
 
     const held = await startQuietCall(a.sipPort, CAPPED, 4000);
-    expect(await cappedCallAnswered()).toMatchObject({ instance: 'a' });
+    const record = await cappedCallAnswered();
+    expect(record).toMatchObject({ instance: 'a' });
+    // The operator's view of the cluster: `telgate calls` reads the registry.
+    const listing = await runProcess(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli.ts', 'calls', '--json', await cliConfigDir()],
+      { timeoutMs: 20_000, env: { ...process.env, REDIS_URL: redis.url } },
+    );
+    expect(listing.code, listing.stderr).toBe(0);
+    const listed = JSON.parse(listing.stdout) as Array<Record<string, unknown>>;
+    expect(listed.find((c) => c.callId === record.callId)).toMatchObject({
+      instance: 'a',
+      endpointId: 'capped',
+      state: 'answered',
+      traceId: record.traceId,
+    });
     const onB = await callExpecting(b.sipPort, CAPPED, 503);
     expect(onB).toMatch(
       /^Reason: SIP ;cause=503 ;text="concurrent call limit reached: .*endpoint:capped/m,
