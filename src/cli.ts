@@ -6,6 +6,7 @@
  *   telgate config print [DIR]     the resolved config (defaults filled) as YAML, secrets masked
  *   telgate config schema          the JSON Schema of the config files
  *   telgate calls [--json] [DIR]   the cluster's live calls (Redis, or this host's ops server)
+ *   telgate events schema          the JSON Schema of the call events
  * Arguments are parsed with node:util parseArgs.
  */
 import { parseArgs } from 'node:util';
@@ -13,6 +14,7 @@ import YAML from 'yaml';
 import { ConfigError, loadConfig } from './routing/config-load.js';
 import { configJsonSchema } from './routing/config-json-schema.js';
 import { formatCalls, listLiveCalls } from './ops/cli-calls.js';
+import { callEventsJsonSchema } from './state/call-events.js';
 import type { TelgateConfig } from './routing/config-schema.js';
 
 const USAGE = `usage:
@@ -20,7 +22,8 @@ const USAGE = `usage:
   telgate config check [DIR]
   telgate config print [DIR]
   telgate config schema
-  telgate calls [--json] [DIR]`;
+  telgate calls [--json] [DIR]
+  telgate events schema`;
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -43,6 +46,10 @@ async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`telgate: unknown config command ${sub ?? '(none)'}\n${USAGE}\n`);
     return 2;
+  }
+  if (command === 'events' && sub === 'schema') {
+    process.stdout.write(JSON.stringify(callEventsJsonSchema(), null, 2) + '\n');
+    return 0;
   }
   if (command === 'calls') {
     const { source, calls } = await listLiveCalls(

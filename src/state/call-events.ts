@@ -86,6 +86,15 @@ export const callEventSchema = z.discriminatedUnion('type', [
 ]);
 
 export type CallEvent = z.infer<typeof callEventSchema>;
+
+/** The JSON Schema of an event as consumers read it (docs/call-events.schema.json). */
+export function callEventsJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(callEventSchema),
+    $id: 'https://telgate.dev/schema/call-event.json',
+    title: 'telgate call event (one entry of the call-events stream, fields decoded)',
+  };
+}
 export type CallEventType = CallEvent['type'];
 
 /** A Redis Stream entry is flat strings: objects travel as JSON, numbers as text. */
