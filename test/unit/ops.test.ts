@@ -64,7 +64,8 @@ describe('call events', () => {
     expect(callEventSchema.safeParse(started).success).toBe(true);
     expect(callEventSchema.safeParse({ ...started, traceId: 'nope' }).success).toBe(false);
     expect(callEventSchema.safeParse({ ...started, extra: 1 }).success).toBe(false);
-    const { caller: _caller, ...withoutCaller } = started;
+    const withoutCaller: Partial<typeof started> = { ...started };
+    delete withoutCaller.caller;
     expect(callEventSchema.safeParse(withoutCaller).success).toBe(false);
   });
 });
@@ -119,14 +120,14 @@ describe('ops HTTP server', () => {
   }
 
   it('answers health, readiness with its reason, 404 and 405', async () => {
-    let reason: string | undefined;
-    const get = await serve({ notReady: () => reason });
+    const state: { reason?: string } = {};
+    const get = await serve({ notReady: () => state.reason });
     expect((await get('/healthz')).status).toBe(200);
     expect(await (await get('/readyz')).json()).toEqual({ ready: true });
-    reason = 'telgate draining: try another instance';
+    state.reason = 'telgate draining: try another instance';
     const notReady = await get('/readyz');
     expect(notReady.status).toBe(503);
-    expect(await notReady.json()).toEqual({ ready: false, reason });
+    expect(await notReady.json()).toEqual({ ready: false, reason: state.reason });
     expect((await get('/nothing')).status).toBe(404);
     expect((await get('/calls', { method: 'POST' })).status).toBe(405);
   });
