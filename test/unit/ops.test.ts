@@ -19,6 +19,7 @@ import {
   eventToFields,
 } from '../../src/state/call-events.js';
 import { RedisStore } from '../../src/state/store-redis.js';
+import { loadConfig } from '../../src/routing/config-load.js';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -214,5 +215,23 @@ describe('a Redis that never answers', () => {
     } finally {
       await Promise.all([local.close(), refusing.close()]);
     }
+  });
+});
+
+describe('the compose cluster’s configs', () => {
+  it('are valid, share one Redis and give each instance its own ports and name', async () => {
+    const [a, b] = await Promise.all(
+      ['a', 'b'].map((n) => loadConfig(path.join(ROOT, 'docker', 'cluster', n))),
+    );
+    expect(a!.state.redis.url).toBe(b!.state.redis.url);
+    const ports = (c: typeof a) => [
+      c!.sip.listen.port,
+      c!.ops.listen.port,
+      c!.localAgent.listen.port,
+      c!.media.portMin,
+    ];
+    for (const port of ports(a)) expect(ports(b)).not.toContain(port);
+    expect(a!.media.portMax).toBeLessThan(b!.media.portMin);
+    expect(a!.state.instanceId).not.toBe(b!.state.instanceId);
   });
 });
