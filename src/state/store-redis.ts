@@ -57,6 +57,8 @@ export class RedisStore implements StateStore {
   private readonly held = new Set<HeldSlot>();
   private readonly calls = new Map<string, LiveCallRecord>();
   private readonly mirror = new LocalCaps();
+  /** Slots and registry entries let go of while Redis was away: removed when it is back. */
+  private readonly releasedOffline: Array<{ key: string; member: string }> = [];
   private heartbeat: NodeJS.Timeout | undefined;
   private connected = false;
   private everConnected = false;
@@ -148,13 +150,36 @@ export class RedisStore implements StateStore {
   }
 
   removeCall(callId: string): void {
-    if (!this.calls.delete(callId) || !this.connected) return;
-    this.redis
-      .multi()
-      .del(this.key(`calls:${callId}`))
-      .zrem(this.key('calls'), callId)
-      .exec()
-      .catch(() => {});
+    if (this.calls.delete(callId)) this.removeMembers([{ key: this.key('calls'), member: callId }]);
+  }
+
+  /**
+   * Removes slots or registry entries (a `calls` member takes its hash along). What Redis does
+   * not take now (away, or lost on the way) is kept and removed when it is back.
+   */
+  private removeMembers(members: Array<{ key: string; member: string }>): void {
+    if (!this.connected) {
+      this.releasedOffline.push(...members);
+      return;
+    }
+    const pipeline = this.redis.pipeline();
+    this.queueRemovals(pipeline, members);
+    pipeline.exec().then(
+      (replies) => {
+        if (replies?.some(([err]) => err)) this.releasedOffline.push(...members);
+      },
+      () => this.releasedOffline.push(...members),
+    );
+  }
+
+  private queueRemovals(
+    pipeline: ReturnType<Redis['pipeline']>,
+    members: Array<{ key: string; member: string }>,
+  ): void {
+    for (const { key, member } of members) {
+      pipeline.zrem(key, member);
+      if (key === this.key('calls')) pipeline.del(this.key(`calls:${member}`));
+    }
   }
 
   async listCalls(): Promise<LiveCallRecord[]> {
@@ -220,10 +245,7 @@ export class RedisStore implements StateStore {
       release: () => {
         if (!this.held.delete(slot)) return;
         slot.releaseLocal();
-        if (!this.connected) return; // the lease runs out on its own
-        const pipeline = this.redis.pipeline();
-        for (const key of slot.keys) pipeline.zrem(key, slot.holder);
-        pipeline.exec().catch(() => {});
+        this.removeMembers(slot.keys.map((key) => ({ key, member: slot.holder })));
       },
     };
   }
@@ -233,6 +255,11 @@ export class RedisStore implements StateStore {
     if (!this.connected) return;
     const { leaseMs } = this.options;
     const pipeline = this.redis.pipeline() as unknown as ScriptedRedis;
+    // What ended during an outage goes first, so a blip leaves no slot held until its lease ends.
+    this.queueRemovals(
+      pipeline as unknown as ReturnType<Redis['pipeline']>,
+      this.releasedOffline.splice(0),
+    );
     for (const slot of this.held) {
       pipeline.telgateRenew(
         slot.keys.length,

@@ -169,6 +169,46 @@ describe('a Redis outage', () => {
   }, 60_000);
 });
 
+describe('a Redis that comes back with its data', () => {
+  it('loses at once the slot and registry entry of a call that ended while it was away, not after their lease', async () => {
+    const tg = await gatewayWithRedis(32200, { leaseSeconds: 60 }, (raw) => {
+      (raw.endpoints as Array<Record<string, unknown>>)[0]!.maxCalls = 5;
+    });
+    const answered = once(tg.gateway.events, 'answered');
+    const call = await startQuietCall(tg.sipPort, NUMBERS.echo, 3000);
+    let endedWhileAway: boolean | undefined;
+    tg.gateway.events.once('closed', () => {
+      endedWhileAway = tg.gateway.stats().state.health !== 'up';
+    });
+    const [callId] = (await answered) as [string];
+    await until(
+      () => redis.client.zrange('voiceai:cap:endpoint:echo', 0, -1),
+      (ids) => ids.includes(callId),
+      2000,
+      'the slot taken',
+    );
+    const lost = once(tg.gateway.events, 'state');
+    await redis.stop({ save: true }); // the slot and the registry entry are in its snapshot
+    await lost;
+    expect((await call.done).code).toBe(0);
+    expect(endedWhileAway, 'the call ended while Redis was away').toBe(true);
+    const back = once(tg.gateway.events, 'state');
+    await redis.restart();
+    expect(await back).toEqual(['up']);
+    // With a 60 s lease only telgate's own clean-up can empty them this soon.
+    await until(
+      async () => [
+        await redis.client.zcard('voiceai:cap:endpoint:echo'),
+        await redis.client.zcard('voiceai:calls'),
+        await redis.client.exists(`voiceai:calls:${callId}`),
+      ],
+      (counts) => counts.every((n) => n === 0),
+      2000,
+      'the ended call gone from Redis',
+    );
+  });
+});
+
 describe('call events, trace context and metrics', () => {
   it('a call’s events arrive on the stream in order with the documented fields, TelAPI gets its trace, /metrics counts it', async () => {
     const tg = await gatewayWithRedis(32200, {}, (raw) => {

@@ -3,6 +3,7 @@
  * and its target; the local agent asks for the transfer from a scripted step.
  */
 import { createHash } from 'node:crypto';
+import type { CallEvent } from '../../src/state/call-events.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { countFramesAt } from '../helpers/audio.js';
 import { Capture } from '../helpers/capture.js';
@@ -167,6 +168,8 @@ describe('bridged transfer', () => {
     const uas = await answeringTarget(dir);
     const gw = await gateway(uas.ports.sip, [transferAt('bridged')]);
     const progress = progressOf(gw);
+    const events: CallEvent[] = [];
+    gw.gateway.store.onEvent = (e) => events.push(e);
     const ends: unknown[] = [];
     gw.gateway.localAgent!.on('message', (_id: string, m: { type: string }) => {
       if (m.type === 'session.end') ends.push(m);
@@ -180,6 +183,8 @@ describe('bridged transfer', () => {
     ).toEqual(['trying', 'answered', 'completed']);
     // The agent's session ended with the bridge, not with the call.
     expect(ends).toEqual([{ type: 'session.end', reason: 'transferred' }]);
+    expect(events.map((e) => e.type)).toEqual(['started', 'answered', 'transferred', 'ended']);
+    expect(events[2]).toMatchObject({ target: TARGET, mode: 'bridged', sipStatus: 200 });
     // The caller heard the agent first, then the target; the target heard the caller.
     expect(countFramesAt(toCaller, 1000, 8000)).toBeGreaterThanOrEqual(30);
     expect(countFramesAt(toCaller, 700, 8000)).toBeGreaterThanOrEqual(100);
