@@ -15,6 +15,7 @@ import { ConfigError, loadConfig } from './routing/config-load.js';
 import { configJsonSchema } from './routing/config-json-schema.js';
 import { formatCalls, listLiveCalls } from './ops/cli-calls.js';
 import { callEventsJsonSchema } from './state/call-events.js';
+import { redacted } from './state/store-redis.js';
 import type { TelgateConfig } from './routing/config-schema.js';
 
 const USAGE = `usage:
@@ -110,6 +111,17 @@ function masked(config: TelgateConfig): unknown {
       ...config.telapi,
       url: config.telapi.url?.replace(/\/\/[^@/]*@/, '//***@'),
       apiKeyEnv: envState(config.telapi.apiKeyEnv),
+    },
+    state: {
+      ...config.state,
+      redis: {
+        ...config.state.redis,
+        url: config.state.redis.url && redacted(config.state.redis.url),
+      },
+    },
+    ops: {
+      ...config.ops,
+      tokenEnv: config.ops.tokenEnv && envState(config.ops.tokenEnv),
     },
     trunks: config.trunks.map((t) =>
       t.outbound?.passwordEnv

@@ -58,61 +58,37 @@ export class Metrics {
     gauge('telgate_draining', '1 while draining after SIGTERM', (f) => +f.draining);
     gauge('telgate_state_up', '1 while the shared state (Redis) is reachable', (f) => +f.stateUp);
     gauge('telgate_media_ports_available', 'Free RTP ports', (f) => f.portsAvailable);
-    this.offered = new Counter({
-      name: 'telgate_calls_offered_total',
-      help: 'INVITEs that started a call attempt',
-      registers,
-    });
-    this.answered = new Counter({
-      name: 'telgate_calls_answered_total',
-      help: 'Calls answered (200 OK sent)',
-      registers,
-    });
-    this.refused = new Counter({
-      name: 'telgate_calls_refused_total',
-      help: 'Calls refused before answer, by cause',
-      labelNames: ['cause'],
-      registers,
-    });
-    this.ended = new Counter({
-      name: 'telgate_calls_ended_total',
-      help: 'Answered calls ended, by cause',
-      labelNames: ['cause'],
-      registers,
-    });
-    this.setup = new Histogram({
-      name: 'telgate_call_setup_seconds',
-      help: 'From the INVITE to the 200 OK',
-      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    });
-    this.packets = new Counter({
-      name: 'telgate_rtp_packets_received_total',
-      help: 'RTP packets received from callers (counted at call end)',
-      registers,
-    });
-    this.lost = new Counter({
-      name: 'telgate_rtp_packets_lost_total',
-      help: 'RTP packets from callers that never arrived (counted at call end)',
-      registers,
-    });
-    this.jitter = new Histogram({
-      name: 'telgate_rtp_jitter_ms',
-      help: "Each ended call's interarrival jitter (RFC 3550)",
-      buckets: [1, 2, 5, 10, 20, 40, 80, 160],
-      registers,
-    });
-    this.resumes = new Counter({
-      name: 'telgate_link_reconnects_total',
-      help: 'Agent WebSocket sessions resumed after a drop',
-      registers,
-    });
-    this.transfers = new Counter({
-      name: 'telgate_transfers_total',
-      help: 'Completed agent transfers, by mode',
-      labelNames: ['mode'],
-      registers,
-    });
+    const counter = <L extends string = never>(name: string, help: string, labelNames?: L[]) =>
+      new Counter<L>({ name, help, labelNames: labelNames ?? [], registers });
+    const histogram = (name: string, help: string, buckets: number[]) =>
+      new Histogram({ name, help, buckets, registers });
+    this.offered = counter('telgate_calls_offered_total', 'INVITEs that started a call attempt');
+    this.answered = counter('telgate_calls_answered_total', 'Calls answered (200 OK sent)');
+    this.refused = counter('telgate_calls_refused_total', 'Calls refused before answer', ['cause']);
+    this.ended = counter('telgate_calls_ended_total', 'Answered calls ended, by cause', ['cause']);
+    this.setup = histogram(
+      'telgate_call_setup_seconds',
+      'From the INVITE to the 200 OK',
+      [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    );
+    this.packets = counter(
+      'telgate_rtp_packets_received_total',
+      'RTP packets received from callers (counted at call end)',
+    );
+    this.lost = counter(
+      'telgate_rtp_packets_lost_total',
+      'RTP packets from callers that never arrived (counted at call end)',
+    );
+    this.jitter = histogram(
+      'telgate_rtp_jitter_ms',
+      "Each ended call's interarrival jitter (RFC 3550)",
+      [1, 2, 5, 10, 20, 40, 80, 160],
+    );
+    this.resumes = counter(
+      'telgate_link_reconnects_total',
+      'Agent WebSocket sessions resumed after a drop',
+    );
+    this.transfers = counter('telgate_transfers_total', 'Completed agent transfers', ['mode']);
     if (options.processMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry, prefix: 'telgate_' });
     }

@@ -31,8 +31,12 @@ export interface Kamailio {
   stop(): Promise<void>;
 }
 
-/** Starts Kamailio on `port` dispatching INVITEs to `destinations` (SIP URIs). */
-export async function startKamailio(port: number, destinations: string[]): Promise<Kamailio> {
+/** Starts Kamailio on `port` dispatching INVITEs to `destinations` (SIP URIs), killed after `timeoutMs`. */
+export async function startKamailio(
+  port: number,
+  destinations: string[],
+  timeoutMs = 120_000,
+): Promise<Kamailio> {
   const dir = await workDir();
   const config = (await fs.readFile(CONFIG, 'utf8'))
     .replaceAll('@RUNDIR@', dir)
@@ -59,7 +63,7 @@ export async function startKamailio(port: number, destinations: string[]): Promi
       '-M',
       '8',
     ],
-    { cwd: dir, timeoutMs: 120_000, group: true },
+    { cwd: dir, timeoutMs, group: true },
   );
   await untilReady(dir, running);
   return {
@@ -68,8 +72,9 @@ export async function startKamailio(port: number, destinations: string[]): Promi
     waitForLog: (pattern, timeoutMs, mark) => waitForOutput(running, pattern, timeoutMs, mark),
     destinations: async () => {
       const r = await runProcess('kamcmd', ['-s', `unix:${dir}/kamailio_ctl`, 'dispatcher.list'], {
-        timeoutMs: 2000,
+        timeoutMs: 5000,
       });
+      if (r.code !== 0) throw new Error(`kamcmd dispatcher.list failed: ${r.stdout}${r.stderr}`);
       return [...r.stdout.matchAll(/URI: (\S+)\s+FLAGS: (\S+)/g)].map((m) => ({
         uri: m[1]!,
         flags: m[2]!,

@@ -15,9 +15,9 @@ export interface TestRedis {
   close(): Promise<void>;
 }
 
-export async function startRedis(port: number): Promise<TestRedis> {
+export async function startRedis(port: number, timeoutMs = 600_000): Promise<TestRedis> {
   const dir = await workDir();
-  let running = await launch(port, dir);
+  let running = await launch(port, dir, timeoutMs);
   const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
   client.on('error', () => {});
   await client.connect();
@@ -32,7 +32,7 @@ export async function startRedis(port: number): Promise<TestRedis> {
     client,
     stop,
     restart: async () => {
-      running = await launch(port, dir);
+      running = await launch(port, dir, timeoutMs);
     },
     close: async () => {
       client.disconnect();
@@ -42,7 +42,7 @@ export async function startRedis(port: number): Promise<TestRedis> {
 }
 
 /** No automatic snapshots; a SHUTDOWN SAVE writes `dir`/dump.rdb, which the next start loads. */
-async function launch(port: number, dir: string): Promise<Running> {
+async function launch(port: number, dir: string, timeoutMs: number): Promise<Running> {
   const running = startProcess(
     'redis-server',
     [
@@ -57,7 +57,7 @@ async function launch(port: number, dir: string): Promise<Running> {
       '--dir',
       dir,
     ],
-    { timeoutMs: 600_000 },
+    { timeoutMs },
   );
   await waitForOutput(running, /Ready to accept connections/, 10_000);
   return running;

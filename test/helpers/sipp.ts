@@ -196,24 +196,50 @@ export async function startQuietCall(target: number, service: string, pauseMs: n
   });
 }
 
+/** Runs one sipp call of `file` (with `replace`) to `service` at `target`; throws unless it passed. */
+async function runOne(
+  target: number,
+  service: string,
+  file: string,
+  replace: Record<string, string>,
+  extra: string[],
+  what: string,
+): Promise<string> {
+  const dir = await workDir();
+  const r = await runSipp({
+    dir,
+    scenarioFile: await scenario(dir, file, replace),
+    service,
+    target,
+    ports: sippPorts(),
+    extra,
+  });
+  if (r.code !== 0) throw new Error(`sipp: ${what}: ${r.stdout}${r.stderr}`);
+  return dir;
+}
+
 /** sipp calls `service` at `target` expecting the final status `status`; returns its message log. */
 export async function callExpecting(
   target: number,
   service: string,
   status: number,
 ): Promise<string> {
-  const dir = await workDir();
-  const sf = await scenario(dir, 'uac_expect.xml', { EXPECT: String(status) });
-  const r = await runSipp({
-    dir,
-    scenarioFile: sf,
-    service,
+  const replace = { EXPECT: String(status) };
+  const dir = await runOne(
     target,
-    ports: sippPorts(),
-    extra: ['-trace_msg'],
-  });
-  if (r.code !== 0) throw new Error(`sipp expected ${status}: ${r.stdout}${r.stderr}`);
+    service,
+    'uac_expect.xml',
+    replace,
+    ['-trace_msg'],
+    `expected ${status}`,
+  );
   return messagesLog(dir, 'uac_expect');
+}
+
+/** sipp's OPTIONS to `target` gets `status`. */
+export async function optionsExpecting(target: number, status: number): Promise<void> {
+  const replace = { EXPECT: String(status) };
+  await runOne(target, 'ping', 'uac_options_expect.xml', replace, [], `OPTIONS expected ${status}`);
 }
 
 /** sipp's call to `service` at `target` is answered; it hangs up after `pauseMs`. */
@@ -223,15 +249,6 @@ export async function callAnswered(
   pauseMs = 200,
   replace: Record<string, string> = {},
 ): Promise<void> {
-  const dir = await workDir();
-  const sf = await scenario(dir, 'uac_rtp.xml', { ...WITHOUT_TONE, ...replace });
-  const r = await runSipp({
-    dir,
-    scenarioFile: sf,
-    service,
-    target,
-    ports: sippPorts(),
-    extra: ['-d', String(pauseMs)],
-  });
-  if (r.code !== 0) throw new Error(`sipp's call was not answered: ${r.stdout}${r.stderr}`);
+  const all = { ...WITHOUT_TONE, ...replace };
+  await runOne(target, service, 'uac_rtp.xml', all, ['-d', String(pauseMs)], 'call not answered');
 }

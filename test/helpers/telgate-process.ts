@@ -27,13 +27,14 @@ export interface TelgateProcess {
 export async function startTelgateProcess(
   config: Record<string, unknown>,
   env: NodeJS.ProcessEnv = {},
+  timeoutMs = 300_000,
 ): Promise<TelgateProcess> {
   const dir = await workDir();
   await fs.writeFile(path.join(dir, 'telgate.yaml'), YAML.stringify(config));
   const running = startProcess(
     process.execPath,
     ['--import', 'tsx', path.join(ROOT, 'src', 'main.ts'), dir],
-    { cwd: ROOT, timeoutMs: 300_000, env: { ...process.env, LOG_LEVEL: 'info', ...env } },
+    { cwd: ROOT, timeoutMs, env: { ...process.env, LOG_LEVEL: 'info', ...env } },
   );
   await waitForOutput(running, /ops HTTP .* on http:\/\/[\d.]+:\d+/, 20_000);
   const banner = running.output().stderr;

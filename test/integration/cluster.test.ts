@@ -4,11 +4,12 @@
  * steady load through Kamailio loses no call, and the slots of an instance killed with SIGKILL
  * free themselves within the lease while Kamailio sends new calls to the other instance.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventFromFields, type CallEvent } from '../../src/state/call-events.js';
-import { BASE, PUBLISHED } from '../helpers/gateway.js';
+import { clusterConfig } from '../helpers/cluster.js';
 import { startKamailio, type Kamailio } from '../helpers/kamailio.js';
 import { killAll, runProcess } from '../helpers/processes.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
@@ -46,24 +47,13 @@ const instances: Instance[] = [
 const [a, b] = instances as [Instance, Instance];
 
 function config(instance: Instance): Record<string, unknown> {
-  return {
-    sip: { listen: { host: '127.0.0.1', port: instance.sipPort } },
-    media: { host: '127.0.0.1', portMin: instance.mediaMin, portMax: instance.mediaMin + 99 },
-    ops: { listen: { host: '127.0.0.1', port: 0 } },
-    state: { instanceId: instance.name, leaseSeconds: LEASE_SECONDS, redis: { url: redis.url } },
-    drain: { maxSeconds: 30 },
-    localAgent: {
-      enabled: true,
-      listen: { host: '127.0.0.1', port: 0 },
-      behaviours: { echo: { kind: 'echo' }, capped: { kind: 'echo' } },
-    },
-    trunks: [{ id: 'edge', inbound: { allow: ['127.0.0.1'] } }],
-    baseNumbers: [{ number: BASE, extensions: true, trunk: 'edge' }],
-    endpoints: [
-      { id: 'echo', baseNumber: BASE, extension: '100', flow: PUBLISHED },
-      { id: 'capped', baseNumber: BASE, extension: '200', flow: PUBLISHED, maxCalls: 1 },
-    ],
-  };
+  return clusterConfig(instance, {
+    redisUrl: redis.url,
+    leaseSeconds: LEASE_SECONDS,
+    drainMaxSeconds: 30,
+    mediaPorts: 100,
+    capped: { capped: 1 },
+  });
 }
 
 async function start(instance: Instance): Promise<TelgateProcess> {
@@ -146,6 +136,10 @@ describe('two instances behind Kamailio with shared state in Redis', () => {
     expect(spread.code, spread.stdout + spread.stderr).toBe(0);
     const answered = (await events()).filter((e) => e.type === 'answered');
     expect(new Set(answered.map((e) => e.instance))).toEqual(new Set(['a', 'b']));
+    // Kamailio started each call's trace (the MD5 of its Call-ID); telgate continued it.
+    for (const e of answered) {
+      expect(e.traceId).toBe(createHash('md5').update(e.callId).digest('hex'));
+    }
 
     const held = await startQuietCall(a.sipPort, CAPPED, 4000);
     const record = await cappedCallAnswered();

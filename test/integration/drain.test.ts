@@ -8,8 +8,8 @@ import { BASE, PUBLISHED } from '../helpers/gateway.js';
 import { killAll } from '../helpers/processes.js';
 import {
   callExpecting,
+  optionsExpecting,
   messagesLog,
-  runSipp,
   scenario,
   sippPorts,
   startQuietCall,
@@ -97,15 +97,7 @@ describe('SIGTERM drains', () => {
 
     const refusal = await callExpecting(tg.sipPort, ECHO, 503);
     expect(refusal).toMatch(/^Reason: SIP ;cause=503 ;text="telgate draining/m);
-    const dir = await workDir();
-    const options = await runSipp({
-      dir,
-      scenarioFile: await scenario(dir, 'uac_options_expect.xml', { EXPECT: '503' }),
-      service: ECHO,
-      target: tg.sipPort,
-      ports: sippPorts(),
-    });
-    expect(options.code, options.stdout + options.stderr).toBe(0);
+    await optionsExpecting(tg.sipPort, 503);
 
     expect((await live.done).code).toBe(0); // the caller hung up itself
     expect(await tg.exited()).toBe(0);

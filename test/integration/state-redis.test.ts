@@ -19,15 +19,7 @@ import {
 } from '../helpers/gateway.js';
 import { killAll } from '../helpers/processes.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
-import {
-  callAnswered,
-  callExpecting,
-  runSipp,
-  scenario,
-  sippPorts,
-  startQuietCall,
-  workDir,
-} from '../helpers/sipp.js';
+import { callAnswered, callExpecting, optionsExpecting, startQuietCall } from '../helpers/sipp.js';
 import { until } from '../helpers/wait.js';
 
 const REDIS_PORT = 36300 + (process.pid % 100);
@@ -128,15 +120,7 @@ describe('a Redis outage', () => {
     await callAnswered(local.sipPort, NUMBERS.echo);
     const refusal = await callExpecting(refusing.sipPort, NUMBERS.echo, 503);
     expect(refusal).toMatch(/^Reason: SIP ;cause=503 ;text="shared state unavailable/m);
-    const dir = await workDir();
-    const options = await runSipp({
-      dir,
-      scenarioFile: await scenario(dir, 'uac_options_expect.xml', { EXPECT: '503' }),
-      service: NUMBERS.echo,
-      target: refusing.sipPort,
-      ports: sippPorts(),
-    });
-    expect(options.code, options.stdout + options.stderr).toBe(0);
+    await optionsExpecting(refusing.sipPort, 503);
 
     const back = [once(local.gateway.events, 'state'), once(refusing.gateway.events, 'state')];
     await redis.restart(); // empty: what the instances hold must be written again

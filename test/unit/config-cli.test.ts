@@ -51,7 +51,7 @@ describe('telgate config', () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'telgate-cli-'));
     await fs.writeFile(
       path.join(dir, 'a.yaml'),
-      'telapi: { url: "https://user:pw@telapi.example.com" }\ntrunks:\n  - id: out\n    outbound: { host: sbc.example.com, username: gw, passwordEnv: SBC_PASSWORD }\n',
+      'telapi: { url: "https://user:pw@telapi.example.com" }\nstate: { redis: { url: "redis://default:redispw@redis.example.com:6379" } }\ntrunks:\n  - id: out\n    outbound: { host: sbc.example.com, username: gw, passwordEnv: SBC_PASSWORD }\n',
     );
     const r = await cli('config', 'print', dir);
     expect(r.code).toBe(0);
@@ -59,6 +59,7 @@ describe('telgate config', () => {
     expect(r.out).toContain('url: https://***@telapi.example.com');
     expect(r.out).not.toContain('hunter2');
     expect(r.out).not.toContain('pw@');
+    expect(r.out).toContain('url: redis://default:***@redis.example.com:6379');
     expect(r.out).toContain('capStatus: 503'); // defaults are filled in
   });
 
