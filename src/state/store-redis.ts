@@ -182,7 +182,9 @@ export class RedisStore implements StateStore {
     }
   }
 
+  /** The cluster's live calls; while Redis is away, this instance's own. */
   async listCalls(): Promise<LiveCallRecord[]> {
+    if (!this.connected) return [...this.calls.values()];
     const ids = await this.redis.telgateLive(this.key('calls'));
     if (ids.length === 0) return [];
     const pipeline = this.redis.pipeline();

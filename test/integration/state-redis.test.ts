@@ -117,6 +117,8 @@ describe('a Redis outage', () => {
     await redis.stop();
     expect(await Promise.all(lost)).toEqual([['degraded'], ['refusing']]);
 
+    // The registry as this instance sees it while Redis is away: its own live call.
+    expect((await local.gateway.listCalls()).map((c) => c.callId)).toEqual([liveCallId]);
     await callAnswered(local.sipPort, NUMBERS.echo);
     const refusal = await callExpecting(refusing.sipPort, NUMBERS.echo, 503);
     expect(refusal).toMatch(/^Reason: SIP ;cause=503 ;text="shared state unavailable/m);
