@@ -24,7 +24,7 @@ import { REFUSALS, rejectionFor, type RefusalCause } from './failure.js';
 import { OverloadGuard, OVERLOAD_RETRY_AFTER_SECONDS, type LoadSecond } from './overload.js';
 import { Metrics } from '../ops/metrics.js';
 import type { OpsSource } from '../ops/ops-server.js';
-import type { CapRequest, LiveCallRecord, StateStore } from '../state/store.js';
+import type { Admission, CapRequest, LiveCallRecord, StateStore } from '../state/store.js';
 import { MemoryStore } from '../state/store-memory.js';
 import { RedisStore } from '../state/store-redis.js';
 import { CallJournal } from './call-journal.js';
@@ -87,6 +87,8 @@ export class Gateway {
   private drainingCalls = false;
   /** INVITEs waiting for their admission (a shared-state round trip). */
   private admitting = 0;
+  /** Told whenever a call closes or an admission settles (drain waits on them). */
+  private readonly settledWaiters = new Set<() => void>();
   private readonly overload: OverloadGuard;
 
   constructor(
@@ -214,12 +216,12 @@ export class Gateway {
     const timedOut = await new Promise<boolean>((resolve) => {
       const check = () => {
         if (!idle()) return;
-        this.events.off('closed', check);
+        this.settledWaiters.delete(check);
         resolve(false);
       };
-      this.events.on('closed', check);
+      this.settledWaiters.add(check);
       limit = setTimeout(() => {
-        this.events.off('closed', check);
+        this.settledWaiters.delete(check);
         resolve(true);
       }, maxSeconds * 1000);
     });
@@ -339,7 +341,33 @@ export class Gateway {
     let cancelled = false;
     invite.onCancel(() => (cancelled = true));
     this.admitting++;
-    const admission = await this.store.acquire(invite.callId, caps).finally(() => this.admitting--);
+    let admission: Admission;
+    try {
+      admission = await this.store.acquire(invite.callId, caps);
+    } catch (err) {
+      this.admitting--;
+      this.settled();
+      throw err;
+    }
+    // What follows is synchronous: the admission counts until its call (if any) does.
+    try {
+      this.admitted(invite, route, admission, cancelled, invitedAt, telapi);
+    } finally {
+      this.admitting--;
+      this.settled();
+    }
+  }
+
+  /** Refuses, or starts the call, once the caps have answered. */
+  private admitted(
+    invite: IncomingInvite,
+    route: Extract<ReturnType<Router['resolve']>, { ok: true }>,
+    admission: Admission,
+    cancelled: boolean,
+    invitedAt: number,
+    telapi: TelApiClient,
+  ): void {
+    const endpoint = route.endpoint;
     if (!admission.ok) {
       if ('full' in admission) {
         return this.refuseRoute(invite, 'over-cap', `${route.dialed} (${admission.full})`);
@@ -491,8 +519,13 @@ export class Gateway {
     this.logger.info({ endpoints: config.endpoints.length }, 'config reloaded');
   }
 
+  private settled(): void {
+    for (const waiter of [...this.settledWaiters]) waiter();
+  }
+
   private onCallClosed(call: Call, outcome: CallOutcome): void {
     this.calls.delete(call);
+    this.settled();
     this.framesDroppedToAgents += call.quality().framesDroppedToAgent;
     this.events.emit('closed', call.callId, outcome);
     if ('refused' in outcome)
