@@ -25,8 +25,8 @@ import { OverloadGuard, OVERLOAD_RETRY_AFTER_SECONDS, type LoadSecond } from './
 import { Metrics } from '../ops/metrics.js';
 import type { OpsSource } from '../ops/ops-server.js';
 import type { Admission, CapRequest, LiveCallRecord, StateStore } from '../state/store.js';
-import { MemoryStore } from '../state/store-memory.js';
 import { RedisStore } from '../state/store-redis.js';
+import { createStateStore } from '../state/store-factory.js';
 import { CallJournal } from './call-journal.js';
 import { traceFor } from './trace-context.js';
 
@@ -131,18 +131,7 @@ export class Gateway {
         invite.reject(rejectionFor('internal'));
       }),
     );
-    const redisUrl = config.state.redis.url ?? env.REDIS_URL;
-    this.store = redisUrl
-      ? new RedisStore({
-          url: redisUrl,
-          keyPrefix: config.state.redis.keyPrefix,
-          leaseMs: config.state.leaseSeconds * 1000,
-          onOutage: config.state.redis.onOutage,
-          eventsMaxLen: config.state.redis.eventsMaxLen,
-          commandTimeoutMs: config.state.redis.commandTimeoutMs,
-          logger,
-        })
-      : new MemoryStore();
+    this.store = createStateStore(config, env, logger);
     this.store.onHealth = (health) => this.events.emit('state', health);
     this.metrics = new Metrics(() => ({
       activeCalls: this.calls.size,

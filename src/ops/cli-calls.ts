@@ -5,24 +5,20 @@
 import { pino } from 'pino';
 import { loadConfig } from '../routing/config-load.js';
 import type { LiveCallRecord } from '../state/store.js';
-import { RedisStore, redacted } from '../state/store-redis.js';
+import { createStateStore, redisUrlOf } from '../state/store-factory.js';
+import { redacted, type RedisStore } from '../state/store-redis.js';
 
 export async function listLiveCalls(
   dir: string,
   env: NodeJS.ProcessEnv,
 ): Promise<{ source: string; calls: LiveCallRecord[] }> {
   const config = await loadConfig(dir);
-  const url = config.state.redis.url ?? env.REDIS_URL;
+  const url = redisUrlOf(config, env);
   if (url) {
-    const store = new RedisStore({
-      url,
-      keyPrefix: config.state.redis.keyPrefix,
-      leaseMs: config.state.leaseSeconds * 1000,
+    const store = createStateStore(config, env, pino({ level: 'silent' }), {
       onOutage: 'refuse',
-      eventsMaxLen: config.state.redis.eventsMaxLen,
       commandTimeoutMs: 2000,
-      logger: pino({ level: 'silent' }),
-    });
+    }) as RedisStore;
     try {
       await store.start();
       if (store.health !== 'up') throw new Error(`Redis unreachable at ${redacted(url)}`);

@@ -8,12 +8,17 @@ import { runProcess, startProcess, type Finished, type Running } from './process
 
 const SCENARIOS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'scenarios');
 
-let nextPort = 42000 + (process.pid % 50) * 100;
+/**
+ * Test peers' ports come from 23000–30999, below the kernel's ephemeral range (32768 and up):
+ * a port there can be any outgoing connection's, or held in TIME_WAIT, when a peer binds it.
+ */
+const PEER_PORTS = { first: 23000, last: 30990 };
+let nextPort = PEER_PORTS.first + (process.pid % 40) * 200;
 
 /** A block of 10 loopback ports for one sipp instance (SIP port, then media port and +2). */
 export function sippPorts(): { sip: number; media: number } {
   nextPort += 10;
-  if (nextPort > 60000) nextPort = 42000;
+  if (nextPort > PEER_PORTS.last) nextPort = PEER_PORTS.first;
   return { sip: nextPort, media: nextPort + 4 };
 }
 

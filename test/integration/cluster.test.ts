@@ -26,7 +26,8 @@ import {
 import { startTelgateProcess, type TelgateProcess } from '../helpers/telgate-process.js';
 import { until } from '../helpers/wait.js';
 
-const REDIS_PORT = 36400 + (process.pid % 100);
+/** Below the kernel's ephemeral range (32768 and up), where a port may be taken at any time. */
+const REDIS_PORT = 19400 + (process.pid % 100);
 const LEASE_SECONDS = 2;
 const ECHO = '15550100100';
 const CAPPED = '15550100200';

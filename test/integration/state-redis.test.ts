@@ -22,7 +22,8 @@ import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { callAnswered, callExpecting, optionsExpecting, startQuietCall } from '../helpers/sipp.js';
 import { until } from '../helpers/wait.js';
 
-const REDIS_PORT = 36300 + (process.pid % 100);
+/** Below the kernel's ephemeral range (32768 and up), where a port may be taken at any time. */
+const REDIS_PORT = 19300 + (process.pid % 100);
 const silent = pino({ level: 'silent' });
 
 let redis: TestRedis;
