@@ -64,8 +64,7 @@ async function main(): Promise<void> {
   const drain = () => {
     if (draining) return stop('SIGTERM (second)');
     draining = true;
-    const { maxSeconds } = gateway.drainLimit;
-    void gateway.drain(maxSeconds).then(() => stop('SIGTERM (drained)'));
+    void gateway.drain().then(() => stop('SIGTERM (drained)'));
   };
   const watcher = new ConfigWatcher({ dir, logger, apply: (c) => gateway.reload(c) });
   watcher.start();

@@ -1,9 +1,8 @@
 /**
- * The journal of one admitted call: its entry in the live call registry, its events (started,
- * answered, transferred, ended) and its metrics, kept in step from one place so that the three
- * cannot disagree.
+ * The journal of one admitted call: its entry in the live call registry and its events
+ * (started, answered, transferred, ended), kept in step from one place so that they cannot
+ * disagree. The gateway counts the same moments in its metrics.
  */
-import type { Metrics } from '../ops/metrics.js';
 import type { CallEvent } from '../state/call-events.js';
 import type { LiveCallRecord, StateStore } from '../state/store.js';
 import type { Call, CallOutcome } from './call.js';
@@ -27,7 +26,6 @@ export class CallJournal {
     private readonly facts: CallFacts,
     private readonly instance: string,
     private readonly store: StateStore,
-    private readonly metrics: Metrics,
   ) {
     this.record = {
       callId: facts.callId,
@@ -49,10 +47,10 @@ export class CallJournal {
     });
   }
 
-  answered(call: Call): void {
+  /** Records the answer; returns the set-up time (INVITE to 200 OK) in ms. */
+  answered(call: Call): number {
     const now = Date.now();
     const setupMs = now - this.facts.invitedAt;
-    this.metrics.callAnswered(setupMs);
     Object.assign(this.record, { state: 'answered', answeredAt: now, sessionId: call.sessionId });
     this.store.putCall(this.record);
     const audio = call.audio;
@@ -64,10 +62,10 @@ export class CallJournal {
       linkFormat: audio?.linkFormat ?? '',
       setupMs,
     });
+    return setupMs;
   }
 
   transferred(target: string, mode: 'blind' | 'bridged' | 'warm', sipStatus?: number): void {
-    this.metrics.transferred(mode);
     this.record.state = mode === 'blind' ? 'transferring' : 'bridged';
     this.store.putCall(this.record);
     this.emit({ type: 'transferred', ...this.common(), target, mode, sipStatus });
@@ -76,17 +74,7 @@ export class CallJournal {
   ended(call: Call, outcome: CallOutcome): void {
     this.store.removeCall(this.facts.callId);
     const now = Date.now();
-    const quality = call.quality();
     const refused = 'refused' in outcome;
-    if (refused) this.metrics.callRefused(outcome.refused);
-    else {
-      this.metrics.callEnded(outcome.ended, {
-        packetsReceived: quality.packetsReceived,
-        packetsLost: quality.packetsLost,
-        jitterMs: quality.jitterMs,
-        linkResumes: call.linkResumes,
-      });
-    }
     const answeredAt = this.record.answeredAt;
     this.emit({
       type: 'ended',
@@ -97,7 +85,7 @@ export class CallJournal {
       reason: outcome.reason,
       durationMs: now - this.facts.invitedAt,
       talkMs: answeredAt ? now - answeredAt : 0,
-      quality: answeredAt ? quality : undefined,
+      quality: answeredAt ? call.quality() : undefined,
     });
   }
 

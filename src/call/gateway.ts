@@ -178,22 +178,12 @@ export class Gateway {
     }
   }
 
-  /** The drain settings of the running config (reloads apply). */
-  get drainLimit(): { maxSeconds: number } {
-    return this.config.drain;
-  }
-
-  /** This instance's name in the registry and the call events. */
-  get instanceId(): string {
-    return this.instance;
-  }
-
   /**
    * Drains (SIGTERM): OPTIONS and new INVITEs get 503 so a dispatcher sends calls elsewhere,
    * live calls run to their end; after `maxSeconds` the ones left get a BYE. Resolves when no
-   * call is left; stop() then closes the rest.
+   * call is left; stop() then closes the rest. The limit is the running config's.
    */
-  async drain(maxSeconds: number): Promise<void> {
+  async drain(maxSeconds = this.config.drain.maxSeconds): Promise<void> {
     if (!this.drainingCalls) {
       this.drainingCalls = true;
       this.logger.info({ activeCalls: this.calls.size, maxSeconds }, 'draining: new calls refused');
@@ -330,16 +320,9 @@ export class Gateway {
     let cancelled = false;
     invite.onCancel(() => (cancelled = true));
     this.admitting++;
-    let admission: Admission;
     try {
-      admission = await this.store.acquire(invite.callId, caps);
-    } catch (err) {
-      this.admitting--;
-      this.settled();
-      throw err;
-    }
-    // What follows is synchronous: the admission counts until its call (if any) does.
-    try {
+      const admission = await this.store.acquire(invite.callId, caps);
+      // Synchronous from here: the admission counts until its call (if any) is in `calls`.
       this.admitted(invite, route, admission, cancelled, invitedAt, telapi);
     } finally {
       this.admitting--;
@@ -380,7 +363,6 @@ export class Gateway {
       },
       this.instance,
       this.store,
-      this.metrics,
     );
     const call = new Call(
       invite,
@@ -399,11 +381,13 @@ export class Gateway {
         logger: this.logger,
         trace,
         onAnswered: (c) => {
-          journal.answered(c);
+          this.metrics.callAnswered(journal.answered(c));
           this.events.emit('answered', c.callId);
         },
-        onTransferred: (_c, target, mode, sipStatus) =>
-          journal.transferred(target, mode, sipStatus),
+        onTransferred: (_c, target, mode, sipStatus) => {
+          this.metrics.transferred(mode);
+          journal.transferred(target, mode, sipStatus);
+        },
         placeCall: (request) => this.engine.invite(request),
         calls: this.config.calls,
         egress: this.egressFor(endpoint, invite.callId),
@@ -483,8 +467,7 @@ export class Gateway {
     rejection: Rejection,
     dialed?: string,
   ): void {
-    this.refusals[cause] = (this.refusals[cause] ?? 0) + 1;
-    this.metrics.callRefused(cause);
+    this.countRefusal(cause);
     this.logger.info(
       { callId: invite.callId, dialed, cause, status: rejection.status, source: invite.source },
       'call refused',
@@ -515,10 +498,22 @@ export class Gateway {
   private onCallClosed(call: Call, outcome: CallOutcome): void {
     this.calls.delete(call);
     this.settled();
-    this.framesDroppedToAgents += call.quality().framesDroppedToAgent;
+    const quality = call.quality();
+    this.framesDroppedToAgents += quality.framesDroppedToAgent;
     this.events.emit('closed', call.callId, outcome);
-    if ('refused' in outcome)
-      this.refusals[outcome.refused] = (this.refusals[outcome.refused] ?? 0) + 1;
-    else this.endings[outcome.ended] = (this.endings[outcome.ended] ?? 0) + 1;
+    if ('refused' in outcome) return this.countRefusal(outcome.refused);
+    this.endings[outcome.ended] = (this.endings[outcome.ended] ?? 0) + 1;
+    this.metrics.callEnded(outcome.ended, {
+      packetsReceived: quality.packetsReceived,
+      packetsLost: quality.packetsLost,
+      jitterMs: quality.jitterMs,
+      linkResumes: call.linkResumes,
+    });
+  }
+
+  /** One count of a refusal, in stats() and in the metrics alike. */
+  private countRefusal(cause: RefusalCause): void {
+    this.refusals[cause] = (this.refusals[cause] ?? 0) + 1;
+    this.metrics.callRefused(cause);
   }
 }

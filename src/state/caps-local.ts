@@ -28,8 +28,4 @@ export class LocalCaps {
       }
     };
   }
-
-  count(key: string): number {
-    return this.counts.get(key) ?? 0;
-  }
 }

@@ -21,10 +21,6 @@ export class MemoryStore implements StateStore {
     );
   }
 
-  count(key: string): Promise<number> {
-    return Promise.resolve(this.caps.count(key));
-  }
-
   putCall(record: LiveCallRecord): void {
     this.calls.set(record.callId, record);
   }

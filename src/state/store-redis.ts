@@ -139,6 +139,7 @@ export class RedisStore implements StateStore {
     return { ok: true, slot: this.hold(holder, caps, local.release) };
   }
 
+  /** Slots held under a cap across the cluster (expired ones dropped first). */
   async count(key: string): Promise<number> {
     const live = await this.redis.telgateLive(this.key(`cap:${key}`));
     return live.length;
@@ -211,11 +212,6 @@ export class RedisStore implements StateStore {
         ...eventToFields(event),
       )
       .catch(() => this.eventsDropped++);
-  }
-
-  /** The events stream's key, for consumers and tests. */
-  get eventsKey(): string {
-    return this.key('call-events');
   }
 
   async close(): Promise<void> {
@@ -294,11 +290,11 @@ export class RedisStore implements StateStore {
   }
 
   private onReady(): void {
-    const wasDown = this.everConnected;
+    const reconnected = this.everConnected;
     this.connected = true;
     this.everConnected = true;
     this.onHealth?.(this.health);
-    if (!wasDown) {
+    if (!reconnected) {
       this.options.logger.info({ url: redacted(this.options.url) }, 'Redis connected');
       return;
     }

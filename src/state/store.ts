@@ -46,8 +46,6 @@ export interface StateStore {
   readonly health: StoreHealth;
   /** Takes one slot under every cap, or none, atomically across the cluster. */
   acquire(holder: string, caps: CapRequest[]): Promise<Admission>;
-  /** Slots held under a cap, cluster-wide where shared. */
-  count(key: string): Promise<number>;
   /** Adds or updates a live call; it lives as long as this instance renews it. */
   putCall(record: LiveCallRecord): void;
   removeCall(callId: string): void;
