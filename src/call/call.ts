@@ -1,26 +1,18 @@
 /**
- * One Call per INVITE: negotiates, provisions the agent link, answers, bridges RTP and the
- * WebSocket both ways, and closes everything it opened exactly once, whoever ends the call.
+ * One Call per INVITE, its control: negotiates, provisions the agent side, answers, follows the
+ * SIP dialog (re-INVITEs, REFER, BYE), runs the call's timers and the agent's transfers, and
+ * closes everything it opened exactly once, whoever ends the call.
  *
- * Caller → agent: RTP → jitter buffer (released by due time on a second tick of the call) →
- * decode (+ resample) → link frame → WebSocket.
- * Agent → caller: WebSocket → playout queue → the call's tick on the media clock (its phase
- * aligned to the agent's talkspurts) → (resample +) encode → RTP.
- * The conversions live in MediaChain.
+ * The call's audio is two parts it owns: the caller leg (caller-leg-rtp.ts: RTP, jitter buffer,
+ * codecs, RFC 4733, RTCP) and the agent side (agent-side.ts: the link, playout, marks, clear,
+ * DTMF and quality messages). The leg knows the agent side only as its LegPeer.
  */
 import os from 'node:os';
 import type { Logger } from 'pino';
-import type { Negotiated } from '../codecs/negotiate.js';
 import type { LinkEvents, LinkSession } from '../link/link-session.js';
-import type { LinkFormat } from '../link/protocol.js';
-import { MediaChain } from './media-chain.js';
-import type { AgentMessage, CallQuality, TransferMode } from '../link/protocol.js';
-import { DtmfReceiver, DtmfSender } from '../media/dtmf.js';
-import type { MediaClock, Tickable } from '../media/media-clock.js';
-import { RtcpReporter } from '../media/rtcp-reporter.js';
+import type { LinkFormat, TransferMode } from '../link/protocol.js';
+import type { MediaClock } from '../media/media-clock.js';
 import type { PortPool } from '../media/port-pool.js';
-import type { RtpHeader } from '../media/rtp-packet.js';
-import { RtpSession, type RtpReceiver } from '../media/rtp-session.js';
 import type { CallEndpointConfig } from '../routing/config-parts.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
 import type {
@@ -34,18 +26,13 @@ import type {
   SipDialog,
 } from '../sip/engine.js';
 import { parseNameAddr } from '../sip/uri.js';
-import { SessionDescription, type MediaPlan } from './session-description.js';
-import type { OutboundLeg } from './leg.js';
+import { AgentSide } from './agent-side.js';
+import { RtpCallerLeg } from './caller-leg-rtp.js';
+import { SessionDescription } from './session-description.js';
 import { TransferController, type EgressRoute } from './transfer.js';
 import type { TraceContext } from './trace-context.js';
 import { byeReason, rejectionFor, type EndCause, type RefusalCause } from './failure.js';
-
-const TICKS_PER_SECOND = 50;
-/** The CN level sent during the agent's silence, in −dBov: a quiet hiss, not a dead line. */
-const COMFORT_NOISE_LEVEL = 70;
-/** RFC 3550's minimum report interval. */
-const RTCP_INTERVAL_SECONDS = 5;
-const RTCP_FIRST_SECONDS = 2;
+import type { CallQuality } from '../link/protocol.js';
 
 class ProvisioningTimeout extends Error {
   constructor(ms: number) {
@@ -55,9 +42,6 @@ class ProvisioningTimeout extends Error {
 
 if (os.endianness() !== 'LE')
   throw new Error('telgate moves slin audio as native Int16: little-endian hosts only');
-
-/** Room in the RTP send buffer for the largest frame: L16 at 48 kHz, 20 ms. */
-const MAX_PAYLOAD_BYTES = 1920;
 
 export interface CallDeps {
   clock: MediaClock;
@@ -93,32 +77,13 @@ export type CallOutcome = ({ refused: RefusalCause; status: number } | { ended: 
   reason?: string;
 };
 
-export class Call implements Tickable, RtpReceiver {
-  private rtp: RtpSession | undefined;
-  private link: LinkSession | undefined;
+export class Call {
+  private leg: RtpCallerLeg | undefined;
+  private readonly agent: AgentSide;
   private dialog: SipDialog | undefined;
   private readonly sdp: SessionDescription;
   private transferring = false;
-  private negotiated: Negotiated | undefined;
-  private readonly media: MediaChain;
-  /** RFC 4733 both ways, when the caller offered telephone-event. */
-  private dtmfIn: DtmfReceiver | undefined;
-  private dtmfOut: DtmfSender | undefined;
-  private eventTimestamp = 0;
-  private dueMarks: string[] = [];
-  private rtcp: RtcpReporter | undefined;
   private readonly transfer: TransferController;
-  /** Set once a bridged transfer joined the caller to another leg: the agent is out. */
-  private bridgedTo: OutboundLeg | undefined;
-  /** A warm transfer's target while the agent consults it: the caller waits in silence. */
-  private consulting: OutboundLeg | undefined;
-  private ticks = 0;
-  /** Caller frames the link had dropped at the last check (slow agent). */
-  private droppedReported = 0;
-  /** Ticks since the agent's audio stopped, while CN is negotiated. */
-  private silentTicks = 0;
-  /** Start of the media timeout's count: the answer, or the end of a hold. */
-  private lastRtpCheck = 0;
   private closed = false;
   private readonly log: Logger;
   readonly startedAt = Date.now();
@@ -136,18 +101,33 @@ export class Call implements Tickable, RtpReceiver {
       traceId: deps.trace.traceId,
       spanId: deps.trace.spanId,
     });
-    this.media = new MediaChain({
-      linkFormat: deps.linkFormat,
-      playoutMaxSeconds: deps.playoutMaxSeconds,
-      jitterMinMs: deps.jitterMinMs,
-      jitterMaxMs: deps.jitterMaxMs,
-      playoutDelayMs: deps.playoutDelayMs,
-    });
+    this.agent = new AgentSide(
+      {
+        clock: deps.clock,
+        linkFormat: deps.linkFormat,
+        playoutMaxSeconds: deps.playoutMaxSeconds,
+        playoutDelayMs: deps.playoutDelayMs,
+        qualityIntervalSeconds: deps.calls.qualityIntervalSeconds,
+        log: this.log,
+        openLink: deps.openLink,
+      },
+      {
+        onHangup: (reason) => void this.end('agent-hangup', reason),
+        onTransfer: (request) => {
+          if (request.type === 'transfer') {
+            if (!this.closed) void this.transfer.start(request);
+          } else if (request.type === 'transfer.complete') this.transfer.complete();
+          else this.transfer.cancel();
+        },
+        onLinkLost: (detail) => void this.end('link-lost', detail),
+        onSecond: () => this.checkTimers(),
+      },
+    );
     this.sdp = new SessionDescription(
       endpoint.codecs,
       deps.mediaAddress,
-      this.media.linkRate,
-      this.media.passThroughCodec,
+      this.agent.linkRate,
+      passThroughCodec(deps.linkFormat),
       deps.comfortNoise,
     );
     invite.onCancel(() => this.refuse('cancelled', undefined, [], false));
@@ -177,11 +157,16 @@ export class Call implements Tickable, RtpReceiver {
         if (message.type === 'transfer.progress' && message.state === 'completed') {
           deps.onTransferred(this, message.target, message.mode, message.sipStatus);
         }
-        this.link?.send(message);
+        this.agent.send(message);
       },
-      ringback: (on) => (this.media.ringback = on),
-      bridge: (leg) => this.bridge(leg, transfer?.agentListens ?? false),
-      consult: (leg) => this.consult(leg),
+      ringback: (on) => (this.agent.playout.ringback = on),
+      bridge: (leg) => {
+        this.agent.bridge(leg, transfer?.agentListens ?? false);
+        leg.dialog?.onEnd((cause) => {
+          if (cause === 'remote-bye') void this.end('transfer-target-hangup');
+        });
+      },
+      consult: (leg) => this.agent.consult(leg),
       handedOver: () => void this.end('transferred'),
     });
   }
@@ -192,20 +177,18 @@ export class Call implements Tickable, RtpReceiver {
 
   /** Times the agent's WebSocket was resumed after a drop. */
   get linkResumes(): number {
-    return this.link?.resumes ?? 0;
+    return this.agent.resumes;
   }
 
   /** The agent session's id, once the link is open. */
   get sessionId(): string | undefined {
-    return this.link?.sessionId || undefined;
+    return this.agent.sessionId;
   }
 
   /** The negotiated caller codec (`PCMU/8000`) and the link format, once answered. */
   get audio(): { codec: string; linkFormat: string } | undefined {
-    const codec = this.negotiated?.codec;
-    return (
-      codec && { codec: `${codec.name}/${codec.clockRate}`, linkFormat: this.media.linkFormat }
-    );
+    const codec = this.leg?.codec;
+    return codec ? { codec, linkFormat: this.agent.linkFormat } : undefined;
   }
 
   async start(): Promise<void> {
@@ -233,53 +216,37 @@ export class Call implements Tickable, RtpReceiver {
       return;
     }
     this.sdp.port = lease.port;
-    // Late offer: nothing to send to until the ACK brings the answer; the session waits idle.
-    const plan = first?.plan;
-    this.rtp = new RtpSession(
-      this.deps.ports,
-      lease,
+    const leg = new RtpCallerLeg(
       {
-        remoteAddress: plan?.remoteAddress ?? '0.0.0.0',
-        remotePort: plan?.remotePort ?? 9,
-        payloadType: plan?.negotiated.codec.payloadType ?? 0,
-        samplesPerFrame: 160,
-        maxPayloadBytes: MAX_PAYLOAD_BYTES,
+        clock: this.deps.clock,
+        ports: this.deps.ports,
+        lease,
+        mediaAddress: this.deps.mediaAddress,
         strictSource: this.deps.strictSource,
+        linkFormat: this.deps.linkFormat,
+        jitterMinMs: this.deps.jitterMinMs,
+        jitterMaxMs: this.deps.jitterMaxMs,
+        log: this.log,
       },
-      this,
+      this.agent,
     );
-    if (plan) this.applyPlan(plan);
+    this.leg = leg;
+    this.agent.attach(leg);
+    if (first) leg.applyPlan(first.plan);
 
     // While the agent is provisioned the caller hears ringing: 180, or 183 with a ringback
     // tone as early media when configured (and the INVITE had an offer to answer).
     const early = this.deps.calls.earlyMedia && first?.ok ? first.sdp : undefined;
     this.invite.ringing(early);
     if (early) {
-      this.media.ringback = true;
-      this.deps.clock.add(this);
-      this.deps.clock.add(this.callerRelease);
+      this.agent.playout.ringback = true;
+      leg.start();
     }
-    const link = this.deps.openLink(
-      {
-        onAudio: (frame) => {
-          if (this.consulting) this.consulting.play(frame);
-          else if (!this.bridgedTo) this.media.fromAgent(frame, this.deps.clock.elapsedMs());
-        },
-        onMessage: (message) => this.onAgentMessage(message),
-        onClose: (code, reason) =>
-          void this.end('link-lost', `WebSocket closed ${code} ${reason}`.trim()),
-        onInterrupted: (code, reason) =>
-          this.log.warn({ code, reason }, 'agent link dropped: resuming'),
-        onResumed: (heldMs, attempts) => this.log.info({ heldMs, attempts }, 'agent link resumed'),
-      },
-      (this.media.linkRate / 1000) * (this.media.linkFormat.startsWith('slin') ? 2 : 1),
-    );
-    this.link = link;
     const timeout = this.deps.calls.provisioningTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        link.open({
+        this.agent.open({
           endpointId: this.endpoint.id,
           mode: 'voice_conversation',
           callId: this.invite.callId,
@@ -300,7 +267,7 @@ export class Call implements Tickable, RtpReceiver {
       clearTimeout(timer);
     }
     if (this.closed) return;
-    this.media.ringback = false;
+    this.agent.playout.ringback = false;
 
     const local = lateOffer ? this.sdp.offer() : this.sdp.answer(this.invite.sdp);
     const dialog = this.invite.answer(
@@ -313,66 +280,30 @@ export class Call implements Tickable, RtpReceiver {
       const answered = sdp ? this.sdp.applyAnswer(sdp) : undefined;
       if (this.closed) return;
       if (!answered) return void this.end('no-usable-answer');
-      this.applyPlan(answered);
+      leg.applyPlan(answered);
     }
-    const codec = this.negotiated!.codec;
-    link.send({
+    this.agent.send({
       type: 'session.start',
-      sessionId: link.sessionId,
+      sessionId: this.agent.sessionId ?? '',
       callId: this.invite.callId,
       endpointId: this.endpoint.id,
       from: this.invite.from,
       to: this.invite.to,
       audio: {
-        format: this.media.linkFormat,
-        sampleRate: this.media.linkRate,
+        format: this.agent.linkFormat,
+        sampleRate: this.agent.linkRate,
         channels: 1,
         frameMs: 20,
       },
-      codec: `${codec.name}/${codec.clockRate}`,
-      chain: this.media.describe(),
+      codec: leg.codec!,
+      chain: leg.describe(),
     });
-    this.deps.clock.add(this);
-    this.deps.clock.add(this.callerRelease);
-    this.lastRtpCheck = Date.now();
+    leg.start();
     this.deps.onAnswered(this);
     this.log.info(
-      {
-        codec: codec.name,
-        chain: this.media.describe(),
-        rtpPort: lease.port,
-        lateOffer,
-      },
+      { codec: leg.codec, chain: leg.describe(), rtpPort: lease.port, lateOffer },
       'call answered',
     );
-  }
-
-  /** Points the RTP session at what the latest offer/answer decided. */
-  private applyPlan(plan: MediaPlan): void {
-    const rtp = this.rtp;
-    if (!rtp) return;
-    const codec = plan.negotiated.codec;
-    if (this.negotiated && this.negotiated.codec.name !== codec.name) {
-      this.log.info({ from: this.negotiated.codec.name, to: codec.name }, 'codec changed');
-    }
-    this.negotiated = plan.negotiated;
-    this.media.setCodec(plan.negotiated.description);
-    const events = plan.negotiated.telephoneEvent;
-    if (events && events.clockRate !== this.dtmfIn?.clockRate) {
-      this.dtmfIn = new DtmfReceiver(events.clockRate, (digit) => {
-        this.log.info({ digit: digit.digit, durationMs: digit.durationMs }, 'DTMF from the caller');
-        this.link?.send({ type: 'dtmf', ...digit });
-      });
-      this.dtmfOut = new DtmfSender(events.clockRate / 50);
-    } else if (!events) this.dtmfIn = this.dtmfOut = undefined;
-    rtp.setPayloadType(codec.payloadType, this.media.current!.rtpSamplesPerFrame);
-    rtp.setRemote(plan.remoteAddress, plan.remotePort);
-    rtp.rtcpMux = plan.rtcpMux;
-    if (this.rtcp?.clockRate !== codec.clockRate) {
-      this.rtcp = new RtcpReporter(rtp, codec.clockRate, `telgate@${this.deps.mediaAddress}`);
-    }
-    if (rtp.sending !== plan.send) this.log.info({ onHold: !plan.send }, 'hold state changed');
-    rtp.sending = plan.send;
   }
 
   /** Makes `dialog` the call's dialog: its end, session changes and REFERs drive the call. */
@@ -391,13 +322,13 @@ export class Call implements Tickable, RtpReceiver {
       const offer = this.sdp.offer();
       void change.ack.then((answer) => {
         const plan = answer ? this.sdp.applyAnswer(answer) : undefined;
-        if (plan) this.applyPlan(plan);
+        if (plan) this.leg?.applyPlan(plan);
       });
       return { sdp: offer };
     }
     const result = this.sdp.answer(change.offer);
     if (!result.ok) return result.rejection;
-    this.applyPlan(result.plan);
+    this.leg?.applyPlan(result.plan);
     return { sdp: result.sdp };
   }
 
@@ -414,15 +345,15 @@ export class Call implements Tickable, RtpReceiver {
     const notifier = refer.accept();
     this.log.info({ referTo: refer.referTo }, 'transfer requested by REFER');
     try {
-      const leg = this.deps.placeCall({
+      const outgoing = this.deps.placeCall({
         uri: refer.referTo.split('?')[0],
         from: parseNameAddr(this.invite.to)?.uri ?? 'sip:telgate@invalid',
         sdp: this.sdp.offer(),
         transport: this.invite.source.transport,
         headers: refer.referredBy ? [['referred-by', `<${refer.referredBy}>`]] : [],
       });
-      leg.onProvisional((status) => void notifier.notify(status));
-      const result = await leg.result;
+      outgoing.onProvisional((status) => void notifier.notify(status));
+      const result = await outgoing.result;
       if (!result.ok) {
         this.log.info({ status: result.status }, 'transfer target refused');
         return void (await notifier.notify(result.status, result.reason));
@@ -434,212 +365,35 @@ export class Call implements Tickable, RtpReceiver {
         return;
       }
       const old = this.dialog;
-      this.applyPlan(plan);
+      this.leg?.applyPlan(plan);
       this.attachDialog(result.dialog);
       await notifier.notify(200);
-      this.log.info({ newCallId: leg.callId }, 'transferred: the agent now talks to the target');
+      this.log.info(
+        { newCallId: outgoing.callId },
+        'transferred: the agent now talks to the target',
+      );
       await old?.bye();
     } finally {
       this.transferring = false;
     }
   }
 
-  onRtp(header: RtpHeader, payload: Buffer): void {
-    const negotiated = this.negotiated;
-    if (!this.link || !negotiated) return;
-    if (header.payloadType === negotiated.codec.payloadType) {
-      this.rtcp?.onRtp(header.ssrc, header.sequence, header.timestamp);
-      this.media.pushCaller(header, payload, this.sendToAgent, this.deps.clock.elapsedMs());
-    } else if (header.payloadType === negotiated.telephoneEvent?.payloadType) {
-      this.dtmfIn?.onPacket(header.timestamp, payload);
-    } else if (header.payloadType === negotiated.comfortNoise?.payloadType) {
-      // The caller's silence (RFC 3389): part of the stream, not loss. The agent hears silence;
-      // the caller's next audio has the marker bit and starts the jitter buffer over.
-      this.rtcp?.onRtp(header.ssrc, header.sequence, header.timestamp);
-    }
-  }
-
-  onRtcp(packet: Buffer): void {
-    this.rtcp?.onRtcp(packet);
-  }
-
-  onTick(atMs: number): number | void {
-    const rtp = this.rtp;
-    if (!rtp) return;
-    // This frame's slot is still open for the agent's late audio (not a tick of its own).
-    if (!this.closed && !this.dtmfOut?.busy && this.media.holdForLateAudio(atMs)) return 1;
-    if (++this.ticks % TICKS_PER_SECOND === 0 && this.answeredAt) this.everySecond(rtp);
-    if (this.closed) return;
-    this.media.tickCaller(this.sendToAgent);
-    const event = this.dtmfOut?.next();
-    if (event) {
-      // The digit takes this frame's slot; the agent's audio waits in its queue meanwhile.
-      if (event.starts) this.eventTimestamp = rtp.nextTimestamp;
-      const type = this.negotiated!.telephoneEvent!.payloadType;
-      return rtp.sendInSlot(type, event.payload, event.marker, this.eventTimestamp);
-    }
-    const wait = Math.ceil(this.media.talkspurtWaitMs(atMs));
-    if (wait > 0) {
-      // The agent's talkspurt starts at its own pace: no packet now, the next one comes `wait`
-      // ms later than usual (its timestamp says so), and the ticks keep that phase.
-      rtp.skipMs(wait);
-      return wait;
-    }
-    const clock = this.deps.clock;
-    const length = this.media.toCaller(rtp.payloadBuffer, this.markPlayed, clock.elapsedMs());
-    const comfortNoise = this.negotiated?.comfortNoise;
-    if (comfortNoise && this.media.silentFrame) {
-      // RFC 3389: the agent is silent, so a CN packet at the start of the silence and once a
-      // second after, nothing between (the timestamps run on; the next audio has the marker).
-      if (this.silentTicks++ % TICKS_PER_SECOND === 0) {
-        rtp.sendComfortNoise(comfortNoise.payloadType, COMFORT_NOISE_LEVEL);
-      } else rtp.skipMs(clock.periodMs);
-    } else {
-      this.silentTicks = 0;
-      if (length) rtp.send(length);
-    }
-    // Marks are acknowledged once the audio before them is on its way to the caller.
-    for (const name of this.dueMarks) this.link?.send({ type: 'mark', name, status: 'played' });
-    this.dueMarks.length = 0;
-    return this.media.pacer.nextTickMs(atMs, clock.periodMs);
-  }
-
-  private readonly markPlayed = (name: string) => void this.dueMarks.push(name);
-  /** The caller's packets, each released to the agent once it has waited the jitter target. */
-  private readonly callerRelease: Tickable = {
-    onTick: () =>
-      this.closed
-        ? undefined
-        : this.media.releaseDue(this.deps.clock.elapsedMs(), this.sendToAgent),
-  };
-  /** Where the caller's audio goes: the agent, or a bridged transfer's leg. */
-  private sendToAgent = (frame: Buffer) => this.link?.sendAudio(frame);
-
-  /** Call timers and the periodic quality report, checked on the call's tick. */
-  private everySecond(rtp: RtpSession): void {
+  /** Call timers, checked once a second on the leg's clock. */
+  private checkTimers(): void {
+    if (!this.answeredAt || this.closed) return;
     const now = Date.now();
     const calls = this.deps.calls;
     if (now - this.answeredAt >= calls.maxDurationSeconds * 1000) {
       return void this.end('max-duration', `${calls.maxDurationSeconds} s`);
     }
-    // Held calls (telgate not sending) may carry no RTP: their silence is not a failure.
-    if (!rtp.sending) this.lastRtpCheck = now;
-    const lastHeard = Math.max(rtp.counters.lastPacketAt, this.lastRtpCheck);
-    if (now - lastHeard >= calls.mediaTimeoutSeconds * 1000) {
+    if ((this.leg?.silentForMs(now) ?? 0) >= calls.mediaTimeoutSeconds * 1000) {
       return void this.end('media-timeout', `none for ${calls.mediaTimeoutSeconds} s`);
     }
-    const seconds = this.ticks / TICKS_PER_SECOND;
-    // The first report early (RFC 3550 §6.2 halves the first interval), then every interval.
-    if (seconds % RTCP_INTERVAL_SECONDS === RTCP_FIRST_SECONDS) this.rtcp?.send();
-    if (seconds % calls.qualityIntervalSeconds === 0) {
-      this.link?.send({ type: 'call.quality', quality: this.quality() });
-    }
-    const dropped = this.link?.framesDropped ?? 0;
-    if (dropped > 0 && this.droppedReported === 0) {
-      // Once per call: the total is in the quality reports and the call's end.
-      this.log.warn({ dropped }, 'agent reads too slowly: caller audio to it is being dropped');
-    }
-    this.droppedReported = dropped;
   }
 
   /** What the caller's stream looks like: loss, jitter, concealment, and RTCP's view. */
   quality(): CallQuality {
-    const reception = this.rtcp?.reception;
-    const jitter = this.media.jitter?.stats;
-    const remote = this.rtcp?.remoteView();
-    const expected = (reception?.received ?? 0) + (reception?.lost ?? 0);
-    const round = (v: number) => Math.round(v * 10) / 10;
-    return {
-      packetsReceived: reception?.received ?? 0,
-      packetsLost: reception?.lost ?? 0,
-      lossPercent: expected ? round((100 * (reception?.lost ?? 0)) / expected) : 0,
-      jitterMs: round(reception?.jitterMs ?? 0),
-      late: jitter?.late ?? 0,
-      concealedMs: this.media.concealedFrames * 20,
-      recoveredMs: this.media.recoveredFrames * 20,
-      jitterBufferMs: jitter?.targetMs ?? 0,
-      framesDroppedToAgent: this.link?.framesDropped ?? 0,
-      ...(remote && {
-        remoteLossPercent: round(remote.fractionLost * 100),
-        remoteJitterMs: round(remote.jitterMs),
-        rttMs: remote.rttMs === undefined ? undefined : round(remote.rttMs),
-      }),
-    };
-  }
-
-  private sendDtmf(digits: string, durationMs: number): void {
-    if (!this.dtmfOut) {
-      this.log.warn(
-        { digits },
-        'agent asked for DTMF, but the caller did not offer telephone-event',
-      );
-      return;
-    }
-    this.log.info({ digits, durationMs }, 'DTMF to the caller');
-    this.dtmfOut.send(digits, durationMs);
-  }
-
-  private onAgentMessage(message: AgentMessage): void {
-    switch (message.type) {
-      case 'hangup':
-        return void this.end('agent-hangup', message.reason);
-      case 'mark':
-        return this.media.playout.mark(message.name);
-      case 'clear': {
-        const report = this.media.playout.clear();
-        this.link?.send({ type: 'playback.cleared', ...report });
-        for (const name of report.marks) this.link?.send({ type: 'mark', name, status: 'cleared' });
-        return;
-      }
-      case 'dtmf.send':
-        return this.sendDtmf(message.digits, message.durationMs);
-      case 'transfer':
-        if (this.bridgedTo || this.closed) return;
-        return void this.transfer.start(message);
-      case 'transfer.complete':
-        return this.transfer.complete();
-      case 'transfer.cancel':
-        return this.transfer.cancel();
-    }
-  }
-
-  /**
-   * Warm transfer: the agent and the target hear each other while the caller waits in silence
-   * (its audio goes nowhere); `null` puts the caller back with the agent.
-   */
-  private consult(leg: OutboundLeg | null): void {
-    this.consulting = leg ?? undefined;
-    this.media.playout.clear();
-    if (leg) {
-      leg.sink = (frame) => this.link?.sendAudio(frame);
-      this.sendToAgent = () => undefined;
-    } else this.sendToAgent = (frame) => this.link?.sendAudio(frame);
-    this.log.info(
-      { consulting: !!leg },
-      leg ? 'agent consults the transfer target' : 'consultation over',
-    );
-  }
-
-  /**
-   * A bridged transfer was answered: the caller and the new leg hear each other through
-   * telgate; the agent's queued audio is dropped and its session ends, unless it listens on.
-   */
-  private bridge(leg: OutboundLeg, agentListens: boolean): void {
-    this.consulting = undefined;
-    this.bridgedTo = leg;
-    this.media.playout.clear();
-    leg.sink = (frame) => this.media.fromAgent(frame, this.deps.clock.elapsedMs());
-    this.sendToAgent = agentListens
-      ? (frame) => {
-          leg.play(frame);
-          this.link?.sendAudio(frame);
-        }
-      : (frame) => leg.play(frame);
-    leg.dialog?.onEnd((cause) => {
-      if (cause === 'remote-bye') void this.end('transfer-target-hangup');
-    });
-    if (!agentListens) this.link?.close({ type: 'session.end', reason: 'transferred' });
-    this.log.info({ agentListens }, 'caller bridged to the transfer target');
+    return this.agent.quality();
   }
 
   private onDialogEnd(cause: DialogEndCause): void {
@@ -681,16 +435,15 @@ export class Call implements Tickable, RtpReceiver {
     const reason =
       cause === 'caller-hangup' || cause === 'no-ack' ? undefined : byeReason(cause, detail);
     const bye = reason === undefined ? Promise.resolve() : dialog.bye(reason);
-    const counters = this.rtp?.counters;
     this.log.info(
       {
         cause,
         detail,
         durationMs: Date.now() - this.answeredAt,
-        rtp: counters,
-        playoutUnderruns: this.media.playout.underruns,
+        rtp: this.leg?.counters(),
+        playoutUnderruns: this.agent.playout.queue.underruns,
         quality: this.quality(),
-        linkResumes: this.link?.resumes ?? 0,
+        linkResumes: this.agent.resumes,
       },
       'call ended',
     );
@@ -701,10 +454,12 @@ export class Call implements Tickable, RtpReceiver {
   private release(finalMessage: Parameters<LinkSession['close']>[0]): void {
     this.closed = true;
     void this.transfer.close('Q.850 ;cause=16 ;text="the call ended"');
-    this.deps.clock.remove(this);
-    this.deps.clock.remove(this.callerRelease);
-    this.rtp?.close();
-    this.media.close();
-    this.link?.close(finalMessage);
+    this.leg?.close();
+    this.agent.close(finalMessage);
   }
+}
+
+/** The SIP codec whose bytes a link format carries unchanged, if any. */
+function passThroughCodec(format: LinkFormat): 'PCMU' | 'PCMA' | undefined {
+  return format === 'ulaw' ? 'PCMU' : format === 'alaw' ? 'PCMA' : undefined;
 }

@@ -12,6 +12,7 @@ import { RtpSession, type RtpReceiver } from '../media/rtp-session.js';
 import type { LinkFormat } from '../link/protocol.js';
 import type { SipCodecName } from '../codecs/negotiate.js';
 import type { OutgoingCall, OutgoingInviteRequest, SipDialog } from '../sip/engine.js';
+import { AgentPlayout } from './agent-playout.js';
 import { MediaChain } from './media-chain.js';
 import { SessionDescription } from './session-description.js';
 
@@ -31,6 +32,8 @@ export interface LegDeps {
 
 export class OutboundLeg implements Tickable, RtpReceiver {
   readonly media: MediaChain;
+  /** What this leg's far end hears: the caller's audio, or the agent's while it consults. */
+  private readonly playout: AgentPlayout;
   private readonly sdp: SessionDescription;
   private rtp: RtpSession | undefined;
   private call: OutgoingCall | undefined;
@@ -41,11 +44,10 @@ export class OutboundLeg implements Tickable, RtpReceiver {
   sink: (frame: Buffer) => void = () => undefined;
 
   constructor(private readonly deps: LegDeps) {
-    this.media = new MediaChain({
+    this.media = new MediaChain({ linkFormat: deps.linkFormat, jitterMinMs: 20, jitterMaxMs: 200 });
+    this.playout = new AgentPlayout({
       linkFormat: deps.linkFormat,
       playoutMaxSeconds: 2,
-      jitterMinMs: 20,
-      jitterMaxMs: 200,
       // The agent's voice to a consulted target: played on the next tick, no alignment.
       playoutDelayMs: 0,
     });
@@ -118,7 +120,7 @@ export class OutboundLeg implements Tickable, RtpReceiver {
 
   /** Audio for the far end of this leg, in the link format. */
   play(frame: Buffer): void {
-    this.media.fromAgent(frame);
+    this.playout.push(frame);
   }
 
   onRtp(header: RtpHeader, payload: Buffer): void {
@@ -130,7 +132,7 @@ export class OutboundLeg implements Tickable, RtpReceiver {
     const rtp = this.rtp;
     if (!rtp || this.closed) return;
     this.media.tickCaller(this.sink);
-    const length = this.media.toCaller(rtp.payloadBuffer);
+    const length = this.media.encode(this.playout.next(), rtp.payloadBuffer);
     if (length) rtp.send(length);
   }
 

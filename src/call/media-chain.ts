@@ -7,7 +7,8 @@
  *     clock) when a packet has been held its target delay, counted from the earliest arrival
  *     the stream has shown lately, so a late next packet does not hold back the one before
  *     it; concealed on the clock when overdue;
- *   agent → caller: link format → playout queue (at the link rate) → resample → codec encode.
+ *   agent → caller: a 20 ms frame at the link rate (from the agent side's playout) → resample →
+ *     codec encode.
  * A µ-law link with a PCMU caller (or A-law with PCMA) passes the caller's payload through.
  *
  * Loss: a lost packet whose successor is already in the jitter buffer is rebuilt from the
@@ -18,25 +19,16 @@
  * frame in media time whatever the network did.
  */
 import { createCodec, type Codec, type CodecDescription } from '../codecs/codec.js';
-import { g711Decode, g711Encode } from '../codecs/g711.js';
+import { g711Encode } from '../codecs/g711.js';
 import { Resampler, type SampleRate } from '../codecs/resampler.js';
 import { LINK_FORMAT_RATE, type LinkFormat } from '../link/protocol.js';
 import { JitterBuffer, type JitterPacket } from '../media/jitter-buffer.js';
-import { PlayoutPacer } from '../media/playout-pacer.js';
-import { PlayoutQueue } from '../media/playout-queue.js';
 import { ReleaseSchedule } from '../media/release-schedule.js';
-import { Ringback } from '../media/ringback.js';
 
 export interface MediaChainOptions {
   linkFormat: LinkFormat;
-  playoutMaxSeconds: number;
   jitterMinMs: number;
   jitterMaxMs: number;
-  /**
-   * How long the agent's first audio after silence waits before it is sent, so a stream that
-   * arrives in real time with some jitter plays without gaps; 0 sends it on the next tick.
-   */
-  playoutDelayMs: number;
 }
 
 const FRAME_MS = 20;
@@ -48,7 +40,6 @@ const MAX_PLC_FRAMES = 10;
 export class MediaChain {
   readonly linkRate: number;
   readonly linkFormat: LinkFormat;
-  readonly playout: PlayoutQueue;
   jitter: JitterBuffer | undefined;
   /** The caller's audio at the codec rate (pass-through: its bytes), decoded ahead of ticks. */
   private pending = new Int16Array(0);
@@ -64,31 +55,17 @@ export class MediaChain {
   concealedFrames = 0;
   /** Lost frames rebuilt from the next packet's forward error correction instead. */
   recoveredFrames = 0;
-  /** When the agent's audio leaves for the caller. */
-  readonly pacer: PlayoutPacer;
-  /** Early media: the caller hears ringback instead of the (not yet connected) agent. */
-  ringback = false;
-  private ringbackTone: Ringback | undefined;
   private codec: Codec | undefined;
   private toLink: Resampler | undefined;
   private fromLink: Resampler | undefined;
   private decoded = new Int16Array(0);
-  private readonly linkFrame: Int16Array;
   private resampled = new Int16Array(0);
   /** Reused per packet: the caller's audio at the link rate, before it becomes link bytes. */
   private linkOut = new Int16Array(0);
-  /** The agent's G.711 frame decoded, on its way into the playout queue. */
-  private agentPcm = new Int16Array(0);
 
   constructor(private readonly options: MediaChainOptions) {
     this.linkFormat = options.linkFormat;
     this.linkRate = LINK_FORMAT_RATE[options.linkFormat];
-    this.playout = new PlayoutQueue(
-      Math.round(options.playoutMaxSeconds * this.linkRate),
-      this.linkRate,
-    );
-    this.linkFrame = new Int16Array(this.linkRate / 50);
-    this.pacer = new PlayoutPacer(this.playout, options.playoutDelayMs, this.linkFrame.length);
   }
 
   /** The SIP codec whose bytes this link format carries unchanged, if any. */
@@ -313,47 +290,11 @@ export class MediaChain {
     return Buffer.from(new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength));
   }
 
-  /** Audio from the agent, in the link format, queued for the caller; `nowMs` on the clock. */
-  fromAgent(frame: Buffer, nowMs = 0): void {
-    this.pacer.onAudio(nowMs);
-    if (this.linkFormat === 'ulaw' || this.linkFormat === 'alaw') {
-      // Decoded into a scratch buffer the queue copies from: no allocation per frame.
-      if (this.agentPcm.length < frame.length) this.agentPcm = new Int16Array(frame.length);
-      const pcm = this.agentPcm.subarray(0, frame.length);
-      g711Decode(this.linkFormat, frame, pcm);
-      this.playout.pushPcm16le(Buffer.from(pcm.buffer, 0, pcm.byteLength), nowMs);
-    } else this.playout.pushPcm16le(frame, nowMs);
-  }
-
-  /** Milliseconds until the agent's new talkspurt may start at tick `atMs` (PlayoutPacer). */
-  talkspurtWaitMs(atMs: number): number {
-    return this.ringback ? 0 : this.pacer.talkspurtWaitMs(atMs);
-  }
-
-  /** Whether to hold the slot of tick `atMs` open for the agent's late audio (PlayoutPacer). */
-  holdForLateAudio(atMs: number): boolean {
-    return !this.ringback && this.pacer.holdForLateAudio(atMs);
-  }
-
-  /** Whether the last frame for the caller had none of the agent's audio (not ringback either). */
-  silentFrame = false;
-
-  /** The next 20 ms for the caller, encoded into `out`; returns the payload length. */
-  toCaller(out: Buffer, onMark?: (name: string) => void, nowMs = 0): number {
+  /** One 20 ms frame at the link rate (the agent side's), encoded into `out`; returns its length. */
+  encode(linkPcm: Int16Array, out: Buffer): number {
     const codec = this.codec;
     if (!codec) return 0;
-    if (this.ringback) {
-      this.ringbackTone ??= new Ringback(this.linkRate);
-      this.ringbackTone.fill(this.linkFrame);
-      this.silentFrame = false;
-    } else {
-      const pulled = this.playout.pull(this.linkFrame, onMark, nowMs);
-      this.pacer.onPulled(pulled);
-      this.silentFrame = pulled === 0;
-    }
-    const pcm = this.fromLink
-      ? this.fromLink.process(this.linkFrame, this.resampled)
-      : this.linkFrame;
+    const pcm = this.fromLink ? this.fromLink.process(linkPcm, this.resampled) : linkPcm;
     return codec.encode(pcm, out);
   }
 }

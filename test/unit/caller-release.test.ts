@@ -6,10 +6,8 @@ import { ReleaseSchedule } from '../../src/media/release-schedule.js';
 function chain(): MediaChain {
   const media = new MediaChain({
     linkFormat: 'slin',
-    playoutMaxSeconds: 2,
     jitterMinMs: 20,
     jitterMaxMs: 200,
-    playoutDelayMs: 20,
   });
   media.setCodec(describeCodec('PCMU', 8000, 1, 8000)!);
   return media;

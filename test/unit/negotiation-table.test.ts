@@ -59,10 +59,8 @@ describe('negotiation table', () => {
   it.each(TABLE)('%s offered, link %s → %s', (offer, link, codec, chain) => {
     const chainOf = new MediaChain({
       linkFormat: link,
-      playoutMaxSeconds: 1,
       jitterMinMs: 20,
       jitterMaxMs: 200,
-      playoutDelayMs: 20,
     });
     const session = new SessionDescription(
       ['PCMU', 'PCMA', 'G722', 'L16', 'opus'],

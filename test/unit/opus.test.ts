@@ -120,10 +120,8 @@ describe('Opus', () => {
     const packets = peerOpusPackets(RATE, 40);
     const media = new MediaChain({
       linkFormat: 'slin24',
-      playoutMaxSeconds: 2,
       jitterMinMs: 40,
       jitterMaxMs: 200,
-      playoutDelayMs: 20,
     });
     media.setCodec(describeCodec('opus', 48000, 2, RATE)!);
     const sent: Buffer[] = [];

@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { describeCodec } from '../../src/codecs/codec.js';
-import { MediaChain } from '../../src/call/media-chain.js';
+import { AgentPlayout } from '../../src/call/agent-playout.js';
 
 const frame = (ms: number) => Buffer.alloc((8000 / 1000) * ms * 2, 1); // slin at 8 kHz
 
-function chain(playoutDelayMs: number): MediaChain {
-  const media = new MediaChain({
-    linkFormat: 'slin',
-    playoutMaxSeconds: 2,
-    jitterMinMs: 20,
-    jitterMaxMs: 200,
-    playoutDelayMs,
-  });
-  media.setCodec(describeCodec('PCMU', 8000, 1, 8000)!);
-  return media;
+function chain(playoutDelayMs: number): AgentPlayout {
+  return new AgentPlayout({ linkFormat: 'slin', playoutMaxSeconds: 2, playoutDelayMs });
 }
 
 /**
@@ -23,7 +14,6 @@ function chain(playoutDelayMs: number): MediaChain {
  */
 function simulate(queuedMs: number, offsetMs: number, frames = 800, late = (_k: number) => 0) {
   const media = chain(20);
-  const out = Buffer.alloc(160);
   const delays: number[] = [];
   const steps: number[] = [];
   // Audio is tracked by position (ms of it since the start): what the queue held at first
@@ -32,23 +22,23 @@ function simulate(queuedMs: number, offsetMs: number, frames = 800, late = (_k: 
     const k = Math.floor((position - queuedMs) / 20);
     return position < queuedMs ? 0 : 20 * k + late(k);
   };
-  if (queuedMs) media.fromAgent(frame(queuedMs), 0);
+  if (queuedMs) media.push(frame(queuedMs), 0);
   let arrived = 0;
   let position = 0;
   let pullAt = offsetMs;
   while (delays.length < frames) {
     if (20 * arrived + late(arrived) <= pullAt) {
-      media.fromAgent(frame(20), 20 * arrived + late(arrived));
+      media.push(frame(20), 20 * arrived + late(arrived));
       arrived++;
       continue;
     }
-    const before = media.playout.trimmedSamples;
-    media.toCaller(out, undefined, pullAt);
+    const before = media.queue.trimmedSamples;
+    media.next(pullAt);
     position += 20;
     delays.push(pullAt - arrivalOf(position - 0.1)); // the frame's last sample
     const step = media.pacer.phaseStepMs();
     steps.push(step);
-    position += (media.playout.trimmedSamples - before) / 8;
+    position += (media.queue.trimmedSamples - before) / 8;
     pullAt += 20 - step;
   }
   const last = delays.slice(-100);
@@ -62,36 +52,35 @@ function jittery(k: number): number {
 describe('talkspurt alignment of the agent audio', () => {
   it('holds the first audio after silence until its arrival plus the playout delay', () => {
     const media = chain(20);
-    const out = Buffer.alloc(160);
     expect(media.talkspurtWaitMs(100)).toBe(0); // nothing queued: silence goes now
-    media.fromAgent(frame(20), 105);
+    media.push(frame(20), 105);
     expect(media.talkspurtWaitMs(100)).toBe(25);
     expect(media.talkspurtWaitMs(120)).toBe(5);
     expect(media.talkspurtWaitMs(125)).toBe(0);
-    media.toCaller(out);
+    media.next();
     // The stream goes on: audio arriving while some is still playing is not held.
-    media.fromAgent(frame(20), 140);
+    media.push(frame(20), 140);
     expect(media.talkspurtWaitMs(145)).toBe(0);
-    media.toCaller(out);
-    media.toCaller(out); // ran dry: silence, a new talkspurt next
-    media.fromAgent(frame(20), 300);
+    media.next();
+    media.next(); // ran dry: silence, a new talkspurt next
+    media.push(frame(20), 300);
     expect(media.talkspurtWaitMs(301)).toBe(19);
   });
 
   it('sends at once with no playout delay, and never holds ringback', () => {
     const media = chain(0);
-    media.fromAgent(frame(20), 105);
+    media.push(frame(20), 105);
     expect(media.talkspurtWaitMs(105)).toBe(0);
     const ringing = chain(20);
     ringing.ringback = true;
-    ringing.fromAgent(frame(20), 105);
+    ringing.push(frame(20), 105);
     expect(ringing.talkspurtWaitMs(100)).toBe(0);
   });
 
   it('slews the phase when the delay is off by less than a frame, glitch-free', () => {
     for (const offset of [21.5, 18.5, 17, 33]) {
       const { media, low, high } = simulate(0, offset);
-      expect(media.playout.trimmedSamples).toBe(0);
+      expect(media.queue.trimmedSamples).toBe(0);
       expect(low).toBeGreaterThanOrEqual(19);
       expect(high).toBeLessThanOrEqual(21);
     }
@@ -99,7 +88,7 @@ describe('talkspurt alignment of the agent audio', () => {
 
   it('mends a bad start: whole frames skipped at the first verdict, then 2 ms steps', () => {
     const { media, delays, low, high } = simulate(0, 53);
-    expect(media.playout.trimmedSamples).toBe(160);
+    expect(media.queue.trimmedSamples).toBe(160);
     // Within a second: frames skipped at 200 ms, then 2 ms steps every 100 ms.
     expect(Math.max(...delays.slice(50, 100))).toBeLessThanOrEqual(21);
     expect(low).toBeGreaterThanOrEqual(19);
@@ -108,7 +97,7 @@ describe('talkspurt alignment of the agent audio', () => {
 
   it('lets the earliest audio of a jittery stream wait the delay, the latest less', () => {
     const { media, low, high } = simulate(0, 45, 800, jittery);
-    expect(media.playout.trimmedSamples).toBe(160); // one frame of the 25 ms too many
+    expect(media.queue.trimmedSamples).toBe(160); // one frame of the 25 ms too many
     expect(high).toBeGreaterThanOrEqual(19);
     expect(high).toBeLessThanOrEqual(21);
     expect(low).toBeGreaterThanOrEqual(high - 12); // 11 ms later than the earliest, and in time
@@ -127,10 +116,9 @@ describe('talkspurt alignment of the agent audio', () => {
 
   it('leaves the phase alone for audio sent ahead of time', () => {
     const media = chain(20);
-    const out = Buffer.alloc(160);
-    media.fromAgent(frame(5000), 0);
+    media.push(frame(5000), 0);
     for (let k = 0; k < 150; k++) {
-      media.toCaller(out, undefined, 20 * k + 25);
+      media.next(20 * k + 25);
       expect(media.pacer.phaseStepMs()).toBe(0);
     }
   });
@@ -139,29 +127,28 @@ describe('talkspurt alignment of the agent audio', () => {
     // A stall left 9 frames queued ahead of the stream.
     const { media, delays, low, high } = simulate(180, 5, 1500);
     expect(delays[10]).toBeGreaterThan(180);
-    expect(media.playout.trimmedSamples / 8).toBeGreaterThanOrEqual(160);
+    expect(media.queue.trimmedSamples / 8).toBeGreaterThanOrEqual(160);
     expect(low).toBeGreaterThanOrEqual(19);
     expect(high).toBeLessThanOrEqual(21);
   });
 
   it('holds a slot open up to 10 ms for the late frame of a running stream, then keeps the phase', () => {
     const media = chain(20);
-    const out = Buffer.alloc(160);
     expect(media.holdForLateAudio(0)).toBe(false); // nothing played yet: silence goes at once
-    media.fromAgent(frame(20), 0);
-    media.toCaller(out, undefined, 20);
+    media.push(frame(20), 0);
+    media.next(20);
     expect(media.pacer.nextTickMs(20, 20)).toBe(20);
     expect(media.holdForLateAudio(40)).toBe(true); // the next frame is late
     expect(media.holdForLateAudio(44)).toBe(true);
-    media.fromAgent(frame(20), 45);
+    media.push(frame(20), 45);
     expect(media.holdForLateAudio(45)).toBe(false);
-    media.toCaller(out, undefined, 45);
+    media.next(45);
     expect(media.pacer.nextTickMs(45, 20)).toBe(15); // back on the stream's phase: 60
     // Not here within the grace: silence, and the stream counts as stopped.
     expect(media.holdForLateAudio(60)).toBe(true);
     expect(media.holdForLateAudio(69)).toBe(true);
     expect(media.holdForLateAudio(70)).toBe(false);
-    media.toCaller(out, undefined, 70);
+    media.next(70);
     expect(media.pacer.nextTickMs(70, 20)).toBe(10);
     expect(media.holdForLateAudio(80)).toBe(false);
   });
