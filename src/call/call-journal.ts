@@ -5,7 +5,8 @@
  */
 import type { CallEvent } from '../state/call-events.js';
 import type { LiveCallRecord, StateStore } from '../state/store.js';
-import type { Call, CallOutcome } from './call.js';
+import type { CallOutcome } from './call.js';
+import type { LiveCall } from './live-call.js';
 import type { TraceContext } from './trace-context.js';
 
 export interface CallFacts {
@@ -48,7 +49,7 @@ export class CallJournal {
   }
 
   /** Records the answer; returns the set-up time (INVITE to 200 OK) in ms. */
-  answered(call: Call): number {
+  answered(call: Pick<LiveCall, 'sessionId' | 'audio'>): number {
     const now = Date.now();
     const setupMs = now - this.facts.invitedAt;
     Object.assign(this.record, { state: 'answered', answeredAt: now, sessionId: call.sessionId });
@@ -71,7 +72,7 @@ export class CallJournal {
     this.emit({ type: 'transferred', ...this.common(), target, mode, sipStatus });
   }
 
-  ended(call: Call, outcome: CallOutcome): void {
+  ended(call: Pick<LiveCall, 'quality'> | undefined, outcome: CallOutcome): void {
     this.store.removeCall(this.facts.callId);
     const now = Date.now();
     const refused = 'refused' in outcome;
@@ -85,7 +86,7 @@ export class CallJournal {
       reason: outcome.reason,
       durationMs: now - this.facts.invitedAt,
       talkMs: answeredAt ? now - answeredAt : 0,
-      quality: answeredAt ? call.quality() : undefined,
+      quality: answeredAt && call ? call.quality() : undefined,
     });
   }
 

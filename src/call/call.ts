@@ -27,6 +27,7 @@ import type {
 } from '../sip/engine.js';
 import { parseNameAddr } from '../sip/uri.js';
 import { AgentSide } from './agent-side.js';
+import type { LiveCall } from './live-call.js';
 import { RtpCallerLeg } from './caller-leg-rtp.js';
 import { SessionDescription } from './session-description.js';
 import { TransferController, type EgressRoute } from './transfer.js';
@@ -77,7 +78,7 @@ export type CallOutcome = ({ refused: RefusalCause; status: number } | { ended: 
   reason?: string;
 };
 
-export class Call {
+export class Call implements LiveCall {
   private leg: RtpCallerLeg | undefined;
   private readonly agent: AgentSide;
   private dialog: SipDialog | undefined;
@@ -178,6 +179,10 @@ export class Call {
   /** Times the agent's WebSocket was resumed after a drop. */
   get linkResumes(): number {
     return this.agent.resumes;
+  }
+
+  get mediaPort(): number | undefined {
+    return this.leg?.localPort;
   }
 
   /** The agent session's id, once the link is open. */

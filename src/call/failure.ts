@@ -54,6 +54,7 @@ export const ENDINGS = {
   'no-ack': { q850: 41, text: 'no ACK for the 200 OK' },
   'no-usable-answer': { q850: 88, text: 'the ACK carried no usable SDP answer' },
   shutdown: { q850: 41, text: 'telgate shutting down' },
+  'worker-failed': { q850: 41, text: 'telgate call worker failed' },
 } as const satisfies Record<string, { q850: number; text: string }>;
 
 export type EndCause = keyof typeof ENDINGS;

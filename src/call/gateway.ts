@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
+import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { LinkSession } from '../link/link-session.js';
 import { createDialect } from '../link/dialects/index.js';
@@ -19,6 +20,8 @@ import type { IncomingInvite, Rejection, SipEngine } from '../sip/engine.js';
 import { NativeSipEngine } from '../sip/engine-native.js';
 import { parseNameAddr } from '../sip/uri.js';
 import { Call, type CallOutcome } from './call.js';
+import { CallWorkers, type CallCallbacks } from './call-workers.js';
+import type { LiveCall } from './live-call.js';
 import type { EgressRoute } from './transfer.js';
 import { REFUSALS, rejectionFor, type RefusalCause } from './failure.js';
 import { OverloadGuard, OVERLOAD_RETRY_AFTER_SECONDS, type LoadSecond } from './overload.js';
@@ -48,13 +51,16 @@ export interface GatewayStats {
   state: { kind: 'memory' | 'redis'; health: 'up' | 'degraded' | 'refusing' };
   /** Caller frames not sent to agents that read too slowly, over the ended calls. */
   framesDroppedToAgents: number;
+  /** With call workers: each one's calls and its event loop's utilization in its last second. */
+  workers?: Array<{ calls: number; utilization: number }>;
 }
 
 const STOP_BYE_WAIT_MS = 2000;
 
 /** Call lifecycle and load events, for ops hooks and tests. */
 export type GatewayEvents = {
-  answered: [callId: string];
+  /** A call was answered; its caller leg's RTP port. */
+  answered: [callId: string, mediaPort: number | undefined];
   reloaded: [];
   closed: [callId: string, outcome: CallOutcome];
   /** New calls start being refused (true), or are taken again (false): OverloadGuard. */
@@ -73,7 +79,9 @@ export class Gateway {
   readonly localAgent: LocalAgent | undefined;
   private telapi: TelApiClient | undefined;
   private router: Router;
-  private readonly calls = new Map<Call, true>();
+  private readonly calls = new Map<LiveCall, true>();
+  /** The call worker threads (media.workers above 1); without them calls run on this thread. */
+  private workers: CallWorkers | undefined;
   readonly store: StateStore;
   readonly metrics: Metrics;
   private instance = '';
@@ -139,7 +147,7 @@ export class Gateway {
       overloaded: this.overload.overloaded,
       draining: this.drainingCalls,
       stateUp: this.store.health === 'up',
-      portsAvailable: this.ports.available,
+      portsAvailable: this.workers?.totals().ports.available ?? this.ports.available,
     }));
     this.overload = new OverloadGuard(
       () => this.config.calls.overloadUtilization,
@@ -167,11 +175,26 @@ export class Gateway {
       timeoutMs: this.config.telapi.timeoutMs,
     });
     try {
+      const count = workerCount(this.config.media.workers);
+      if (count > 1) {
+        this.workers = new CallWorkers({
+          count,
+          config: this.config,
+          env: { ...this.env },
+          apiKey: this.apiKey,
+          localAgentUrl: this.localAgent?.url,
+          engine: this.engine,
+          logger: this.logger,
+          onLoad: (loads) => this.overload.onWorkerLoads(loads),
+        });
+        await this.workers.start();
+      }
       await this.engine.start();
       this.instance =
         this.config.state.instanceId ?? `${os.hostname()}-${this.engine.listenAddress.port}`;
       if (this.store instanceof RedisStore) await this.store.start();
     } catch (err) {
+      await this.workers?.stop();
       await this.engine.stop();
       await this.localAgent?.close();
       throw err;
@@ -213,6 +236,11 @@ export class Gateway {
     await Promise.allSettled(
       [...this.calls.keys()].map((call) => call.end('shutdown', `drain limit of ${maxSeconds} s`)),
     );
+  }
+
+  /** The call worker threads (none with media.workers 1), for ops hooks and tests. */
+  get workerThreads(): readonly Worker[] {
+    return this.workers?.threads ?? [];
   }
 
   /** What the ops HTTP server reads. */
@@ -262,6 +290,7 @@ export class Gateway {
     let bound: NodeJS.Timeout | undefined;
     await Promise.race([byes, new Promise((r) => (bound = setTimeout(r, STOP_BYE_WAIT_MS)))]);
     clearTimeout(bound);
+    await this.workers?.stop();
     await this.engine.stop();
     await this.localAgent?.close();
     await this.store.close();
@@ -279,14 +308,17 @@ export class Gateway {
       callsTotal: this.callsTotal,
       refusals: { ...this.refusals },
       endings: { ...this.endings },
-      ports: { available: this.ports.available, size: this.ports.size },
+      ...(this.workers?.totals() ?? {
+        ports: { available: this.ports.available, size: this.ports.size },
+        clockSubscribers: this.clock.size,
+      }),
       sip: this.engine.stats(),
-      clockSubscribers: this.clock.size,
       framesDroppedToAgents: this.framesDroppedToAgents,
       overloaded: this.overload.overloaded,
       load: this.overload.load,
       draining: this.drainingCalls,
       state: { kind: this.store.kind, health: this.store.health },
+      ...(this.workers && { workers: this.workers.summary() }),
     };
   }
 
@@ -364,6 +396,48 @@ export class Gateway {
       this.instance,
       this.store,
     );
+    const callbacks: CallCallbacks = {
+      onAnswered: (c) => {
+        this.metrics.callAnswered(journal.answered(c));
+        this.events.emit('answered', c.callId, c.mediaPort);
+      },
+      onTransferred: (_c, target, mode, sipStatus) => {
+        this.metrics.transferred(mode);
+        journal.transferred(target, mode, sipStatus);
+      },
+      onClosed: (c, outcome) => {
+        admission.slot.release();
+        journal.ended(c, outcome);
+        this.onCallClosed(c, outcome);
+      },
+    };
+    const egress = this.egressFor(endpoint, invite.callId);
+    const linkFormat = linkFormatFor(endpoint, this.config);
+    if (this.workers) {
+      const index = this.workers.pick(this.config.calls.overloadUtilization);
+      if (index === undefined) {
+        admission.slot.release();
+        journal.ended(undefined, { refused: 'overloaded', status: 503 });
+        return this.refuse(invite, 'overloaded', this.overloadRefusal(), route.dialed);
+      }
+      const { name, url } = this.dialectFor(endpoint);
+      const call = this.workers.place(
+        index,
+        invite,
+        {
+          endpoint,
+          linkFormat,
+          trace,
+          egress: egress && withoutSlots(egress),
+          dialect: { name, url },
+          calls: this.config.calls,
+        },
+        egress,
+        callbacks,
+      );
+      this.calls.set(call, true);
+      return;
+    }
     const call = new Call(
       invite,
       endpoint,
@@ -377,20 +451,14 @@ export class Gateway {
         jitterMaxMs: this.config.media.jitterMaxMs,
         playoutDelayMs: this.config.media.playoutDelayMs,
         comfortNoise: this.config.media.comfortNoise,
-        linkFormat: linkFormatFor(endpoint, this.config),
+        linkFormat,
         logger: this.logger,
         trace,
-        onAnswered: (c) => {
-          this.metrics.callAnswered(journal.answered(c));
-          this.events.emit('answered', c.callId);
-        },
-        onTransferred: (_c, target, mode, sipStatus) => {
-          this.metrics.transferred(mode);
-          journal.transferred(target, mode, sipStatus);
-        },
+        onAnswered: callbacks.onAnswered,
+        onTransferred: callbacks.onTransferred,
         placeCall: (request) => this.engine.invite(request),
         calls: this.config.calls,
-        egress: this.egressFor(endpoint, invite.callId),
+        egress,
         openLink: (events, bytesPerMs) =>
           new LinkSession(telapi, events, {
             ...this.dialectFor(endpoint),
@@ -400,11 +468,7 @@ export class Gateway {
             bytesPerMs,
           }),
       },
-      (c, outcome) => {
-        admission.slot.release();
-        journal.ended(c, outcome);
-        this.onCallClosed(c, outcome);
-      },
+      callbacks.onClosed,
     );
     this.calls.set(call, true);
     void call.start();
@@ -439,11 +503,11 @@ export class Gateway {
     const link = endpoint.kind === 'phone' ? endpoint.link : undefined;
     const name = link?.dialect ?? 'telphi';
     const { dialect, info } = createDialect(name);
-    const url =
+    const url: string | undefined =
       name === 'telphi'
         ? undefined
         : (link?.url ?? `${this.localAgent!.url.replace(/^http/, 'ws')}/${name}/${endpoint.id}`);
-    return { dialect, info, url };
+    return { name, dialect, info, url };
   }
 
   /** 503 with Retry-After, the Reason naming the event loop's utilization. */
@@ -487,6 +551,7 @@ export class Gateway {
     }
     this.config = { ...config, sip: this.config.sip, media: this.config.media };
     this.router = new Router(this.config);
+    this.workers?.reload(this.config);
     this.events.emit('reloaded');
     this.logger.info({ endpoints: config.endpoints.length }, 'config reloaded');
   }
@@ -495,7 +560,7 @@ export class Gateway {
     for (const waiter of [...this.settledWaiters]) waiter();
   }
 
-  private onCallClosed(call: Call, outcome: CallOutcome): void {
+  private onCallClosed(call: LiveCall, outcome: CallOutcome): void {
     this.calls.delete(call);
     this.settled();
     const quality = call.quality();
@@ -516,4 +581,15 @@ export class Gateway {
     this.refusals[cause] = (this.refusals[cause] ?? 0) + 1;
     this.metrics.callRefused(cause);
   }
+}
+
+/** `media.workers` as a thread count: 'auto' is one per core. */
+function workerCount(workers: number | 'auto'): number {
+  return workers === 'auto' ? os.availableParallelism() : workers;
+}
+
+/** An egress route as a worker gets it: its slots are taken here, on request. */
+function withoutSlots(route: EgressRoute): Omit<EgressRoute, 'acquireSlot'> {
+  const { number, host, port, transport, credentials, callerIdentity } = route;
+  return { number, host, port, transport, credentials, callerIdentity };
 }

@@ -36,6 +36,11 @@ export function utilizationMeter(): () => number {
   };
 }
 
+/** One call worker's last second (worker-protocol.ts's WorkerLoad, as far as this needs). */
+export interface WorkerSecond extends ClockLoad {
+  utilization: number;
+}
+
 export class OverloadGuard {
   private busySeconds = 0;
   private active = false;
@@ -60,9 +65,12 @@ export class OverloadGuard {
     return this.last;
   }
 
-  /** The media clock's report of the last second (an idle clock reports no wake-ups). */
-  onLoad(clock: ClockLoad): void {
-    const load = { ...clock, utilization: this.utilization() };
+  /**
+   * The media clock's report of the last second (an idle clock reports no wake-ups); with call
+   * workers, `busiestWorker` is the highest utilization among them, and counts as this thread's.
+   */
+  onLoad(clock: ClockLoad, busiestWorker = 0): void {
+    const load = { ...clock, utilization: Math.max(this.utilization(), busiestWorker) };
     this.last = load;
     const limit = this.maxUtilization();
     const running = limit > 0 && load.wakeUps > 0;
@@ -74,5 +82,19 @@ export class OverloadGuard {
       this.active = false;
       this.onChange(false, load);
     }
+  }
+
+  /** With call workers, once a second: their clocks and loops together, the worst counting. */
+  onWorkerLoads(loads: WorkerSecond[]): void {
+    const clock: ClockLoad = { wakeUps: 0, medianLateMs: 0, maxLateMs: 0 };
+    let busiest = 0;
+    for (const load of loads) {
+      clock.wakeUps += load.wakeUps;
+      clock.medianLateMs = Math.max(clock.medianLateMs, load.medianLateMs);
+      clock.maxLateMs = Math.max(clock.maxLateMs, load.maxLateMs);
+      // A worker whose clock is idle has no audio to spoil: its last figure is stale.
+      if (load.wakeUps > 0) busiest = Math.max(busiest, load.utilization);
+    }
+    this.onLoad(clock, busiest);
   }
 }

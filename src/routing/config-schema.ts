@@ -126,6 +126,11 @@ export const configSchema = z
         jitterMaxMs: z.number().int().min(20).max(1000).default(200),
         playoutDelayMs: z.number().int().min(0).max(200).default(20),
         comfortNoise: z.boolean().default(true),
+        /**
+         * Call worker threads: each runs its share of the calls with its own media clock and
+         * ports; 'auto' is one per core; 1 runs every call on the main thread.
+         */
+        workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default(1),
       })
       .strict()
       .refine((m) => m.portMin < m.portMax, {
@@ -145,6 +150,7 @@ export const configSchema = z
         jitterMinMs: 20,
         jitterMaxMs: 200,
         playoutDelayMs: 20,
+        workers: 1,
         comfortNoise: true,
       }),
     calls: z

@@ -1,4 +1,5 @@
 /** Starts a real in-process telgate on loopback with the embedded local agent, for tests. */
+import { once } from 'node:events';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { Gateway } from '../../src/call/gateway.js';
@@ -23,7 +24,13 @@ export function testConfig(
   const raw: Record<string, unknown> = {
     // Short T1 so transaction timers (64·T1) finish within a test.
     sip: { listen: { host: '127.0.0.1', port: 0 }, timers: { t1: 50, t2: 400, t4: 250 } },
-    media: { host: '127.0.0.1', portMin: mediaPortMin, portMax: mediaPortMin + 19 },
+    media: {
+      host: '127.0.0.1',
+      portMin: mediaPortMin,
+      portMax: mediaPortMin + 19,
+      // TEST_WORKERS=2 runs the suite with its calls in call worker threads.
+      workers: Number(process.env.TEST_WORKERS ?? 1),
+    },
     localAgent: {
       enabled: true,
       listen: { host: '127.0.0.1', port: 0 },
@@ -63,10 +70,20 @@ export async function startGateway(
 }
 
 /**
+ * Resolves once no call is live. With call workers a call's end reaches the gateway a moment
+ * after its last SIP message, so a test that reads the gateway's counts after sipp is done
+ * waits for this first.
+ */
+export async function callsClosed(gateway: Gateway): Promise<void> {
+  while (gateway.stats().activeCalls > 0) await once(gateway.events, 'closed');
+}
+
+/**
  * Nothing leaks: once the transaction timers have run out, no transaction, dialog or call of
  * the test is left and every media port is back in the pool.
  */
 export async function expectNothingLeft(tg: TestGateway): Promise<void> {
+  await callsClosed(tg.gateway);
   await tg.gateway.engine.whenIdle();
   expect(tg.gateway.engine.stats()).toEqual({ transactions: 0, dialogs: 0 });
   const stats = tg.gateway.stats();

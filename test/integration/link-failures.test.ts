@@ -6,7 +6,13 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NUMBERS, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
+import {
+  callsClosed,
+  NUMBERS,
+  startGateway,
+  testConfig,
+  type TestGateway,
+} from '../helpers/gateway.js';
 import { killAll } from '../helpers/processes.js';
 import { messagesLog, runSipp, scenario, sippPorts, startSipp, workDir } from '../helpers/sipp.js';
 
@@ -150,6 +156,7 @@ describe('provisioning', () => {
         // Ringing meanwhile: 180, or 183 with SDP (and a ringback tone) when early media is on.
         if (earlyMedia) expect(log).toMatch(/SIP\/2\.0 183 Session Progress[\s\S]*m=audio/);
         else expect(log).toMatch(/SIP\/2\.0 180 Ringing/);
+        await callsClosed(tg.gateway);
         const stats = tg.gateway.stats();
         expect(stats.ports.available).toBe(stats.ports.size);
         expect(stats.clockSubscribers).toBe(0);
@@ -204,6 +211,7 @@ describe.each(['u1', 't1'])(
           ['-t', t],
         );
         if (!tg) throw new Error('gateway not started');
+        await callsClosed(tg.gateway);
         const stats = tg.gateway.stats();
         expect(stats.refusals.cancelled).toBe(1);
         expect(stats.activeCalls).toBe(0);

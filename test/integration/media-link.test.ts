@@ -143,8 +143,8 @@ async function call(
 async function answeredCall(extension: string, options: Parameters<typeof call>[1]) {
   const answered = once(gw.current.gateway.events, 'answered');
   const placed = await call(extension, options);
-  await answered;
-  return placed;
+  const [, mediaPort] = await answered;
+  return { ...placed, mediaPort: mediaPort as number };
 }
 
 /**
@@ -159,8 +159,7 @@ async function generatorCall(extension: string, rtpmap: string, pauseMs: number)
     attributes: [`a=rtpmap:${rtpmap}`],
     pauseMs,
   });
-  // The gateway has this one call: its RTP port is the one leased.
-  const [port] = gw.current.gateway.ports.leasedPorts;
+  const port = placed.mediaPort;
   const socket = dgram.createSocket('udp4');
   await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
   return { agent, placed, port, socket };
@@ -478,7 +477,7 @@ describe('a slow agent', () => {
     packet.writeUInt32BE(0x80000000, 0);
     packet.writeUInt32BE(0x1234, 8);
     let n = 0;
-    const [port] = gw.current.gateway.ports.leasedPorts;
+    const port = placed.mediaPort;
     const caller = setInterval(() => {
       packet.writeUInt16BE(++n & 0xffff, 2);
       packet.writeUInt32BE((n * 160) >>> 0, 4);

@@ -147,10 +147,12 @@ describe('live reload', () => {
     // A call to echo is up; the config loses echo while it runs.
     const live = await startQuietCall(tg.sipPort, NUMBERS.echo, 2500);
     await once(tg.gateway.events, 'answered');
+    const closed = once(tg.gateway.events, 'closed');
     const reloaded = once(tg.gateway.events, 'reloaded');
     await write(config.endpoints.filter((e) => e.id !== 'echo'));
     await reloaded;
     expect((await live.done).code).toBe(0); // the call ran to its own BYE
+    await closed;
     expect(tg.gateway.stats().endings['caller-hangup']).toBe(1);
     await expectStatus(NUMBERS.echo, 404);
 

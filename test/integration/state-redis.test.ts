@@ -11,6 +11,7 @@ import { OpsServer } from '../../src/ops/ops-server.js';
 import { eventFromFields, type CallEvent } from '../../src/state/call-events.js';
 import { RedisStore } from '../../src/state/store-redis.js';
 import {
+  callsClosed,
   expectNothingLeft,
   NUMBERS,
   startGateway,
@@ -144,6 +145,7 @@ describe('a Redis outage', () => {
     await callAnswered(refusing.sipPort, NUMBERS.echo);
 
     expect((await live.done).code).toBe(0); // the live call ran to its own BYE
+    await callsClosed(local.gateway);
     expect(local.gateway.stats().endings).toEqual({ 'caller-hangup': 2 });
     expect(refusing.gateway.stats().refusals).toEqual({ 'state-unavailable': 1 });
     await until(
@@ -163,10 +165,9 @@ describe('a Redis that comes back with its data', () => {
     });
     const answered = once(tg.gateway.events, 'answered');
     const call = await startQuietCall(tg.sipPort, NUMBERS.echo, 3000);
-    let endedWhileAway: boolean | undefined;
-    tg.gateway.events.once('closed', () => {
-      endedWhileAway = tg.gateway.stats().state.health !== 'up';
-    });
+    const endedWhileAway = new Promise<boolean>((resolve) =>
+      tg.gateway.events.once('closed', () => resolve(tg.gateway.stats().state.health !== 'up')),
+    );
     const [callId] = (await answered) as [string];
     await until(
       () => redis.client.zrange('voiceai:cap:endpoint:echo', 0, -1),
@@ -178,7 +179,7 @@ describe('a Redis that comes back with its data', () => {
     await redis.stop({ save: true }); // the slot and the registry entry are in its snapshot
     await lost;
     expect((await call.done).code).toBe(0);
-    expect(endedWhileAway, 'the call ended while Redis was away').toBe(true);
+    expect(await endedWhileAway, 'the call ended while Redis was away').toBe(true);
     const back = once(tg.gateway.events, 'state');
     await redis.restart();
     expect(await back).toEqual(['up']);

@@ -1,0 +1,157 @@
+/**
+ * A call worker thread: runs the calls the main thread admitted, each a whole Call (its control,
+ * caller leg and agent side) on this thread's own media clock, RTP ports and agent WebSockets.
+ * SIP stays on the main thread: the calls reach it through engine-remote.ts. Each second the
+ * worker reports its load (clock lateness, event loop utilization) so the main thread can stop
+ * giving it calls before their audio suffers.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import pino from 'pino';
+import { createDialect } from '../link/dialects/index.js';
+import { LinkSession } from '../link/link-session.js';
+import { TelApiClient } from '../link/telapi-client.js';
+import { MediaClock } from '../media/media-clock.js';
+import { PortPool } from '../media/port-pool.js';
+import type { TelgateConfig } from '../routing/config-schema.js';
+import { Call, type CallOutcome } from './call.js';
+import { RemoteEngine } from './engine-remote.js';
+import { utilizationMeter } from './overload.js';
+import type { EgressRoute } from './transfer.js';
+import { Rpc } from './worker-rpc.js';
+import type {
+  CallAnswered,
+  CallClosed,
+  CallStart,
+  CallTransferred,
+  WorkerInit,
+  WorkerLoad,
+} from './worker-protocol.js';
+import type { EndCause } from './failure.js';
+
+/** How long stop() waits for the calls' BYEs before it closes the worker anyway. */
+const STOP_BYE_WAIT_MS = 2000;
+
+const init = workerData as WorkerInit;
+const rpc = new Rpc(parentPort!);
+const logger = pino({ level: init.logLevel }, { write: (line: string) => rpc.notify('log', line) });
+let config: TelgateConfig = init.config;
+const clock = new MediaClock(20);
+const ports = new PortPool(init.config.media.host, init.portMin, init.portMax);
+const engine = new RemoteEngine(rpc);
+const telapi = new TelApiClient({
+  baseUrl: config.telapi.url ?? init.localAgentUrl ?? '',
+  apiKey: init.apiKey,
+  timeoutMs: config.telapi.timeoutMs,
+});
+const calls = new Map<string, Call>();
+const utilization = utilizationMeter();
+
+function load(clockLoad = { wakeUps: 0, medianLateMs: 0, maxLateMs: 0 }): WorkerLoad {
+  return {
+    ...clockLoad,
+    utilization: utilization(),
+    calls: calls.size,
+    clockSubscribers: clock.size,
+    ports: { available: ports.available, size: ports.size },
+  };
+}
+clock.onLoad = (clockLoad) => rpc.notify('load', load(clockLoad));
+
+rpc.handle('config', (next: TelgateConfig) => {
+  config = next;
+});
+
+rpc.handle('call.start', (start: CallStart) => {
+  const media = config.media;
+  const invite = engine.invite(start);
+  const call = new Call(
+    invite,
+    start.endpoint,
+    {
+      clock,
+      ports,
+      mediaAddress: media.advertisedHost ?? media.host,
+      strictSource: media.strictSource,
+      playoutMaxSeconds: media.playoutMaxSeconds,
+      jitterMinMs: media.jitterMinMs,
+      jitterMaxMs: media.jitterMaxMs,
+      playoutDelayMs: media.playoutDelayMs,
+      comfortNoise: media.comfortNoise,
+      linkFormat: start.linkFormat,
+      logger,
+      trace: start.trace,
+      onAnswered: (c) =>
+        rpc.notify('call.answered', {
+          callId: c.callId,
+          mediaPort: c.mediaPort,
+          sessionId: c.sessionId,
+          audio: c.audio,
+          answeredAt: c.answeredAt,
+        } satisfies CallAnswered),
+      onTransferred: (c, target, mode, sipStatus) =>
+        rpc.notify('call.transferred', {
+          callId: c.callId,
+          target,
+          mode,
+          sipStatus,
+        } satisfies CallTransferred),
+      placeCall: (request) => engine.place(request),
+      calls: start.calls,
+      egress: start.egress && egressOf(start.egress, start.invite.callId),
+      openLink: (events, bytesPerMs) => {
+        const { dialect, info } = createDialect(start.dialect.name);
+        return new LinkSession(telapi, events, {
+          dialect,
+          info,
+          url: start.dialect.url,
+          connectTimeoutMs: config.telapi.timeoutMs,
+          resumeWindowMs: config.link.resumeWindowMs,
+          holdAudioBytes: config.link.holdAudioMs * bytesPerMs,
+          bytesPerMs,
+        });
+      },
+    },
+    (c: Call, outcome: CallOutcome) => {
+      calls.delete(c.callId);
+      rpc.notify('call.closed', {
+        callId: c.callId,
+        outcome,
+        quality: c.quality(),
+        linkResumes: c.linkResumes,
+        sessionId: c.sessionId,
+        answeredAt: c.answeredAt,
+      } satisfies CallClosed);
+      rpc.notify('counts', load());
+    },
+  );
+  calls.set(start.invite.callId, call);
+  void call.start();
+});
+
+rpc.handle(
+  'call.end',
+  ({ callId, cause, detail }: { callId: string; cause: EndCause; detail?: string }) =>
+    calls.get(callId)?.end(cause, detail),
+);
+
+rpc.handle('stop', async () => {
+  const byes = Promise.allSettled([...calls.values()].map((call) => call.end('shutdown')));
+  let bound: NodeJS.Timeout | undefined;
+  await Promise.race([byes, new Promise((r) => (bound = setTimeout(r, STOP_BYE_WAIT_MS)))]);
+  clearTimeout(bound);
+  return load();
+});
+
+/** The egress route, its slots taken on the main thread (where the shared state is). */
+function egressOf(route: Omit<EgressRoute, 'acquireSlot'>, callId: string): EgressRoute {
+  return {
+    ...route,
+    acquireSlot: async () => {
+      const slot = await rpc.request<string | null>('egress.acquire', callId).catch(() => null);
+      return slot === null ? undefined : { release: () => rpc.notify('egress.release', slot) };
+    },
+  };
+}
+
+// The start-up (loading and compiling the modules) is not a load: the first second starts now.
+rpc.notify('ready', { ...load(), utilization: 0 });

@@ -1,0 +1,351 @@
+/**
+ * The call workers of one telgate process (media.workers): each a thread with its own share of
+ * the media port range, its own media clock and its own calls (call-worker.ts). The main thread
+ * keeps SIP, routing, admission, shared state and ops, and hands each admitted INVITE to the
+ * worker with the fewest calls among those keeping up; when none keeps up the call is refused as
+ * an overload. A worker that dies takes its calls with it: they get a BYE (or a 500) and close
+ * with `worker-failed`, and a new worker takes its place.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import pino from 'pino';
+import type { CallQuality } from '../link/protocol.js';
+import type { TelgateConfig } from '../routing/config-schema.js';
+import type { IncomingInvite, SipEngine } from '../sip/engine.js';
+import type { CallOutcome } from './call.js';
+import { NO_QUALITY } from './caller-leg.js';
+import { EngineHost } from './engine-host.js';
+import type { EndCause } from './failure.js';
+import type { LiveCall } from './live-call.js';
+import type { EgressRoute } from './transfer.js';
+import { Rpc } from './worker-rpc.js';
+import type {
+  CallAnswered,
+  CallClosed,
+  CallStart,
+  CallTransferred,
+  WorkerInit,
+  WorkerLoad,
+} from './worker-protocol.js';
+import type { TransferMode } from '../link/protocol.js';
+
+export interface CallCallbacks {
+  onAnswered(call: LiveCall): void;
+  onTransferred(call: LiveCall, target: string, mode: TransferMode, sipStatus?: number): void;
+  onClosed(call: LiveCall, outcome: CallOutcome): void;
+}
+
+export interface CallWorkersOptions {
+  count: number;
+  config: TelgateConfig;
+  env: Record<string, string | undefined>;
+  apiKey: string;
+  localAgentUrl: string | undefined;
+  engine: SipEngine;
+  logger: Logger;
+  /** Each worker's second, for the overload guard. */
+  onLoad(loads: WorkerLoad[]): void;
+}
+
+/** A call running in a worker, as the main thread sees it. */
+class WorkerCall implements LiveCall {
+  sessionId: string | undefined;
+  mediaPort: number | undefined;
+  audio: { codec: string; linkFormat: string } | undefined;
+  linkResumes = 0;
+  answeredAt = 0;
+  private lastQuality: CallQuality = NO_QUALITY;
+
+  constructor(
+    readonly callId: string,
+    private readonly worker: CallWorker,
+    readonly egress: EgressRoute | undefined,
+    readonly callbacks: CallCallbacks,
+  ) {}
+
+  quality(): CallQuality {
+    return this.lastQuality;
+  }
+
+  end(cause: EndCause, detail?: string): Promise<void> {
+    return this.worker.rpc
+      .request<void>('call.end', { callId: this.callId, cause, detail })
+      .catch(() => undefined);
+  }
+
+  answered(facts: CallAnswered): void {
+    Object.assign(this, {
+      sessionId: facts.sessionId,
+      mediaPort: facts.mediaPort,
+      audio: facts.audio,
+      answeredAt: facts.answeredAt,
+    });
+  }
+
+  closed(facts: CallClosed): void {
+    this.lastQuality = facts.quality;
+    this.linkResumes = facts.linkResumes;
+    this.sessionId = facts.sessionId;
+  }
+}
+
+/** One worker thread and the main thread's view of it. */
+class CallWorker {
+  readonly rpc: Rpc;
+  readonly host: EngineHost;
+  readonly calls = new Map<string, WorkerCall>();
+  private readonly slots = new Map<string, { release(): void }>();
+  private nextSlot = 1;
+  load: WorkerLoad;
+  readonly ready: Promise<void>;
+  /** It said it was ready (and has not exited). */
+  running = false;
+  exited = false;
+
+  constructor(
+    readonly thread: Worker,
+    engine: SipEngine,
+    private readonly logger: Logger,
+  ) {
+    this.rpc = new Rpc(thread);
+    this.host = new EngineHost(this.rpc, engine);
+    this.load = {
+      wakeUps: 0,
+      medianLateMs: 0,
+      maxLateMs: 0,
+      utilization: 0,
+      calls: 0,
+      clockSubscribers: 0,
+      ports: { available: 0, size: 0 },
+    };
+    const rpc = this.rpc;
+    const stream = (logger as unknown as Record<symbol, { write(line: string): void }>)[
+      pino.symbols.streamSym
+    ];
+    rpc.handle('log', (line: string) => stream.write(line));
+    this.ready = new Promise((resolve, reject) => {
+      rpc.handle('ready', (load: WorkerLoad) => {
+        this.load = load;
+        this.running = true;
+        resolve();
+      });
+      thread.once('exit', (code) => reject(new Error(`call worker exited with code ${code}`)));
+    });
+    rpc.handle('load', (load: WorkerLoad) => {
+      this.load = load;
+    });
+    rpc.handle('counts', (load: WorkerLoad) => {
+      this.load = { ...this.load, ...counts(load) };
+    });
+    rpc.handle('call.answered', (facts: CallAnswered) => {
+      const call = this.calls.get(facts.callId);
+      call?.answered(facts);
+      if (call) call.callbacks.onAnswered(call);
+    });
+    rpc.handle('call.transferred', (facts: CallTransferred) => {
+      const call = this.calls.get(facts.callId);
+      call?.callbacks.onTransferred(call, facts.target, facts.mode, facts.sipStatus);
+    });
+    rpc.handle('call.closed', (facts: CallClosed) => {
+      const call = this.calls.get(facts.callId);
+      if (!call) return;
+      this.calls.delete(facts.callId);
+      call.closed(facts);
+      call.callbacks.onClosed(call, facts.outcome);
+    });
+    rpc.handle('egress.acquire', async (callId: string) => {
+      const slot = await this.calls.get(callId)?.egress?.acquireSlot();
+      if (!slot) return null;
+      const id = String(this.nextSlot++);
+      this.slots.set(id, slot);
+      return id;
+    });
+    rpc.handle('egress.release', (id: string) => {
+      this.slots.get(id)?.release();
+      this.slots.delete(id);
+    });
+  }
+
+  /** Stopped on purpose: its exit is not a failure. */
+  stopped(): void {
+    this.exited = true;
+    this.rpc.close('stopped');
+  }
+
+  /** The worker died: its calls end here, their dialogs with a BYE. */
+  failed(err: unknown): void {
+    if (this.exited) return;
+    this.exited = true;
+    this.running = false;
+    this.rpc.close('worker exited');
+    this.logger.error({ err, calls: this.calls.size }, 'call worker failed: its calls end');
+    void this.host.abandon({ status: 500, reason: 'Server Internal Error' });
+    for (const slot of this.slots.values()) slot.release();
+    this.slots.clear();
+    for (const call of this.calls.values()) {
+      call.callbacks.onClosed(call, {
+        ended: 'worker-failed',
+        reason: 'Q.850 ;cause=41 ;text="telgate call worker failed"',
+      });
+    }
+    this.calls.clear();
+  }
+}
+
+function counts(load: WorkerLoad): Pick<WorkerLoad, 'calls' | 'clockSubscribers' | 'ports'> {
+  return { calls: load.calls, clockSubscribers: load.clockSubscribers, ports: load.ports };
+}
+
+export class CallWorkers {
+  private readonly workers: CallWorker[] = [];
+  private config: TelgateConfig;
+  private stopping = false;
+  private beat: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: CallWorkersOptions) {
+    this.config = options.config;
+  }
+
+  async start(): Promise<void> {
+    for (let index = 0; index < this.options.count; index++) this.workers.push(this.spawn(index));
+    await Promise.all(this.workers.map((worker) => worker.ready));
+    // The overload guard's beat: the workers' latest seconds, judged together once a second.
+    this.beat = setInterval(() => this.options.onLoad(this.loads), 1000);
+    this.beat.unref();
+  }
+
+  /** New config for new calls (live calls keep theirs). */
+  reload(config: TelgateConfig): void {
+    this.config = config;
+    for (const worker of this.workers) worker.rpc.notify('config', config);
+  }
+
+  /** The worker that takes the next call: the fewest calls among those keeping up. */
+  pick(maxUtilization: number): number | undefined {
+    let best: number | undefined;
+    this.workers.forEach((worker, index) => {
+      if (worker.exited) return;
+      // Judged as the overload guard judges the process: only while the worker's clock runs.
+      const { utilization, wakeUps } = worker.load;
+      if (maxUtilization > 0 && wakeUps > 0 && utilization >= maxUtilization) return;
+      const calls = worker.calls.size;
+      if (best === undefined || calls < this.workers[best].calls.size) best = index;
+    });
+    return best;
+  }
+
+  place(
+    index: number,
+    invite: IncomingInvite,
+    start: Omit<CallStart, 'inviteId' | 'invite'>,
+    egress: EgressRoute | undefined,
+    callbacks: CallCallbacks,
+  ): LiveCall {
+    const worker = this.workers[index];
+    const call = new WorkerCall(invite.callId, worker, egress, callbacks);
+    worker.calls.set(invite.callId, call);
+    const inviteId = worker.host.adopt(invite);
+    const { callId, requestUri, from, to, source, sdp } = invite;
+    worker.rpc.notify('call.start', {
+      ...start,
+      inviteId,
+      invite: { callId, requestUri, from, to, source, sdp },
+    } satisfies CallStart);
+    return call;
+  }
+
+  /** Each worker's live calls and its event loop's utilization in its last second. */
+  summary(): Array<{ calls: number; utilization: number }> {
+    return this.workers.map((w) => ({ calls: w.calls.size, utilization: w.load.utilization }));
+  }
+
+  /** The threads, in worker order. */
+  get threads(): Worker[] {
+    return this.workers.map((worker) => worker.thread);
+  }
+
+  get loads(): WorkerLoad[] {
+    return this.workers.map((worker) => worker.load);
+  }
+
+  /** Ports and clock subscribers over all workers. */
+  totals(): { ports: { available: number; size: number }; clockSubscribers: number } {
+    const totals = { ports: { available: 0, size: 0 }, clockSubscribers: 0 };
+    for (const { load } of this.workers) {
+      totals.ports.available += load.ports.available;
+      totals.ports.size += load.ports.size;
+      totals.clockSubscribers += load.clockSubscribers;
+    }
+    return totals;
+  }
+
+  /** Ends every call (BYE), then the threads. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.beat);
+    await Promise.all(
+      this.workers.map(async (worker) => {
+        if (worker.exited) return;
+        const load = await worker.rpc.request<WorkerLoad>('stop', null).catch(() => undefined);
+        if (load) worker.load = { ...worker.load, ...counts(load) };
+        worker.stopped();
+        await worker.thread.terminate();
+      }),
+    );
+  }
+
+  private spawn(index: number): CallWorker {
+    const { config, count } = { config: this.config, count: this.options.count };
+    const range = shareOf(config.media.portMin, config.media.portMax, index, count);
+    const init: WorkerInit = {
+      index,
+      config,
+      env: this.options.env,
+      apiKey: this.options.apiKey,
+      localAgentUrl: this.options.localAgentUrl,
+      portMin: range.min,
+      portMax: range.max,
+      logLevel: this.options.logger.level,
+    };
+    const thread = startThread(init, this.options.env);
+    const worker = new CallWorker(thread, this.options.engine, this.options.logger);
+    thread.on('error', (err) => worker.failed(err));
+    thread.on('exit', (code) => {
+      const wasRunning = worker.running;
+      worker.failed(new Error(`exited with code ${code}`));
+      // One that never started (a broken install) fails start() instead of looping here.
+      if (wasRunning && !this.stopping) this.workers[index] = this.spawn(index);
+    });
+    return worker;
+  }
+}
+
+/**
+ * The worker thread. Built, it runs call-worker.js; from the TypeScript sources (tests, `npm run
+ * dev`) it registers tsx's loader first, as a worker does not inherit the parent's loader.
+ */
+function startThread(init: WorkerInit, env: Record<string, string | undefined>): Worker {
+  const entry = new URL(
+    import.meta.url.endsWith('.ts') ? './call-worker.ts' : './call-worker.js',
+    import.meta.url,
+  );
+  if (!entry.pathname.endsWith('.ts')) return new Worker(entry, { workerData: init, env });
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
+  return new Worker(boot, { eval: true, workerData: init, env });
+}
+
+/** Worker `index`'s share of the port range: contiguous, starting on an even port. */
+export function shareOf(
+  min: number,
+  max: number,
+  index: number,
+  count: number,
+): { min: number; max: number } {
+  const first = min + (min % 2);
+  const pairs = Math.floor((max - first + 1) / 2);
+  const per = Math.floor(pairs / count);
+  if (per < 1)
+    throw new RangeError(`media port range ${min}-${max} too small for ${count} workers`);
+  const start = first + 2 * per * index;
+  return { min: start, max: index === count - 1 ? max : start + 2 * per - 1 };
+}
