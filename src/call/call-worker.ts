@@ -23,6 +23,7 @@ import type {
   CallClosed,
   CallStart,
   CallTransferred,
+  WorkerCounts,
   WorkerInit,
   WorkerLoad,
 } from './worker-protocol.js';
@@ -46,14 +47,16 @@ const telapi = new TelApiClient({
 const calls = new Map<string, Call>();
 const utilization = utilizationMeter();
 
-function load(clockLoad = { wakeUps: 0, medianLateMs: 0, maxLateMs: 0 }): WorkerLoad {
+function counts(): WorkerCounts {
   return {
-    ...clockLoad,
-    utilization: utilization(),
     calls: calls.size,
     clockSubscribers: clock.size,
     ports: { available: ports.available, size: ports.size },
   };
+}
+
+function load(clockLoad = { wakeUps: 0, medianLateMs: 0, maxLateMs: 0 }): WorkerLoad {
+  return { ...clockLoad, utilization: utilization(), ...counts() };
 }
 clock.onLoad = (clockLoad) => rpc.notify('load', load(clockLoad));
 
@@ -115,13 +118,13 @@ rpc.handle('call.start', (start: CallStart) => {
       calls.delete(c.callId);
       rpc.notify('call.closed', {
         callId: c.callId,
+        counts: counts(),
         outcome,
         quality: c.quality(),
         linkResumes: c.linkResumes,
         sessionId: c.sessionId,
         answeredAt: c.answeredAt,
       } satisfies CallClosed);
-      rpc.notify('counts', load());
     },
   );
   calls.set(start.invite.callId, call);

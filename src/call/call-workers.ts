@@ -134,9 +134,6 @@ class CallWorker {
     rpc.handle('load', (load: WorkerLoad) => {
       this.load = load;
     });
-    rpc.handle('counts', (load: WorkerLoad) => {
-      this.load = { ...this.load, ...counts(load) };
-    });
     rpc.handle('call.answered', (facts: CallAnswered) => {
       const call = this.calls.get(facts.callId);
       call?.answered(facts);
@@ -150,6 +147,7 @@ class CallWorker {
       const call = this.calls.get(facts.callId);
       if (!call) return;
       this.calls.delete(facts.callId);
+      this.load = { ...this.load, ...facts.counts };
       call.closed(facts);
       call.callbacks.onClosed(call, facts.outcome);
     });

@@ -68,6 +68,8 @@ export interface CallTransferred {
 
 export interface CallClosed {
   callId: string;
+  /** The worker's counts once the call let go of its port and clock. */
+  counts: WorkerCounts;
   outcome: CallOutcome;
   quality: CallQuality;
   linkResumes: number;
@@ -75,12 +77,15 @@ export interface CallClosed {
   answeredAt: number;
 }
 
-/** A worker's second: its clock's lateness, its event loop's utilization, its calls and ports. */
-export interface WorkerLoad extends ClockLoad {
-  utilization: number;
+export interface WorkerCounts {
   calls: number;
   clockSubscribers: number;
   ports: { available: number; size: number };
+}
+
+/** A worker's second: its clock's lateness, its event loop's utilization, its calls and ports. */
+export interface WorkerLoad extends ClockLoad, WorkerCounts {
+  utilization: number;
 }
 
 export interface DialogEnd {

@@ -110,6 +110,10 @@ export function createCodec(description: CodecDescription): Codec {
         maxPayloadBytes: frameSamples / 2,
         decode: (payload, pcm) => decoder.decode(payload, pcm),
         encode: (pcm, out) => encoder.encode(pcm, out),
+        close: () => {
+          encoder.close();
+          decoder.close();
+        },
       };
     }
     case 'opus':

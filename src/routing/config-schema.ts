@@ -130,7 +130,7 @@ export const configSchema = z
          * Call worker threads: each runs its share of the calls with its own media clock and
          * ports; 'auto' is one per core; 1 runs every call on the main thread.
          */
-        workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default(1),
+        workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),
       })
       .strict()
       .refine((m) => m.portMin < m.portMax, {
@@ -150,7 +150,7 @@ export const configSchema = z
         jitterMinMs: 20,
         jitterMaxMs: 200,
         playoutDelayMs: 20,
-        workers: 1,
+        workers: 'auto',
         comfortNoise: true,
       }),
     calls: z

@@ -28,8 +28,9 @@ export function testConfig(
       host: '127.0.0.1',
       portMin: mediaPortMin,
       portMax: mediaPortMin + 19,
-      // TEST_WORKERS=2 runs the suite with its calls in call worker threads.
-      workers: Number(process.env.TEST_WORKERS ?? 1),
+      // The product's default (a call worker per core) unless TEST_WORKERS says otherwise:
+      // TEST_WORKERS=1 runs the calls on the main thread.
+      workers: process.env.TEST_WORKERS ? Number(process.env.TEST_WORKERS) : 'auto',
     },
     localAgent: {
       enabled: true,

@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CallOutcome } from '../../src/call/call.js';
 import {
+  callsClosed,
   expectNothingLeft,
   NUMBERS,
   startGateway,
@@ -41,7 +42,7 @@ describe('call workers', () => {
     await second;
     expect(tg.gateway.stats().workers?.map((w) => w.calls)).toEqual([1, 1]);
     for (const call of held) expect((await call.done).code).toBe(0);
-    if (tg.gateway.stats().activeCalls > 0) await once(events, 'closed');
+    await callsClosed(tg.gateway);
     const stats = tg.gateway.stats();
     expect(stats.clockSubscribers).toBe(0);
     expect(stats.ports.available).toBe(stats.ports.size);
