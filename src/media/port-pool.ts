@@ -5,6 +5,25 @@
  * the pool is whole.
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
+import net from 'node:net';
+
+/**
+ * Addresses for send(): an IP literal (what SDP and latching give) is used at once. dgram's
+ * default lookup hands even a literal to dns.lookup, which answers on the next tick, so every
+ * RTP packet cost a deferred callback before it left.
+ */
+const lookupLiteral = ((
+  hostname: string,
+  options: dns.LookupOptions | number,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+) => {
+  const literal = net.isIP(hostname);
+  if (literal) return callback(null, hostname, literal);
+  // dgram passes the socket's family as a number.
+  const wanted = typeof options === 'number' ? { family: options } : options;
+  dns.lookup(hostname, { ...wanted, all: false }, callback);
+}) as dgram.SocketOptions['lookup'];
 
 export interface PortLease {
   port: number;
@@ -66,7 +85,10 @@ export class PortPool {
   }
 
   private bind(port: number): Promise<dgram.Socket | undefined> {
-    const socket = dgram.createSocket(this.host.includes(':') ? 'udp6' : 'udp4');
+    const socket = dgram.createSocket({
+      type: this.host.includes(':') ? 'udp6' : 'udp4',
+      lookup: lookupLiteral,
+    });
     return new Promise((resolve) => {
       socket.once('error', () => {
         socket.close();
