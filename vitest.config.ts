@@ -11,7 +11,6 @@ const MAIN_THREAD_FILES = [
   'test/integration/sip-dialogs.test.ts',
   'test/integration/call-timers.test.ts',
   'test/integration/link-failures.test.ts',
-  'test/integration/transfer.test.ts',
 ];
 
 export default defineConfig({

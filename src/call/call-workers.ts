@@ -15,7 +15,7 @@ import type { IncomingInvite, SipEngine } from '../sip/engine.js';
 import type { CallOutcome } from './call.js';
 import { NO_QUALITY } from './caller-leg.js';
 import { EngineHost } from './engine-host.js';
-import type { EndCause } from './failure.js';
+import { byeReason, rejectionFor, type EndCause } from './failure.js';
 import type { LiveCall } from './live-call.js';
 import type { EgressRoute } from './transfer.js';
 import { Rpc } from './worker-rpc.js';
@@ -177,14 +177,18 @@ class CallWorker {
     this.running = false;
     this.rpc.close('worker exited');
     this.logger.error({ err, calls: this.calls.size }, 'call worker failed: its calls end');
-    void this.host.abandon({ status: 500, reason: 'Server Internal Error' });
+    void this.host.abandon(
+      rejectionFor('internal', 'call worker failed'),
+      byeReason('worker-failed'),
+    );
     for (const slot of this.slots.values()) slot.release();
     this.slots.clear();
     for (const call of this.calls.values()) {
-      call.callbacks.onClosed(call, {
-        ended: 'worker-failed',
-        reason: 'Q.850 ;cause=41 ;text="telgate call worker failed"',
-      });
+      // Unanswered calls got the 500 (abandon() above); answered ones the BYE.
+      const outcome: CallOutcome = call.answeredAt
+        ? { ended: 'worker-failed', reason: byeReason('worker-failed') }
+        : { refused: 'internal', status: 500 };
+      call.callbacks.onClosed(call, outcome);
     }
     this.calls.clear();
   }

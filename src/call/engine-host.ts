@@ -9,6 +9,7 @@ import type {
   IncomingRefer,
   OutgoingCall,
   ReferNotifier,
+  Rejection,
   SessionReply,
   SipDialog,
   SipEngine,
@@ -104,15 +105,13 @@ export class EngineHost {
     return id;
   }
 
-  /** The worker is gone: every call it had ends here (BYE, or a refusal if unanswered). */
-  abandon(rejection: { status: number; reason: string }): Promise<unknown> {
+  /** The worker is gone: every call it had ends here (BYE, or `rejection` if unanswered). */
+  abandon(rejection: Rejection, byeReason: string): Promise<unknown> {
     for (const invite of this.invites.values()) invite.reject(rejection);
     this.invites.clear();
     for (const call of this.outgoing.values()) call.cancel();
     this.outgoing.clear();
-    const byes = [...this.dialogs.values()].map((dialog) =>
-      dialog.bye('Q.850 ;cause=41 ;text="telgate call worker failed"'),
-    );
+    const byes = [...this.dialogs.values()].map((dialog) => dialog.bye(byeReason));
     this.dialogs.clear();
     return Promise.allSettled(byes);
   }
