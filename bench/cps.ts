@@ -10,6 +10,7 @@
  * and CPS_RATES=3000,4000 narrow a run)
  */
 import { spawn } from 'node:child_process';
+import { runCommand } from './run-command.js';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,21 +27,6 @@ const LADDER: Record<Case, number[]> = {
   reject: [2000, 3000, 4000, 5000],
   answer: [1000, 2000, 3000, 4000],
 };
-
-function run(cmd: string, args: string[], cwd: string, timeoutMs: number) {
-  return new Promise<{ code: number | null; out: string; seconds: number }>((resolve) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
-    });
-  });
-}
 
 /** Starts a UAS (telgate's engine or sipp's) and resolves when it listens; returns its stop. */
 async function startUas(kind: 'telgate' | 'sipp', c: Case, t: Transport, dir: string) {
@@ -61,7 +47,7 @@ async function startUas(kind: 'telgate' | 'sipp', c: Case, t: Transport, dir: st
           '-bg',
         ];
   if (kind === 'sipp') {
-    const r = await run('sipp', args, dir, 10_000); // -bg prints the PID and returns
+    const r = await runCommand('sipp', args, 10_000, dir); // -bg prints the PID and returns
     const pid = Number(/PID=\[(\d+)\]/.exec(r.out)?.[1]);
     await new Promise((res) => setTimeout(res, 300)); // sipp has no readiness signal
     return async () => {
@@ -85,7 +71,7 @@ async function startUas(kind: 'telgate' | 'sipp', c: Case, t: Transport, dir: st
 async function step(c: Case, t: Transport, rate: number, dir: string) {
   const calls = rate * SECONDS;
   const uac = c === 'reject' ? ['-sf', path.join(dir, 'uac_404.xml')] : ['-sn', 'uac'];
-  const r = await run(
+  const r = await runCommand(
     'sipp',
     [
       ...uac,
@@ -111,8 +97,8 @@ async function step(c: Case, t: Transport, rate: number, dir: string) {
       '-max_socket',
       '5000',
     ],
-    dir,
     (SECONDS * 4 + 10) * 1000,
+    dir,
   );
   const successful = Number(/Successful call\s+\|\s+\d+\s+\|\s+(\d+)/.exec(r.out)?.[1] ?? 0);
   const failed = Number(/Failed call\s+\|\s+\d+\s+\|\s+(\d+)/.exec(r.out)?.[1] ?? 0);

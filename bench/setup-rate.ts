@@ -9,6 +9,7 @@
  * Usage: npm run build && node --import tsx bench/setup-rate.ts (RATES=100,200 SHAPES=1,auto)
  */
 import { spawn } from 'node:child_process';
+import { runCommand } from './run-command.js';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,21 +22,6 @@ const AGENT_PORT = 29190;
 const SECONDS = 10;
 const RATES = (process.env.RATES ?? '100,200,300,400,500').split(',').map(Number);
 const SHAPES = (process.env.SHAPES ?? '1,auto').split(',');
-
-function run(cmd: string, args: string[], timeoutMs: number) {
-  return new Promise<{ code: number | null; out: string; seconds: number }>((resolve) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
-    });
-  });
-}
 
 /** The echo agent in its own process, so its CPU is not telgate's. */
 async function startAgent(): Promise<() => void> {
@@ -82,7 +68,7 @@ async function configDir(workers: string): Promise<string> {
 /** One step: sipp's built-in UAC at `rate` for SECONDS; counts from its final statistics. */
 async function step(rate: number) {
   const calls = rate * SECONDS;
-  const r = await run(
+  const r = await runCommand(
     'sipp',
     [
       '-sn',
