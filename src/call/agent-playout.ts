@@ -52,11 +52,6 @@ export class AgentPlayout {
     this.pacer = new PlayoutPacer(this.queue, options.playoutDelayMs, this.frame.length);
   }
 
-  /** Samples in one 20 ms frame at the link rate. */
-  get frameSamples(): number {
-    return this.frame.length;
-  }
-
   /** Audio from the agent, in the link format, queued for the caller; `nowMs` on the clock. */
   push(frame: Buffer, nowMs = 0): void {
     this.pacer.onAudio(nowMs);

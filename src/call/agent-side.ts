@@ -233,10 +233,6 @@ export class AgentSide implements LegPeer {
     this.deps.log.info({ agentListens }, 'caller bridged to the transfer target');
   }
 
-  get bridged(): boolean {
-    return this.bridgedTo !== undefined;
-  }
-
   /** Ends the link with `finalMessage`; the leg is the call's to close. */
   close(finalMessage: Parameters<LinkSession['close']>[0]): void {
     this.link?.close(finalMessage);

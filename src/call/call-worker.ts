@@ -7,13 +7,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
-import { createDialect } from '../link/dialects/index.js';
-import { LinkSession } from '../link/link-session.js';
 import { TelApiClient } from '../link/telapi-client.js';
 import { MediaClock } from '../media/media-clock.js';
 import { PortPool } from '../media/port-pool.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
 import { Call, type CallOutcome } from './call.js';
+import { linkOpener, mediaDepsOf } from './call-config.js';
 import { RemoteEngine } from './engine-remote.js';
 import { utilizationMeter } from './overload.js';
 import type { EgressRoute } from './transfer.js';
@@ -65,7 +64,6 @@ rpc.handle('config', (next: TelgateConfig) => {
 });
 
 rpc.handle('call.start', (start: CallStart) => {
-  const media = config.media;
   const invite = engine.invite(start);
   const call = new Call(
     invite,
@@ -73,13 +71,7 @@ rpc.handle('call.start', (start: CallStart) => {
     {
       clock,
       ports,
-      mediaAddress: media.advertisedHost ?? media.host,
-      strictSource: media.strictSource,
-      playoutMaxSeconds: media.playoutMaxSeconds,
-      jitterMinMs: media.jitterMinMs,
-      jitterMaxMs: media.jitterMaxMs,
-      playoutDelayMs: media.playoutDelayMs,
-      comfortNoise: media.comfortNoise,
+      ...mediaDepsOf(config.media),
       linkFormat: start.linkFormat,
       logger,
       trace: start.trace,
@@ -101,18 +93,7 @@ rpc.handle('call.start', (start: CallStart) => {
       placeCall: (request) => engine.place(request),
       calls: start.calls,
       egress: start.egress && egressOf(start.egress, start.invite.callId),
-      openLink: (events, bytesPerMs) => {
-        const { dialect, info } = createDialect(start.dialect.name);
-        return new LinkSession(telapi, events, {
-          dialect,
-          info,
-          url: start.dialect.url,
-          connectTimeoutMs: config.telapi.timeoutMs,
-          resumeWindowMs: config.link.resumeWindowMs,
-          holdAudioBytes: config.link.holdAudioMs * bytesPerMs,
-          bytesPerMs,
-        });
-      },
+      openLink: linkOpener(telapi, config, start.dialect),
     },
     (c: Call, outcome: CallOutcome) => {
       calls.delete(c.callId);
@@ -156,5 +137,4 @@ function egressOf(route: Omit<EgressRoute, 'acquireSlot'>, callId: string): Egre
   };
 }
 
-// The start-up (loading and compiling the modules) is not a load: the first second starts now.
-rpc.notify('ready', { ...load(), utilization: 0 });
+rpc.notify('ready', load());

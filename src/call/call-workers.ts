@@ -125,15 +125,13 @@ class CallWorker {
     rpc.handle('log', (line: string) => stream.write(line));
     this.ready = new Promise((resolve, reject) => {
       rpc.handle('ready', (load: WorkerLoad) => {
-        this.load = load;
+        this.load = counted(load);
         this.running = true;
         resolve();
       });
       thread.once('exit', (code) => reject(new Error(`call worker exited with code ${code}`)));
     });
-    rpc.handle('load', (load: WorkerLoad) => {
-      this.load = load;
-    });
+    rpc.handle('load', (load: WorkerLoad) => (this.load = counted(load)));
     rpc.handle('call.answered', (facts: CallAnswered) => {
       const call = this.calls.get(facts.callId);
       call?.answered(facts);
@@ -194,6 +192,14 @@ class CallWorker {
   }
 }
 
+/**
+ * A worker's second as the overload guard and the worker choice judge it: a worker whose clock
+ * is idle (no calls, or starting up) has no audio to spoil, so its utilization does not count.
+ */
+function counted(load: WorkerLoad): WorkerLoad {
+  return load.wakeUps > 0 ? load : { ...load, utilization: 0 };
+}
+
 function counts(load: WorkerLoad): Pick<WorkerLoad, 'calls' | 'clockSubscribers' | 'ports'> {
   return { calls: load.calls, clockSubscribers: load.clockSubscribers, ports: load.ports };
 }
@@ -227,9 +233,7 @@ export class CallWorkers {
     let best: number | undefined;
     this.workers.forEach((worker, index) => {
       if (worker.exited) return;
-      // Judged as the overload guard judges the process: only while the worker's clock runs.
-      const { utilization, wakeUps } = worker.load;
-      if (maxUtilization > 0 && wakeUps > 0 && utilization >= maxUtilization) return;
+      if (maxUtilization > 0 && worker.load.utilization >= maxUtilization) return;
       const calls = worker.calls.size;
       if (best === undefined || calls < this.workers[best].calls.size) best = index;
     });

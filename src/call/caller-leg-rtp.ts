@@ -43,7 +43,7 @@ export interface RtpLegDeps {
 }
 
 export class RtpCallerLeg implements CallerLeg, Tickable, RtpReceiver {
-  readonly media: MediaChain;
+  private readonly media: MediaChain;
   private readonly rtp: RtpSession;
   private negotiated: Negotiated | undefined;
   private dtmfIn: DtmfReceiver | undefined;

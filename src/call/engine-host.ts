@@ -23,8 +23,11 @@ export class EngineHost {
   private readonly invites = new Map<string, IncomingInvite>();
   private readonly dialogs = new Map<string, SipDialog>();
   private readonly outgoing = new Map<string, OutgoingCall>();
-  private readonly refers = new Map<string, IncomingRefer>();
-  private readonly notifiers = new Map<string, ReferNotifier>();
+  /** REFERs from the far side, by id: until answered, then their NOTIFYs until the final one. */
+  private readonly referrals = new Map<
+    string,
+    { dialogId: string; refer: IncomingRefer; notifier?: ReferNotifier }
+  >();
 
   constructor(
     private readonly rpc: Rpc,
@@ -73,20 +76,19 @@ export class EngineHost {
       },
     );
     rpc.handle('refer.accept', (id: string) => {
-      const refer = this.refers.get(id);
-      this.refers.delete(id);
-      if (refer) this.notifiers.set(id, refer.accept());
+      const referral = this.referrals.get(id);
+      if (referral && !referral.notifier) referral.notifier = referral.refer.accept();
     });
     rpc.handle('refer.reject', ({ id, rejection }: RejectArg) => {
-      const refer = this.refers.get(id);
-      this.refers.delete(id);
-      refer?.reject(rejection);
+      const referral = this.referrals.get(id);
+      this.referrals.delete(id);
+      referral?.refer.reject(rejection);
     });
     rpc.handle(
       'refer.notify',
       async ({ id, status, reason }: { id: string; status: number; reason?: string }) => {
-        const notifier = this.notifiers.get(id);
-        if (status >= 200) this.notifiers.delete(id);
+        const notifier = this.referrals.get(id)?.notifier;
+        if (status >= 200) this.referrals.delete(id);
         await notifier?.notify(status, reason);
       },
     );
@@ -111,6 +113,7 @@ export class EngineHost {
     this.invites.clear();
     for (const call of this.outgoing.values()) call.cancel();
     this.outgoing.clear();
+    this.referrals.clear();
     const byes = [...this.dialogs.values()].map((dialog) => dialog.bye(byeReason));
     this.dialogs.clear();
     return Promise.allSettled(byes);
@@ -122,6 +125,10 @@ export class EngineHost {
     void dialog.confirmed.then(({ sdp }) => this.rpc.notify('dialog.confirmed', { id, sdp }));
     dialog.onEnd((cause) => {
       this.dialogs.delete(id);
+      // A REFER whose call ended before its final NOTIFY ends with its dialog.
+      for (const [referId, referral] of this.referrals) {
+        if (referral.dialogId === id) this.referrals.delete(referId);
+      }
       this.rpc.notify('dialog.end', { id, cause });
     });
     dialog.onSessionChange(async (change) => {
@@ -138,7 +145,7 @@ export class EngineHost {
     });
     dialog.onRefer((refer) => {
       const referId = `m${this.nextId++}`;
-      this.refers.set(referId, refer);
+      this.referrals.set(referId, { dialogId: id, refer });
       this.rpc.notify('dialog.refer', {
         dialogId: id,
         referId,

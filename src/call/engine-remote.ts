@@ -52,9 +52,12 @@ export class RemoteEngine {
       ({ id, changeId, sdp }: { id: string; changeId: number; sdp: string }) =>
         this.dialogs.get(id)?.acked(changeId, sdp),
     );
-    rpc.handle('dialog.refer', (arg: IncomingReferArg) =>
-      this.dialogs.get(arg.dialogId)?.referred(arg),
-    );
+    rpc.handle('dialog.refer', (arg: IncomingReferArg) => {
+      const dialog = this.dialogs.get(arg.dialogId);
+      if (dialog) return dialog.referred(arg);
+      // The call let go of the dialog meanwhile: the REFER still gets its answer.
+      rpc.notify('refer.reject', { id: arg.referId, rejection: { status: 481 } });
+    });
     rpc.handle('refer.progress', ({ id, status }: { id: string; status: number }) =>
       this.referProgress.get(id)?.(status),
     );

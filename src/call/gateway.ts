@@ -7,8 +7,7 @@ import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { LinkSession } from '../link/link-session.js';
-import { createDialect } from '../link/dialects/index.js';
+import type { DialectName } from '../link/dialects/dialect.js';
 import { LocalAgent } from '../link/local-agent/server.js';
 import { TelApiClient } from '../link/telapi-client.js';
 import { MediaClock } from '../media/media-clock.js';
@@ -20,6 +19,7 @@ import type { IncomingInvite, Rejection, SipEngine } from '../sip/engine.js';
 import { NativeSipEngine } from '../sip/engine-native.js';
 import { parseNameAddr } from '../sip/uri.js';
 import { Call, type CallOutcome } from './call.js';
+import { linkOpener, mediaDepsOf } from './call-config.js';
 import { CallWorkers, type CallCallbacks } from './call-workers.js';
 import type { LiveCall } from './live-call.js';
 import type { EgressRoute } from './transfer.js';
@@ -413,6 +413,7 @@ export class Gateway {
     };
     const egress = this.egressFor(endpoint, invite.callId);
     const linkFormat = linkFormatFor(endpoint, this.config);
+    const dialect = this.dialectFor(endpoint);
     if (this.workers) {
       const index = this.workers.pick(this.config.calls.overloadUtilization);
       if (index === undefined) {
@@ -420,7 +421,6 @@ export class Gateway {
         journal.ended(undefined, { refused: 'overloaded', status: 503 });
         return this.refuse(invite, 'overloaded', this.overloadRefusal(), route.dialed);
       }
-      const { name, url } = this.dialectFor(endpoint);
       const call = this.workers.place(
         index,
         invite,
@@ -429,7 +429,7 @@ export class Gateway {
           linkFormat,
           trace,
           egress: egress && withoutSlots(egress),
-          dialect: { name, url },
+          dialect,
           calls: this.config.calls,
         },
         egress,
@@ -444,13 +444,7 @@ export class Gateway {
       {
         clock: this.clock,
         ports: this.ports,
-        mediaAddress: this.config.media.advertisedHost ?? this.config.media.host,
-        strictSource: this.config.media.strictSource,
-        playoutMaxSeconds: this.config.media.playoutMaxSeconds,
-        jitterMinMs: this.config.media.jitterMinMs,
-        jitterMaxMs: this.config.media.jitterMaxMs,
-        playoutDelayMs: this.config.media.playoutDelayMs,
-        comfortNoise: this.config.media.comfortNoise,
+        ...mediaDepsOf(this.config.media),
         linkFormat,
         logger: this.logger,
         trace,
@@ -459,14 +453,7 @@ export class Gateway {
         placeCall: (request) => this.engine.invite(request),
         calls: this.config.calls,
         egress,
-        openLink: (events, bytesPerMs) =>
-          new LinkSession(telapi, events, {
-            ...this.dialectFor(endpoint),
-            connectTimeoutMs: this.config.telapi.timeoutMs,
-            resumeWindowMs: this.config.link.resumeWindowMs,
-            holdAudioBytes: this.config.link.holdAudioMs * bytesPerMs,
-            bytesPerMs,
-          }),
+        openLink: linkOpener(telapi, this.config, dialect),
       },
       callbacks.onClosed,
     );
@@ -499,15 +486,14 @@ export class Gateway {
   }
 
   /** The endpoint's link dialect, and where it connects when TelAPI does not say. */
-  private dialectFor(endpoint: CallEndpointConfig) {
+  private dialectFor(endpoint: CallEndpointConfig): { name: DialectName; url: string | undefined } {
     const link = endpoint.kind === 'phone' ? endpoint.link : undefined;
     const name = link?.dialect ?? 'telphi';
-    const { dialect, info } = createDialect(name);
-    const url: string | undefined =
+    const url =
       name === 'telphi'
         ? undefined
         : (link?.url ?? `${this.localAgent!.url.replace(/^http/, 'ws')}/${name}/${endpoint.id}`);
-    return { name, dialect, info, url };
+    return { name, url };
   }
 
   /** 503 with Retry-After, the Reason naming the event loop's utilization. */

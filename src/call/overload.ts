@@ -92,8 +92,7 @@ export class OverloadGuard {
       clock.wakeUps += load.wakeUps;
       clock.medianLateMs = Math.max(clock.medianLateMs, load.medianLateMs);
       clock.maxLateMs = Math.max(clock.maxLateMs, load.maxLateMs);
-      // A worker whose clock is idle has no audio to spoil: its last figure is stale.
-      if (load.wakeUps > 0) busiest = Math.max(busiest, load.utilization);
+      busiest = Math.max(busiest, load.utilization);
     }
     this.onLoad(clock, busiest);
   }

@@ -11,15 +11,21 @@ import net from 'node:net';
 /**
  * Addresses for send(): an IP literal (what SDP and latching give) is used at once. dgram's
  * default lookup hands even a literal to dns.lookup, which answers on the next tick, so every
- * RTP packet cost a deferred callback before it left.
+ * RTP packet cost a deferred callback before it left. The last literal is remembered: a gateway
+ * sends mostly to a few media servers, and isIP is a regular expression per packet.
  */
+let lastLiteral = { address: '', family: 0 };
 const lookupLiteral = ((
   hostname: string,
   options: dns.LookupOptions | number,
   callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
 ) => {
+  if (hostname === lastLiteral.address) return callback(null, hostname, lastLiteral.family);
   const literal = net.isIP(hostname);
-  if (literal) return callback(null, hostname, literal);
+  if (literal) {
+    lastLiteral = { address: hostname, family: literal };
+    return callback(null, hostname, literal);
+  }
   // dgram passes the socket's family as a number.
   const wanted = typeof options === 'number' ? { family: options } : options;
   dns.lookup(hostname, { ...wanted, all: false }, callback);
@@ -55,11 +61,6 @@ export class PortPool {
 
   get size(): number {
     return this.free.length + this.leased.size;
-  }
-
-  /** The RTP ports leased now, in lease order. */
-  get leasedPorts(): number[] {
-    return [...this.leased];
   }
 
   get available(): number {
