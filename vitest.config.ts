@@ -21,6 +21,7 @@ export default defineConfig({
     // and the gateway never compete for the two cores and timings stay meaningful.
     fileParallelism: false,
     pool: 'forks',
+    setupFiles: ['test/setup.ts'],
     reporters: ['default', new SummaryReporter()],
     projects: [
       { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'] } },

@@ -1,9 +1,9 @@
 /** Runs sipp as a real SIP peer: bounded by -m, -timeout and a kill timer. */
 import fs from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from './temp-dirs.js';
 import { runProcess, startProcess, type Finished, type Running } from './processes.js';
 
 const SCENARIOS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'scenarios');
@@ -22,8 +22,8 @@ export function sippPorts(): { sip: number; media: number } {
   return { sip: nextPort, media: nextPort + 4 };
 }
 
-export async function workDir(): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), 'telgate-test-'));
+export function workDir(): Promise<string> {
+  return tempDir();
 }
 
 /** Copies a scenario into `dir`, applying text substitutions; returns its path. */

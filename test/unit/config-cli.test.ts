@@ -1,11 +1,11 @@
 /** The config CLI and the JSON Schema, run as the real command on real folders. */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { configJsonSchema } from '../../src/routing/config-json-schema.js';
+import { tempDir } from '../helpers/temp-dirs.js';
 
 const run = promisify(execFile);
 const root = path.join(import.meta.dirname, '..', '..');
@@ -26,7 +26,7 @@ describe('telgate config', () => {
   });
 
   it('check: prints every problem as file: path: message and exits 1', async () => {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'telgate-cli-'));
+    const dir = await tempDir('telgate-cli-');
     await fs.writeFile(
       path.join(dir, 'numbers.yaml'),
       'baseNumbers:\n  - { number: "+15550100", extensions: true }\n  - { number: "0301234" }\n',
@@ -48,7 +48,7 @@ describe('telgate config', () => {
   });
 
   it('print: the resolved config with secrets shown as set or not, never their values', async () => {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'telgate-cli-'));
+    const dir = await tempDir('telgate-cli-');
     await fs.writeFile(
       path.join(dir, 'a.yaml'),
       'telapi: { url: "https://user:pw@telapi.example.com" }\nstate: { redis: { url: "redis://default:redispw@redis.example.com:6379" } }\ntrunks:\n  - id: out\n    outbound: { host: sbc.example.com, username: gw, passwordEnv: SBC_PASSWORD }\n',
@@ -75,7 +75,7 @@ describe('docs/config.md', () => {
   it('its multi-file example is a valid config', async () => {
     const text = await fs.readFile(path.join(root, 'docs', 'config.md'), 'utf8');
     const block = text.slice(text.lastIndexOf('```yaml') + 7, text.lastIndexOf('```'));
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'telgate-doc-'));
+    const dir = await tempDir('telgate-doc-');
     const parts = block.split(/^# (\S+)\n/m);
     for (let i = 1; i < parts.length; i += 2) {
       await fs.writeFile(path.join(dir, parts[i]), parts[i + 1]);

@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, validateConfig } from '../../src/routing/config-load.js';
 import { dialedNumber } from '../../src/routing/number.js';
 import { Router } from '../../src/routing/resolve.js';
+import { tempDir } from '../helpers/temp-dirs.js';
 
 const live = { id: 'flow-1', publishedVersion: 3 };
 const base = {
@@ -208,7 +208,7 @@ describe('config validation', () => {
   });
 
   it('names the file a problem comes from when loading a folder', async () => {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'telgate-cfg-'));
+    const dir = await tempDir('telgate-cfg-');
     await fs.writeFile(
       path.join(dir, 'a.yaml'),
       'baseNumbers:\n  - number: "+15550100"\n    extensions: true\n',

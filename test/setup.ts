@@ -1,0 +1,5 @@
+/** Runs before every test file: what each file's tests leave behind is cleared after them. */
+import { afterAll } from 'vitest';
+import { removeTempDirs } from './helpers/temp-dirs.js';
+
+afterAll(removeTempDirs);
