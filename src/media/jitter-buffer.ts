@@ -12,14 +12,29 @@
  * oldest first, and a second without underrun lowers the target again: delay follows the
  * network's jitter both ways. A new SSRC, a marker bit after an underrun (a new talkspurt), or a
  * jump of more than MAX_JUMP packets start the stream over.
+ *
+ * Packets live in a ring of slots indexed by sequence number, sized for the largest delay at the
+ * shortest packet time, each slot keeping its payload storage: a packet costs one copy and no
+ * allocation. A packet further ahead than the ring reaches moves the stream on: what lies
+ * before it is dropped rather than concealed one packet at a time in a burst.
  */
 
 export interface JitterPacket {
   /** Extended (unwrapped) sequence number. */
+  readonly sequence: number;
+  readonly timestamp: number;
+  readonly marker: boolean;
+  /** A copy of the payload (the datagram's buffer is not kept), valid until the next push. */
+  readonly payload: Buffer;
+}
+
+/** One place of the ring; `payload` is a view of `storage`, remade only when the size changes. */
+interface Slot {
+  held: boolean;
   sequence: number;
   timestamp: number;
   marker: boolean;
-  /** A copy of the payload: the datagram's buffer is not kept. */
+  storage: Buffer;
   payload: Buffer;
 }
 
@@ -53,9 +68,21 @@ export interface JitterStats {
 const MAX_JUMP = 500;
 /** Reads (packet times) over which the delay is judged too high or stable. */
 const WINDOW_READS = 50;
+/** The shortest packet time the ring is sized for. */
+const SHORTEST_PACKET_MS = 10;
+
+function slotsFor(maxMs: number): number {
+  const needed = Math.ceil(maxMs / SHORTEST_PACKET_MS) + 3;
+  let slots = 8;
+  while (slots < needed) slots *= 2;
+  return slots;
+}
 
 export class JitterBuffer {
-  private readonly packets = new Map<number, JitterPacket>();
+  private readonly slots: Slot[];
+  private readonly mask: number;
+  /** Packets held. */
+  private count = 0;
   private ssrc: number | undefined;
   private highest = -1;
   private next = -1;
@@ -78,6 +105,17 @@ export class JitterBuffer {
         `jitter buffer needs 0 < minMs ≤ maxMs, got ${options.minMs}–${options.maxMs}`,
       );
     }
+    const slots = slotsFor(options.maxMs);
+    this.mask = slots - 1;
+    const empty = Buffer.alloc(0);
+    this.slots = Array.from({ length: slots }, () => ({
+      held: false,
+      sequence: -1,
+      timestamp: 0,
+      marker: false,
+      storage: empty,
+      payload: empty,
+    }));
     this.packetMs = options.packetMs ?? 20;
     this.targetMs = options.minMs;
     this.stats = {
@@ -95,7 +133,7 @@ export class JitterBuffer {
   }
 
   get depthMs(): number {
-    return this.packets.size * this.packetMs;
+    return this.count * this.packetMs;
   }
 
   /** Duration of one packet, as the stream's timestamps show it. */
@@ -122,7 +160,7 @@ export class JitterBuffer {
       sequence = this.extend(sequence16);
     }
     // After an underrun, a marker starts a new talkspurt: what was missing was silence.
-    if (marker && !this.playing && this.packets.size === 0 && this.next >= 0) this.next = sequence;
+    if (marker && !this.playing && this.count === 0 && this.next >= 0) this.next = sequence;
     if (this.next >= 0 && sequence < this.next) {
       // Before play-out begins, an earlier packet simply becomes the first.
       if (this.begun) {
@@ -132,16 +170,27 @@ export class JitterBuffer {
         this.setTarget(this.targetMs + this.packetMs);
         return;
       }
+      if (this.highest - sequence > this.mask) {
+        this.stats.dropped++; // too far behind what is held to share the ring with it
+        return;
+      }
       this.next = sequence;
     }
-    if (this.packets.has(sequence)) {
+    const slot = this.slots[sequence & this.mask];
+    if (slot.held && slot.sequence === sequence) {
       this.stats.duplicates++;
       return;
     }
     this.learnPacketTime(sequence, timestamp);
     if (sequence > this.highest) this.highest = sequence;
     if (this.next < 0) this.next = sequence;
-    this.packets.set(sequence, { sequence, timestamp, marker, payload: Buffer.from(payload) });
+    if (sequence - this.next > this.mask) {
+      // Beyond the ring's reach of the next packet: the stream moves on to fit this one, and
+      // plays on from the oldest packet still held (what is missing between is not concealed).
+      while (sequence - this.next > this.mask) this.discard(this.next++);
+      while (this.next < sequence && !this.held(this.next)) this.next++;
+    }
+    this.store(slot, sequence, timestamp, marker, payload);
     // Bounded: beyond the largest delay, the oldest packets go.
     while (this.depthMs > this.options.maxMs + this.packetMs) this.dropOldest();
     this.stats.depthMs = this.depthMs;
@@ -152,7 +201,7 @@ export class JitterBuffer {
    * while this holds; the clock reads (and conceals) only when the next one is overdue.
    */
   get ready(): boolean {
-    return this.packets.size > 0 && this.depthMs > this.targetMs;
+    return this.count > 0 && this.depthMs > this.targetMs;
   }
 
   /**
@@ -160,26 +209,27 @@ export class JitterBuffer {
    * packet, whose forward error correction may rebuild it.
    */
   peek(): JitterPacket | undefined {
-    return this.playing ? this.packets.get(this.next) : undefined;
+    return this.playing ? this.held(this.next) : undefined;
   }
 
   /** The next packet to play, `lost` (conceal one packet), or `empty` (underrun). */
   read(): JitterRead {
     if (!this.playing) {
-      if (this.packets.size === 0 || this.depthMs < this.targetMs) return 'empty';
+      if (this.count === 0 || this.depthMs < this.targetMs) return 'empty';
       this.playing = true;
     }
     this.adapt();
-    const packet = this.packets.get(this.next);
+    const packet = this.held(this.next);
     if (packet) {
-      this.packets.delete(this.next);
+      packet.held = false;
+      this.count--;
       this.next++;
       this.begun = true;
       this.stats.played++;
       this.stats.depthMs = this.depthMs;
       return packet;
     }
-    if (this.packets.size > 0) {
+    if (this.count > 0) {
       this.next++;
       this.stats.lost++;
       return 'lost';
@@ -212,13 +262,46 @@ export class JitterBuffer {
     this.stats.targetMs = this.targetMs;
   }
 
-  private dropOldest(): void {
-    let oldest = Infinity;
-    for (const sequence of this.packets.keys()) if (sequence < oldest) oldest = sequence;
-    if (oldest === Infinity) return;
-    this.packets.delete(oldest);
-    this.next = oldest + 1;
+  private held(sequence: number): Slot | undefined {
+    const slot = this.slots[sequence & this.mask];
+    return slot.held && slot.sequence === sequence ? slot : undefined;
+  }
+
+  private store(
+    slot: Slot,
+    sequence: number,
+    timestamp: number,
+    marker: boolean,
+    payload: Buffer,
+  ): void {
+    if (slot.payload.length !== payload.length) {
+      if (slot.storage.length < payload.length) slot.storage = Buffer.alloc(payload.length);
+      slot.payload = slot.storage.subarray(0, payload.length);
+    }
+    payload.copy(slot.payload);
+    slot.held = true;
+    slot.sequence = sequence;
+    slot.timestamp = timestamp;
+    slot.marker = marker;
+    this.count++;
+  }
+
+  /** Drops the packet `sequence` if it is held. */
+  private discard(sequence: number): void {
+    const slot = this.held(sequence);
+    if (!slot) return;
+    slot.held = false;
+    this.count--;
     this.stats.dropped++;
+  }
+
+  /** Held packets all lie from `next` on, within the ring's reach: the first held is the oldest. */
+  private dropOldest(): void {
+    if (this.count === 0) return;
+    let sequence = this.next;
+    while (!this.held(sequence)) sequence++;
+    this.discard(sequence);
+    this.next = sequence + 1;
   }
 
   /** RFC 3550 A.1: the sequence number nearest to the highest seen, across the wrap. */
@@ -240,7 +323,8 @@ export class JitterBuffer {
   }
 
   private restart(): void {
-    this.packets.clear();
+    for (const slot of this.slots) slot.held = false;
+    this.count = 0;
     this.highest = -1;
     this.next = -1;
     this.playing = false;

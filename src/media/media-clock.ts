@@ -49,9 +49,34 @@ const LOAD_WINDOW_MS = 1000;
 /** Wake-ups kept per window: one per millisecond at most, as ticks fall on whole ones. */
 const MAX_WAKE_UPS = LOAD_WINDOW_MS + 24;
 
+/** A subscriber's place in the schedule: a node of its due millisecond's bucket. */
+interface Entry {
+  readonly subscriber: Tickable;
+  /** Its due millisecond; -1 while its tick runs. */
+  at: number;
+  /** Cleared by remove(): the node is dropped when its bucket runs. */
+  live: boolean;
+  next: Entry | null;
+}
+
+/**
+ * A millisecond's subscribers, in the order they were put there. Plain linked nodes rather than
+ * a Set: a Set that fills and empties every period rehashes each time, on the hot path.
+ */
+interface Bucket {
+  head: Entry | null;
+  tail: Entry | null;
+  /** Live entries. */
+  size: number;
+}
+
 export class MediaClock {
-  private readonly due = new Map<Tickable, number>();
-  private readonly buckets: Array<Set<Tickable>> = Array.from({ length: RING }, () => new Set());
+  private readonly entries = new Map<Tickable, Entry>();
+  private readonly buckets: Bucket[] = Array.from({ length: RING }, () => ({
+    head: null,
+    tail: null,
+    size: 0,
+  }));
   private timer: NodeJS.Timeout | undefined;
   private armedFor = -1;
   private readonly origin = performance.now();
@@ -67,27 +92,30 @@ export class MediaClock {
 
   /** Starts ticking `subscriber` within the next period, at the least busy millisecond. */
   add(subscriber: Tickable): void {
-    if (this.due.has(subscriber)) return;
-    if (this.due.size === 0) this.start();
+    if (this.entries.has(subscriber)) return;
+    if (this.entries.size === 0) this.start();
     const now = Math.max(this.processed, this.nowMs());
     let best = now + 1;
     for (let at = now + 1; at <= now + this.periodMs; at++) {
       if (this.buckets[at % RING].size < this.buckets[best % RING].size) best = at;
     }
-    this.put(subscriber, best);
+    const entry: Entry = { subscriber, at: best, live: true, next: null };
+    this.entries.set(subscriber, entry);
+    this.put(entry, best);
     this.arm();
   }
 
   remove(subscriber: Tickable): void {
-    const at = this.due.get(subscriber);
-    if (at === undefined) return;
-    this.buckets[at % RING].delete(subscriber);
-    this.due.delete(subscriber);
-    if (this.due.size === 0) this.stop();
+    const entry = this.entries.get(subscriber);
+    if (!entry) return;
+    entry.live = false;
+    if (entry.at >= 0) this.buckets[entry.at % RING].size--;
+    this.entries.delete(subscriber);
+    if (this.entries.size === 0) this.stop();
   }
 
   get size(): number {
-    return this.due.size;
+    return this.entries.size;
   }
 
   get running(): boolean {
@@ -103,9 +131,14 @@ export class MediaClock {
     return Math.floor(this.elapsedMs());
   }
 
-  private put(subscriber: Tickable, at: number): void {
-    this.due.set(subscriber, at);
-    this.buckets[at % RING].add(subscriber);
+  private put(entry: Entry, at: number): void {
+    entry.at = at;
+    entry.next = null;
+    const bucket = this.buckets[at % RING];
+    if (bucket.tail) bucket.tail.next = entry;
+    else bucket.head = entry;
+    bucket.tail = entry;
+    bucket.size++;
   }
 
   /** From idle: the schedule resumes at the present (the time origin itself never moves). */
@@ -116,6 +149,8 @@ export class MediaClock {
   }
 
   private stop(): void {
+    // Removed entries wait in their buckets until these run: dropped now, with what they hold.
+    this.emptyBuckets();
     clearTimeout(this.timer);
     this.timer = undefined;
     this.armedFor = -1;
@@ -164,27 +199,44 @@ export class MediaClock {
     while (this.processed < now) {
       const at = ++this.processed;
       const bucket = this.buckets[at % RING];
-      if (bucket.size === 0) continue;
-      // Safe while iterating: a tick's next bucket is never this one (delays are below RING).
-      for (const subscriber of bucket) {
-        if (this.due.get(subscriber) !== at) continue;
-        bucket.delete(subscriber);
-        const asked = subscriber.onTick(at);
-        if (!this.due.has(subscriber)) continue; // removed itself during its tick
-        const delay = Math.min(MAX_DELAY_MS, Math.max(1, Math.ceil(asked ?? this.periodMs)));
-        this.put(subscriber, at + delay);
+      // The bucket is taken whole: a tick's next bucket is never this one (delays are below
+      // RING), and an entry removed meanwhile is skipped as its turn comes.
+      let entry = bucket.head;
+      bucket.head = bucket.tail = null;
+      while (entry) {
+        const following = entry.next;
+        if (entry.live) {
+          bucket.size--;
+          entry.at = -1; // off the schedule while it ticks
+          const asked = entry.subscriber.onTick(at);
+          if (entry.live) {
+            const delay = Math.min(MAX_DELAY_MS, Math.max(1, Math.ceil(asked ?? this.periodMs)));
+            this.put(entry, at + delay);
+          }
+        }
+        entry = following;
       }
     }
-    if (this.due.size) this.arm();
+    if (this.entries.size) this.arm();
   }
 
   /** After a long stall: every subscriber's next tick moves, a whole number of periods on. */
   private skipTo(at: number): void {
-    for (const [subscriber, due] of this.due) {
-      if (due > at) continue;
-      this.buckets[due % RING].delete(subscriber);
-      this.put(subscriber, due + Math.ceil((at + 1 - due) / this.periodMs) * this.periodMs);
+    this.emptyBuckets();
+    for (const entry of this.entries.values()) {
+      const due = entry.at;
+      this.put(
+        entry,
+        due > at ? due : due + Math.ceil((at + 1 - due) / this.periodMs) * this.periodMs,
+      );
     }
     this.processed = at;
+  }
+
+  private emptyBuckets(): void {
+    for (const bucket of this.buckets) {
+      bucket.head = bucket.tail = null;
+      bucket.size = 0;
+    }
   }
 }

@@ -7,7 +7,7 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { Capture } from '../helpers/capture.js';
-import { BASE, gatewayForFile, PUBLISHED } from '../helpers/gateway.js';
+import { BASE, callsClosed, gatewayForFile, PUBLISHED } from '../helpers/gateway.js';
 import { dominantFrequency, snrDb } from '../helpers/audio.js';
 import { peerOpusPackets } from '../helpers/opus-peer.js';
 import { newRtpHeader, readRtpHeader } from '../../src/media/rtp-packet.js';
@@ -487,6 +487,8 @@ describe('a slow agent', () => {
       clearInterval(caller);
       socket.close();
     });
+    // The caller saw the BYE; the call's count arrives as it closes (from its worker).
+    await callsClosed(gw.current.gateway);
     const stats = gw.current.gateway.stats();
     expect(stats.framesDroppedToAgents - before).toBeGreaterThan(100);
     // The caller's side never stalled: telgate's packets every 20 ms to the end.

@@ -100,6 +100,36 @@ describe('jitter buffer', () => {
     expect(jb.depthMs).toBeLessThanOrEqual(120);
   });
 
+  it('moves on past a gap wider than it holds instead of concealing it packet by packet', () => {
+    const jb = buffer(20, 200); // a ring of 32 packets
+    push(jb, 0);
+    push(jb, 1);
+    expect(label(jb.read())).toBe(0);
+    push(jb, 100); // 2 s on: 1 is too old to share the ring with it, 2–99 never come
+    push(jb, 101);
+    expect([label(jb.read()), label(jb.read())]).toEqual([100, 101]);
+    expect(jb.stats).toMatchObject({ lost: 0, dropped: 1 });
+    expect(jb.stats.resets).toBe(0);
+  });
+
+  it('keeps payloads apart across many turns of its ring, sizes changing', () => {
+    const jb = buffer(20, 200);
+    const seen: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const size = 1 + (i % 7) * 40;
+      jb.push(1, i & 0xffff, i * 160, false, Buffer.alloc(size, i & 0xff));
+      const read = jb.read();
+      if (typeof read !== 'string') {
+        const index = read.timestamp / 160;
+        expect(read.payload.length).toBe(1 + (index % 7) * 40);
+        expect(read.payload.every((b) => b === (index & 0xff))).toBe(true);
+        seen.push(index);
+      }
+    }
+    expect(seen.length).toBeGreaterThan(290);
+    expect(seen.every((s, k) => k === 0 || s === seen[k - 1] + 1)).toBe(true);
+  });
+
   it('refuses a nonsensical range', () => {
     expect(() => buffer(100, 50)).toThrow(/minMs/);
   });
