@@ -46,8 +46,11 @@ interface Span {
   arrivedAt: number;
 }
 
-/** The ring's first size; it grows (doubling) up to the queue's capacity. */
-const INITIAL_SECONDS = 2;
+/**
+ * The ring's first size; it grows (doubling) up to the queue's capacity. Half a second holds a
+ * streaming agent's lead; a faster-than-real-time one grows it once or twice.
+ */
+const INITIAL_SECONDS = 0.5;
 /** Marks kept at most: an agent flooding marks gets the oldest reported as cleared. */
 const MAX_MARKS = 1000;
 /** Pulls (20 ms each) over which the waits of a stream are judged. */

@@ -176,26 +176,26 @@ describe('playout queue', () => {
     expect(q.underruns).toBe(1);
   });
 
-  it('starts its ring at 2 s and grows it as audio is queued, order kept across the wrap', () => {
+  it('starts its ring at 0.5 s and grows it as audio is queued, order kept across the wrap', () => {
     const q = new PlayoutQueue(60 * 8000, 8000);
-    expect(q.allocatedSamples).toBe(16000);
+    expect(q.allocatedSamples).toBe(4000);
     const chunk = (from: number, n: number) => {
       const b = Buffer.alloc(n * 2);
       for (let i = 0; i < n; i++) b.writeInt16LE((from + i) % 30000, i * 2);
       return b;
     };
-    // Wrap the 2 s ring first, so growing must unwrap it.
-    q.pushPcm16le(chunk(0, 12000));
-    const out = new Int16Array(10000);
+    // Wrap the 0.5 s ring first, so growing must unwrap it.
+    q.pushPcm16le(chunk(0, 3000));
+    const out = new Int16Array(2500);
     q.pull(out);
-    q.pushPcm16le(chunk(12000, 12000)); // 14000 queued, wrapped
+    q.pushPcm16le(chunk(3000, 3000)); // 3500 queued, wrapped
+    expect(q.allocatedSamples).toBe(4000);
+    q.pushPcm16le(chunk(6000, 7500)); // 11000 queued: 4000 → 8000 → 16000
     expect(q.allocatedSamples).toBe(16000);
-    q.pushPcm16le(chunk(24000, 30000)); // 44000 queued: 16000 → 32000 → 64000
-    expect(q.allocatedSamples).toBe(64000);
-    expect(q.queuedSamples).toBe(44000);
-    const all = new Int16Array(44000);
-    expect(q.pull(all)).toBe(44000);
-    expect(all.every((v, i) => v === (10000 + i) % 30000)).toBe(true);
+    expect(q.queuedSamples).toBe(11000);
+    const all = new Int16Array(11000);
+    expect(q.pull(all)).toBe(11000);
+    expect(all.every((v, i) => v === (2500 + i) % 30000)).toBe(true);
     // Never beyond the capacity: what does not fit is dropped.
     for (let i = 0; i < 31; i++) q.pushPcm16le(chunk(0, 16000));
     expect(q.allocatedSamples).toBe(60 * 8000);
