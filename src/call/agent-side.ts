@@ -51,6 +51,42 @@ export interface AgentSideDeps {
   openLink(events: LinkEvents, bytesPerMs: number): LinkSession;
 }
 
+/** The call's settings an agent side is made from, the same for every kind of call. */
+export interface AgentSideSettings {
+  clock: MediaClock;
+  linkFormat: LinkFormat;
+  playoutMaxSeconds: number;
+  playoutDelayMs: number;
+  calls: { qualityIntervalSeconds: number };
+  openLink: AgentSideDeps['openLink'];
+}
+
+export class ProvisioningTimeout extends Error {
+  constructor(ms: number) {
+    super(`no agent session within ${ms} ms`);
+  }
+}
+
+/** The agent side of a call with `settings`, logging to the call's `log`. */
+export function agentSideFor(
+  settings: AgentSideSettings,
+  log: Logger,
+  events: AgentSideEvents,
+): AgentSide {
+  return new AgentSide(
+    {
+      clock: settings.clock,
+      linkFormat: settings.linkFormat,
+      playoutMaxSeconds: settings.playoutMaxSeconds,
+      playoutDelayMs: settings.playoutDelayMs,
+      qualityIntervalSeconds: settings.calls.qualityIntervalSeconds,
+      log,
+      openLink: settings.openLink,
+    },
+    events,
+  );
+}
+
 export class AgentSide implements LegPeer {
   readonly playout: AgentPlayout;
   private link: LinkSession | undefined;
@@ -120,6 +156,33 @@ export class AgentSide implements LegPeer {
     return link.open(request);
   }
 
+  /** open(), failing with ProvisioningTimeout past `timeoutMs`. */
+  async openWithin(request: CreateSessionRequest, timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.open(request),
+        new Promise((_resolve, reject) => {
+          timer = setTimeout(() => reject(new ProvisioningTimeout(timeoutMs)), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The call is up: tells the agent its facts, the link audio and the leg's codec chain. */
+  startSession(call: { callId: string; endpointId: string; from: string; to: string }): void {
+    this.send({
+      type: 'session.start',
+      sessionId: this.sessionId ?? '',
+      ...call,
+      audio: { format: this.linkFormat, sampleRate: this.linkRate, channels: 1, frameMs: 20 },
+      codec: this.leg?.codec ?? '',
+      chain: this.leg?.describe() ?? '',
+    });
+  }
+
   send(message: GatewayMessage): void {
     this.link?.send(message);
   }
@@ -171,6 +234,7 @@ export class AgentSide implements LegPeer {
         return this.playout.queue.mark(message.name);
       case 'clear': {
         const report = this.playout.queue.clear();
+        this.leg?.clear?.();
         this.send({ type: 'playback.cleared', ...report });
         for (const name of report.marks) this.send({ type: 'mark', name, status: 'cleared' });
         return;

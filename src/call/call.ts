@@ -26,20 +26,14 @@ import type {
   SipDialog,
 } from '../sip/engine.js';
 import { parseNameAddr } from '../sip/uri.js';
-import { AgentSide } from './agent-side.js';
-import type { LiveCall } from './live-call.js';
+import { agentSideFor, ProvisioningTimeout, type AgentSide } from './agent-side.js';
+import { expiredTimer, type LiveCall } from './live-call.js';
 import { RtpCallerLeg } from './caller-leg-rtp.js';
 import { SessionDescription } from './session-description.js';
 import { TransferController, type EgressRoute } from './transfer.js';
 import type { TraceContext } from './trace-context.js';
 import { byeReason, rejectionFor, type EndCause, type RefusalCause } from './failure.js';
 import type { CallQuality } from '../link/protocol.js';
-
-class ProvisioningTimeout extends Error {
-  constructor(ms: number) {
-    super(`no agent session within ${ms} ms`);
-  }
-}
 
 if (os.endianness() !== 'LE')
   throw new Error('telgate moves slin audio as native Int16: little-endian hosts only');
@@ -102,28 +96,17 @@ export class Call implements LiveCall {
       traceId: deps.trace.traceId,
       spanId: deps.trace.spanId,
     });
-    this.agent = new AgentSide(
-      {
-        clock: deps.clock,
-        linkFormat: deps.linkFormat,
-        playoutMaxSeconds: deps.playoutMaxSeconds,
-        playoutDelayMs: deps.playoutDelayMs,
-        qualityIntervalSeconds: deps.calls.qualityIntervalSeconds,
-        log: this.log,
-        openLink: deps.openLink,
+    this.agent = agentSideFor(deps, this.log, {
+      onHangup: (reason) => void this.end('agent-hangup', reason),
+      onTransfer: (request) => {
+        if (request.type === 'transfer') {
+          if (!this.closed) void this.transfer.start(request);
+        } else if (request.type === 'transfer.complete') this.transfer.complete();
+        else this.transfer.cancel();
       },
-      {
-        onHangup: (reason) => void this.end('agent-hangup', reason),
-        onTransfer: (request) => {
-          if (request.type === 'transfer') {
-            if (!this.closed) void this.transfer.start(request);
-          } else if (request.type === 'transfer.complete') this.transfer.complete();
-          else this.transfer.cancel();
-        },
-        onLinkLost: (detail) => void this.end('link-lost', detail),
-        onSecond: () => this.checkTimers(),
-      },
-    );
+      onLinkLost: (detail) => void this.end('link-lost', detail),
+      onSecond: () => this.checkTimers(),
+    });
     this.sdp = new SessionDescription(
       endpoint.codecs,
       deps.mediaAddress,
@@ -247,11 +230,9 @@ export class Call implements LiveCall {
       this.agent.playout.ringback = true;
       leg.start();
     }
-    const timeout = this.deps.calls.provisioningTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        this.agent.open({
+      await this.agent.openWithin(
+        {
           endpointId: this.endpoint.id,
           mode: 'voice_conversation',
           callId: this.invite.callId,
@@ -259,17 +240,13 @@ export class Call implements LiveCall {
           to: this.invite.to,
           traceId: this.deps.trace.traceId,
           parentSpanId: this.deps.trace.spanId,
-        }),
-        new Promise((_resolve, reject) => {
-          timer = setTimeout(() => reject(new ProvisioningTimeout(timeout)), timeout);
-        }),
-      ]);
+        },
+        this.deps.calls.provisioningTimeoutMs,
+      );
     } catch (err) {
       if (err instanceof ProvisioningTimeout)
         return this.refuse('provisioning-timeout', err.message);
       return this.refuse('link-unavailable', (err as Error).message);
-    } finally {
-      clearTimeout(timer);
     }
     if (this.closed) return;
     this.agent.playout.ringback = false;
@@ -287,21 +264,11 @@ export class Call implements LiveCall {
       if (!answered) return void this.end('no-usable-answer');
       leg.applyPlan(answered);
     }
-    this.agent.send({
-      type: 'session.start',
-      sessionId: this.agent.sessionId ?? '',
+    this.agent.startSession({
       callId: this.invite.callId,
       endpointId: this.endpoint.id,
       from: this.invite.from,
       to: this.invite.to,
-      audio: {
-        format: this.agent.linkFormat,
-        sampleRate: this.agent.linkRate,
-        channels: 1,
-        frameMs: 20,
-      },
-      codec: leg.codec!,
-      chain: leg.describe(),
     });
     leg.start();
     this.deps.onAnswered(this);
@@ -387,13 +354,13 @@ export class Call implements LiveCall {
   private checkTimers(): void {
     if (!this.answeredAt || this.closed) return;
     const now = Date.now();
-    const calls = this.deps.calls;
-    if (now - this.answeredAt >= calls.maxDurationSeconds * 1000) {
-      return void this.end('max-duration', `${calls.maxDurationSeconds} s`);
-    }
-    if ((this.leg?.silentForMs(now) ?? 0) >= calls.mediaTimeoutSeconds * 1000) {
-      return void this.end('media-timeout', `none for ${calls.mediaTimeoutSeconds} s`);
-    }
+    const expired = expiredTimer(
+      this.answeredAt,
+      this.leg?.silentForMs(now) ?? 0,
+      this.deps.calls,
+      now,
+    );
+    if (expired) void this.end(expired.cause, expired.detail);
   }
 
   /** What the caller's stream looks like: loss, jitter, concealment, and RTCP's view. */

@@ -12,8 +12,8 @@ import type { AgentPlayout } from './agent-playout.js';
 /** What a leg reports of the caller's stream (the link's own drops are the agent side's). */
 export type LegQuality = Omit<CallQuality, 'framesDroppedToAgent'>;
 
-/** The quality of a stream nothing has been heard on yet. */
-export const NO_QUALITY: CallQuality = {
+/** A leg's quality with nothing heard, lost or buffered. */
+export const NO_LEG_QUALITY: LegQuality = {
   packetsReceived: 0,
   packetsLost: 0,
   lossPercent: 0,
@@ -22,8 +22,10 @@ export const NO_QUALITY: CallQuality = {
   concealedMs: 0,
   recoveredMs: 0,
   jitterBufferMs: 0,
-  framesDroppedToAgent: 0,
 };
+
+/** The quality of a stream nothing has been heard on yet. */
+export const NO_QUALITY: CallQuality = { ...NO_LEG_QUALITY, framesDroppedToAgent: 0 };
 
 /** The agent side as a leg sees it. */
 export interface LegPeer {
@@ -40,6 +42,8 @@ export interface LegPeer {
 export interface CallerLeg {
   /** Starts the leg's clock: the caller hears the peer's playout (ringback, then the agent). */
   start(): void;
+  /** The agent cleared its playout: a leg whose far end buffers audio drops it there too. */
+  clear?(): void;
   /** Sends digits to the caller; false when the leg cannot (no telephone-event negotiated). */
   sendDtmf(digits: string, durationMs: number): boolean;
   /** The caller's codec as `PCMU/8000`, once negotiated. */

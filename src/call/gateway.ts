@@ -14,12 +14,15 @@ import { MediaClock } from '../media/media-clock.js';
 import { PortPool } from '../media/port-pool.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
 import type { CallEndpointConfig } from '../routing/config-parts.js';
-import { linkFormatFor, Router } from '../routing/resolve.js';
+import { agentLinkFormat, linkFormatFor, Router } from '../routing/resolve.js';
 import type { IncomingInvite, Rejection, SipEngine } from '../sip/engine.js';
 import { NativeSipEngine } from '../sip/engine-native.js';
 import { parseNameAddr } from '../sip/uri.js';
 import { Call, type CallOutcome } from './call.js';
 import { linkOpener, mediaDepsOf } from './call-config.js';
+import type { StreamWire } from './caller-leg-stream.js';
+import { ProviderServer } from './provider-server.js';
+import { StreamCall, type StreamCallFacts } from './stream-call.js';
 import { CallWorkers, type CallCallbacks } from './call-workers.js';
 import type { LiveCall } from './live-call.js';
 import type { EgressRoute } from './transfer.js';
@@ -82,6 +85,10 @@ export class Gateway {
   private readonly calls = new Map<LiveCall, true>();
   /** The call worker threads (media.workers above 1); without them calls run on this thread. */
   private workers: CallWorkers | undefined;
+  /** Cloud telephony providers' webhooks and media streams (`telephony`), when configured. */
+  private providers: ProviderServer | undefined;
+  /** Where the provider server listens, once started. */
+  providerAddress: { host: string; port: number } | undefined;
   readonly store: StateStore;
   readonly metrics: Metrics;
   private instance = '';
@@ -190,10 +197,21 @@ export class Gateway {
         await this.workers.start();
       }
       await this.engine.start();
+      if (this.config.telephony) {
+        this.providers = new ProviderServer({
+          config: () => this.config,
+          env: this.env,
+          logger: this.logger,
+          refusal: (provider) => this.providerRefusal(provider),
+          startCall: (facts, wire, end) => this.startStreamCall(facts, wire, end),
+        });
+        this.providerAddress = await this.providers.listen();
+      }
       this.instance =
         this.config.state.instanceId ?? `${os.hostname()}-${this.engine.listenAddress.port}`;
       if (this.store instanceof RedisStore) await this.store.start();
     } catch (err) {
+      await this.providers?.close();
       await this.workers?.stop();
       await this.engine.stop();
       await this.localAgent?.close();
@@ -290,6 +308,7 @@ export class Gateway {
     let bound: NodeJS.Timeout | undefined;
     await Promise.race([byes, new Promise((r) => (bound = setTimeout(r, STOP_BYE_WAIT_MS)))]);
     clearTimeout(bound);
+    await this.providers?.close();
     await this.workers?.stop();
     await this.engine.stop();
     await this.localAgent?.close();
@@ -485,14 +504,66 @@ export class Gateway {
     };
   }
 
+  /** Why a new call through `provider` is refused now, if it is. */
+  private providerRefusal(provider: string): string | undefined {
+    const why = this.unavailable();
+    if (why) return REFUSALS[why.cause].text;
+    const max = provider === 'twilio' ? (this.config.telephony?.twilio?.maxConcurrent ?? 0) : 0;
+    const live = [...this.calls.keys()].filter(
+      (c) => c instanceof StreamCall && c.provider === provider,
+    ).length;
+    return max > 0 && live >= max ? `${provider} max_concurrent ${max} reached` : undefined;
+  }
+
+  /**
+   * A provider's stream has begun: its call runs on this thread (the stream's socket is this
+   * thread's), with its agent's link settings.
+   */
+  private startStreamCall(
+    facts: StreamCallFacts,
+    wire: StreamWire,
+    end: { hangUp(): Promise<void>; closeStream(): void },
+  ): StreamCall {
+    const agent = this.config.agents.find((a) => a.name === facts.agent);
+    const linkFormat = agent ? agentLinkFormat(agent, this.config) : 'slin';
+    const dialect = this.dialectOf(agent?.link, facts.agent);
+    const call = new StreamCall(
+      facts,
+      wire,
+      {
+        clock: this.clock,
+        linkFormat,
+        playoutMaxSeconds: this.config.media.playoutMaxSeconds,
+        playoutDelayMs: this.config.media.playoutDelayMs,
+        calls: this.config.calls,
+        logger: this.logger,
+        openLink: linkOpener(this.telapi!, this.config, dialect),
+        hangUp: end.hangUp,
+        closeStream: end.closeStream,
+        onAnswered: (c) => this.events.emit('answered', c.callId, undefined),
+      },
+      (c, outcome) => this.onCallClosed(c, outcome),
+    );
+    this.calls.set(call, true);
+    void call.start();
+    return call;
+  }
+
   /** The endpoint's link dialect, and where it connects when TelAPI does not say. */
   private dialectFor(endpoint: CallEndpointConfig): { name: DialectName; url: string | undefined } {
-    const link = endpoint.kind === 'phone' ? endpoint.link : undefined;
+    return this.dialectOf(endpoint.kind === 'phone' ? endpoint.link : undefined, endpoint.id);
+  }
+
+  /** A link's dialect and URL (the local agent's for a dialect without one) for endpoint `id`. */
+  private dialectOf(
+    link: { dialect: DialectName; url?: string } | undefined,
+    id: string,
+  ): { name: DialectName; url: string | undefined } {
     const name = link?.dialect ?? 'telphi';
     const url =
       name === 'telphi'
         ? undefined
-        : (link?.url ?? `${this.localAgent!.url.replace(/^http/, 'ws')}/${name}/${endpoint.id}`);
+        : (link?.url ?? `${this.localAgent!.url.replace(/^http/, 'ws')}/${name}/${id}`);
     return { name, url };
   }
 

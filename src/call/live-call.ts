@@ -19,3 +19,22 @@ export interface LiveCall {
   /** Ends the call (BYE, or a refusal while unanswered); resolves when the BYE is done. */
   end(cause: EndCause, detail?: string): Promise<void>;
 }
+
+/**
+ * The call timer that has run out for a call answered at `answeredAt` whose caller has been
+ * silent `silentForMs`, if one has: its maximum duration, or the media timeout.
+ */
+export function expiredTimer(
+  answeredAt: number,
+  silentForMs: number,
+  calls: { maxDurationSeconds: number; mediaTimeoutSeconds: number },
+  now = Date.now(),
+): { cause: EndCause; detail: string } | undefined {
+  if (now - answeredAt >= calls.maxDurationSeconds * 1000) {
+    return { cause: 'max-duration', detail: `${calls.maxDurationSeconds} s` };
+  }
+  if (silentForMs >= calls.mediaTimeoutSeconds * 1000) {
+    return { cause: 'media-timeout', detail: `none for ${calls.mediaTimeoutSeconds} s` };
+  }
+  return undefined;
+}

@@ -82,6 +82,18 @@ const targetPattern = z
   .string()
   .regex(/^\+?[0-9]*\*?$/, 'must be a number or a number prefix followed by *, e.g. +1555*');
 
+/** An agent's link format pin, as endpoints and named agents have it. */
+export const audioSettings = z.object({ linkFormat: linkFormat.optional() }).strict().optional();
+
+/** How an agent's link connects: its dialect, and a URL of its own. */
+export const linkSettings = z
+  .object({
+    dialect: z.enum(['telphi', 'asterisk', 'twilio']).default('telphi'),
+    url: z.url({ protocol: /^wss?$/, error: 'must be a ws:// or wss:// URL' }).optional(),
+  })
+  .strict()
+  .optional();
+
 const phoneEndpoint = z
   .object({
     kind: z.literal('phone').default('phone'),
@@ -98,14 +110,8 @@ const phoneEndpoint = z
     provider: id.optional(),
     /** Concurrent calls to this endpoint, cluster-wide. */
     maxCalls: z.number().int().min(0).optional(),
-    audio: z.object({ linkFormat: linkFormat.optional() }).strict().optional(),
-    link: z
-      .object({
-        dialect: z.enum(['telphi', 'asterisk', 'twilio']).default('telphi'),
-        url: z.url({ protocol: /^wss?$/, error: 'must be a ws:// or wss:// URL' }).optional(),
-      })
-      .strict()
-      .optional(),
+    audio: audioSettings,
+    link: linkSettings,
     codecs,
     egressBaseNumber: e164.optional(),
     transfer: z

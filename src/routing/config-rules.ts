@@ -12,6 +12,7 @@ interface ReferencedParts {
   trunks: TrunkConfig[];
   baseNumbers: BaseNumberConfig[];
   endpoints: EndpointConfig[];
+  agents: Array<{ name: string; provider?: string }>;
 }
 
 type Path = Array<string | number>;
@@ -40,6 +41,13 @@ export function checkReferences(cfg: ReferencedParts, ctx: z.RefinementCtx): voi
     'endpoint id',
     problem,
   );
+  unique(
+    cfg.agents.map((a) => a.name),
+    ['agents'],
+    'name',
+    'agent name',
+    problem,
+  );
   const slugs = cfg.endpoints.map((e) => (e.kind === 'phone' ? undefined : e.slug));
   unique(slugs, ['endpoints'], 'slug', 'slug', problem);
 
@@ -51,6 +59,11 @@ export function checkReferences(cfg: ReferencedParts, ctx: z.RefinementCtx): voi
 
   const bases = new Map(cfg.baseNumbers.map((b) => [b.number, b]));
   const providers = Object.keys(cfg.providers);
+  cfg.agents.forEach((a, i) => {
+    if (a.provider && !providers.includes(a.provider)) {
+      problem(['agents', i, 'provider'], `unknown provider ${a.provider}${known(providers)}`);
+    }
+  });
   const extensions = new Set<string>();
   cfg.endpoints.forEach((ep, i) => {
     const path: Path = ['endpoints', i];

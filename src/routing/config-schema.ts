@@ -13,6 +13,7 @@ import {
   routing,
   trunk,
 } from './config-parts.js';
+import { agent, telephony } from './config-telephony.js';
 import { checkReferences } from './config-rules.js';
 
 const port = z.number().int().min(0).max(65535);
@@ -266,6 +267,8 @@ export const configSchema = z
     trunks: z.array(trunk).default([]),
     baseNumbers: z.array(baseNumber).default([]),
     endpoints: z.array(endpoint).default([]),
+    agents: z.array(agent).default([]),
+    telephony: telephony.optional(),
     routing: routing.default({
       numberFrom: 'request-uri',
       internationalPrefix: '00',

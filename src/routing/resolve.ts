@@ -4,6 +4,7 @@
  * digits after the base number, else a `;ext=` parameter, else the configured header. A user
  * part that is a web-voice endpoint's slug reaches that endpoint. Each refusal is a typed cause.
  */
+import type { AgentConfig } from './config-telephony.js';
 import { AddressList } from './acl.js';
 import type {
   BaseNumberConfig,
@@ -122,6 +123,13 @@ function uriOf(nameAddr: string): string {
 }
 
 /** The agent link format: the endpoint's pin, else its provider's native format, else slin. */
+/** A provider call's link format: as linkFormatFor, from the agent's own settings. */
+export function agentLinkFormat(agent: AgentConfig, config: TelgateConfig): LinkFormatName {
+  if (agent.link?.dialect === 'twilio') return 'ulaw';
+  const provider = agent.provider ? config.providers[agent.provider] : undefined;
+  return agent.audio?.linkFormat ?? provider?.nativeFormat ?? 'slin';
+}
+
 export function linkFormatFor(endpoint: CallEndpointConfig, config: TelgateConfig): LinkFormatName {
   // Twilio Media Streams carry µ-law 8 kHz only.
   if (endpoint.kind === 'phone' && endpoint.link?.dialect === 'twilio') return 'ulaw';

@@ -1,0 +1,78 @@
+/**
+ * Twilio's side of a provider call: the webhook's signature, the TwiML that connects the call to
+ * a bidirectional Media Stream, and the REST request that hangs a call up. The official `twilio`
+ * package does all three (its signature check is the published algorithm, its TwiML builder
+ * escapes what it must); this module only fixes how telgate uses them.
+ */
+import twilio from 'twilio';
+import RequestClient from 'twilio/lib/base/RequestClient.js';
+
+/** Twilio's own API host: requests for it go to `apiBaseUrl` instead when that differs. */
+const TWILIO_API = 'https://api.twilio.com';
+
+/**
+ * Whether `signature` (X-Twilio-Signature) signs this request: the exact URL Twilio was given
+ * and, for a form POST, its parameters.
+ */
+export function twilioSignatureValid(
+  authToken: string,
+  signature: string | undefined,
+  url: string,
+  params: Record<string, string>,
+): boolean {
+  if (!signature || !authToken) return false;
+  return twilio.validateRequest(authToken, signature, url, params);
+}
+
+/**
+ * The answer to a call's webhook: connect the call to a bidirectional stream at `streamUrl`
+ * (wss://; Twilio drops its query string, so what the stream needs rides in `parameters`,
+ * which come back in the stream's `start.customParameters`).
+ */
+export function twilioConnectStream(streamUrl: string, parameters: Record<string, string>): string {
+  const response = new twilio.twiml.VoiceResponse();
+  const stream = response.connect().stream({ url: streamUrl });
+  for (const [name, value] of Object.entries(parameters)) stream.parameter({ name, value });
+  return response.toString();
+}
+
+/** The answer that refuses a call as busy (telgate at its limit for Twilio calls). */
+export function twilioRejectBusy(): string {
+  const response = new twilio.twiml.VoiceResponse();
+  response.reject({ reason: 'busy' });
+  return response.toString();
+}
+
+/** A request client that sends Twilio's API requests to another base URL (a stand-in). */
+class RebasedClient extends RequestClient {
+  constructor(private readonly base: string) {
+    super({ timeout: 10_000 });
+  }
+
+  override request<TData>(opts: RequestClient.RequestOptions<TData>) {
+    if (opts.uri.startsWith(TWILIO_API)) opts.uri = this.base + opts.uri.slice(TWILIO_API.length);
+    return super.request(opts);
+  }
+}
+
+export interface TwilioAccount {
+  accountSid: string;
+  authToken: string;
+  apiBaseUrl: string;
+}
+
+export class TwilioRest {
+  private readonly client: twilio.Twilio;
+
+  constructor(account: TwilioAccount) {
+    const base = account.apiBaseUrl.replace(/\/+$/, '');
+    this.client = twilio(account.accountSid, account.authToken, {
+      ...(base !== TWILIO_API && { httpClient: new RebasedClient(base) }),
+    });
+  }
+
+  /** Ends a live call: POST …/Calls/{CallSid}.json with Status=completed. */
+  async hangUp(callSid: string): Promise<void> {
+    await this.client.calls(callSid).update({ status: 'completed' });
+  }
+}
