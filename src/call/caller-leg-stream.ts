@@ -1,13 +1,14 @@
 /**
  * The caller leg of a provider call: the caller's audio arrives over the provider's media stream
- * (a WebSocket the provider opened) as 8 kHz µ-law, whatever the provider's own framing; the
- * provider's wire module (e.g. provider-twilio-stream.ts) reads and writes the messages, this
- * leg only sees audio, digits and the end.
+ * (a WebSocket the provider opened) as µ-law or 16-bit PCM at the stream's rate; the provider's
+ * wire module (e.g. provider-twilio.ts) reads and writes the messages, this leg only sees audio,
+ * digits and the end.
  *
- * Caller → agent: µ-law → PCM → (resample once) → whole 20 ms link frames, as the audio
- * arrives (a stream over TCP arrives in order: no jitter buffer). Agent → caller: on the leg's
- * tick on the media clock, every 20 ms, a frame of the agent side's playout → (resample) →
- * µ-law → the wire; nothing while the agent is silent (the provider plays silence itself).
+ * Caller → agent: decode → (resample once) → whole 20 ms link frames, as the audio arrives (a
+ * stream over TCP arrives in order: no jitter buffer). Agent → caller: on the leg's tick on the
+ * media clock, every 20 ms, a frame of the agent side's playout → (resample) → encode → the
+ * stream's chunk, sent when full; nothing while the agent is silent (the provider plays
+ * silence itself).
  * The provider holds what it is sent and plays it in real time, so pacing at 20 ms keeps its
  * buffer short, marks are acknowledged as their audio is sent, and a clear reaches the
  * provider's buffer too.
@@ -21,14 +22,20 @@ import { NO_LEG_QUALITY, type CallerLeg, type LegPeer, type LegQuality } from '.
 
 const FRAME_MS = 20;
 const TICKS_PER_SECOND = 1000 / FRAME_MS;
-/** The provider's audio: 8 kHz µ-law, 160 bytes per 20 ms. */
-const STREAM_RATE = 8000;
-const STREAM_FRAME = STREAM_RATE / TICKS_PER_SECOND;
+
+/** The audio a provider's stream carries, both ways. */
+export interface StreamAudio {
+  /** µ-law, or 16-bit little-endian PCM. */
+  encoding: 'ulaw' | 'pcm16';
+  rate: 8000 | 16000 | 24000;
+  /** Audio per message to the provider: 20 ms, or more where the provider wants larger chunks. */
+  chunkMs: number;
+}
 
 /** The provider's side of the socket, as the leg uses it. */
 export interface StreamWire {
-  /** 20 ms of µ-law for the caller. */
-  sendAudio(ulaw: Buffer): void;
+  /** A chunk of audio for the caller, in the stream's format. */
+  sendAudio(audio: Buffer): void;
   /** Drops what the provider still holds for the caller. */
   clear(): void;
 }
@@ -36,19 +43,24 @@ export interface StreamWire {
 export interface StreamLegDeps {
   clock: MediaClock;
   linkFormat: LinkFormat;
+  audio: StreamAudio;
   log: Logger;
 }
 
 export class StreamCallerLeg implements CallerLeg, Tickable {
   private readonly linkRate: number;
+  /** Samples per 20 ms at the stream's rate. */
+  private readonly frame: number;
   private readonly toLink: Resampler | undefined;
   private readonly fromLink: Resampler | undefined;
-  /** The caller's audio not yet a whole link frame, as 8 kHz PCM. */
-  private pending = new Int16Array(STREAM_FRAME * 4);
+  /** The caller's audio not yet a whole link frame, at the stream's rate. */
+  private pending: Int16Array;
   private pendingLength = 0;
-  private readonly decoded = new Int16Array(STREAM_FRAME);
-  private readonly toCaller = new Int16Array(STREAM_FRAME);
-  private readonly ulawOut = Buffer.alloc(STREAM_FRAME);
+  private readonly decoded: Int16Array;
+  private readonly toCaller: Int16Array;
+  /** The chunk being filled for the provider, and how many bytes of it are. */
+  private readonly chunk: Buffer;
+  private chunkLength = 0;
   private ticks = 0;
   private started = false;
   private closed = false;
@@ -62,18 +74,27 @@ export class StreamCallerLeg implements CallerLeg, Tickable {
     private readonly peer: LegPeer,
     private readonly wire: StreamWire,
   ) {
+    const { rate, encoding, chunkMs } = deps.audio;
     this.linkRate = LINK_FORMAT_RATE[deps.linkFormat];
-    const rate = this.linkRate as SampleRate;
-    this.toLink = rate === STREAM_RATE ? undefined : new Resampler(STREAM_RATE, rate);
-    this.fromLink = rate === STREAM_RATE ? undefined : new Resampler(rate, STREAM_RATE);
+    this.frame = rate / TICKS_PER_SECOND;
+    const link = this.linkRate as SampleRate;
+    this.toLink = link === rate ? undefined : new Resampler(rate, link);
+    this.fromLink = link === rate ? undefined : new Resampler(link, rate);
+    this.pending = new Int16Array(this.frame * 4);
+    this.decoded = new Int16Array(this.frame);
+    this.toCaller = new Int16Array(this.frame);
+    const bytesPerFrame = this.frame * (encoding === 'ulaw' ? 1 : 2);
+    this.chunk = Buffer.alloc(bytesPerFrame * Math.max(1, Math.round(chunkMs / FRAME_MS)));
   }
 
-  readonly codec = 'PCMU/8000';
+  get codec(): string {
+    const { encoding, rate } = this.deps.audio;
+    return encoding === 'ulaw' ? `PCMU/${rate}` : `L16/${rate}`;
+  }
 
   describe(): string {
-    const link = this.deps.linkFormat;
-    const resample = this.toLink ? `, resample ${STREAM_RATE}→${this.linkRate}` : '';
-    return `stream PCMU/8000 → ${link}${resample}`;
+    const resample = this.toLink ? `, resample ${this.deps.audio.rate}→${this.linkRate}` : '';
+    return `stream ${this.codec} → ${this.deps.linkFormat}${resample}`;
   }
 
   start(): void {
@@ -83,20 +104,25 @@ export class StreamCallerLeg implements CallerLeg, Tickable {
     this.deps.clock.add(this);
   }
 
-  /** The caller's audio from the stream, µ-law at 8 kHz, any length. */
-  onAudio(ulaw: Buffer): void {
+  /** The caller's audio from the stream, in its format, any length (an odd last byte is lost). */
+  onAudio(audio: Buffer): void {
     if (this.closed) return;
     this.received++;
     this.lastHeardAt = Date.now();
-    for (let at = 0; at < ulaw.length; at += STREAM_FRAME) {
-      const part = ulaw.subarray(at, Math.min(ulaw.length, at + STREAM_FRAME));
-      const n = g711Decode('ulaw', part, this.decoded);
+    const ulaw = this.deps.audio.encoding === 'ulaw';
+    const bytesPerSample = ulaw ? 1 : 2;
+    const step = this.frame * bytesPerSample;
+    for (let at = 0; at + bytesPerSample <= audio.length; at += step) {
+      const part = audio.subarray(at, Math.min(audio.length, at + step));
+      let n = 0;
+      if (ulaw) n = g711Decode('ulaw', part, this.decoded);
+      else for (; n * 2 + 1 < part.length; n++) this.decoded[n] = part.readInt16LE(n * 2);
       this.append(this.decoded.subarray(0, n));
     }
-    while (this.pendingLength >= STREAM_FRAME) {
-      this.peer.fromCaller(this.linkFrame(this.pending.subarray(0, STREAM_FRAME)));
-      this.pending.copyWithin(0, STREAM_FRAME, this.pendingLength);
-      this.pendingLength -= STREAM_FRAME;
+    while (this.pendingLength >= this.frame) {
+      this.peer.fromCaller(this.linkFrame(this.pending.subarray(0, this.frame)));
+      this.pending.copyWithin(0, this.frame, this.pendingLength);
+      this.pendingLength -= this.frame;
     }
   }
 
@@ -111,11 +137,24 @@ export class StreamCallerLeg implements CallerLeg, Tickable {
     if (this.closed) return;
     const playout = this.peer.playout;
     const frame = playout.next(this.deps.clock.elapsedMs());
-    if (playout.silentFrame) return;
+    // The agent is silent: what is gathered goes now, then nothing (the provider plays silence).
+    if (playout.silentFrame) return this.flush();
     const pcm = this.fromLink ? this.fromLink.process(frame, this.toCaller) : frame;
-    const n = g711Encode('ulaw', pcm, this.ulawOut);
+    const out = this.chunk.subarray(this.chunkLength);
+    if (this.deps.audio.encoding === 'ulaw') this.chunkLength += g711Encode('ulaw', pcm, out);
+    else {
+      for (let i = 0; i < pcm.length; i++) out.writeInt16LE(pcm[i], i * 2);
+      this.chunkLength += pcm.length * 2;
+    }
+    if (this.chunkLength >= this.chunk.length) this.flush();
+  }
+
+  private flush(): void {
+    if (!this.chunkLength) return;
     this.sent++;
-    this.wire.sendAudio(this.ulawOut.subarray(0, n));
+    // A copy: the chunk buffer is filled again while the socket may still hold this one.
+    this.wire.sendAudio(Buffer.from(this.chunk.subarray(0, this.chunkLength)));
+    this.chunkLength = 0;
   }
 
   clear(): void {
@@ -146,16 +185,16 @@ export class StreamCallerLeg implements CallerLeg, Tickable {
     this.deps.clock.remove(this);
   }
 
-  /** One 20 ms frame of 8 kHz PCM as link-format bytes (a fresh buffer: the peer keeps it). */
+  /** One 20 ms frame at the stream's rate as link-format bytes (a fresh buffer: the peer keeps it). */
   private linkFrame(pcm: Int16Array): Buffer {
+    const link = this.toLink ? this.toLink.process(pcm) : pcm;
     const format = this.deps.linkFormat;
     if (format === 'ulaw' || format === 'alaw') {
-      const out = Buffer.allocUnsafe(pcm.length);
-      g711Encode(format, pcm, out);
+      const out = Buffer.allocUnsafe(link.length);
+      g711Encode(format, link, out);
       return out;
     }
-    const link = this.toLink ? this.toLink.process(pcm) : pcm;
-    // A copy: without resampling `pcm` is a view of the pending audio, which moves on.
+    // A copy: without resampling `link` is a view of the pending audio, which moves on.
     return Buffer.from(Buffer.from(link.buffer, link.byteOffset, link.byteLength));
   }
 

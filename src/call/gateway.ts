@@ -22,6 +22,7 @@ import { Call, type CallOutcome } from './call.js';
 import { linkOpener, mediaDepsOf } from './call-config.js';
 import type { StreamWire } from './caller-leg-stream.js';
 import { ProviderServer } from './provider-server.js';
+import type { ProviderName } from './provider-wire.js';
 import { StreamCall, type StreamCallFacts } from './stream-call.js';
 import { CallWorkers, type CallCallbacks } from './call-workers.js';
 import type { LiveCall } from './live-call.js';
@@ -505,10 +506,11 @@ export class Gateway {
   }
 
   /** Why a new call through `provider` is refused now, if it is. */
-  private providerRefusal(provider: string): string | undefined {
+  private providerRefusal(provider: ProviderName): string | undefined {
     const why = this.unavailable();
     if (why) return REFUSALS[why.cause].text;
-    const max = provider === 'twilio' ? (this.config.telephony?.twilio?.maxConcurrent ?? 0) : 0;
+    const telephony = this.config.telephony;
+    const max = (provider === 'twilio' ? telephony?.twilio : telephony?.vobiz)?.maxConcurrent ?? 0;
     const live = [...this.calls.keys()].filter(
       (c) => c instanceof StreamCall && c.provider === provider,
     ).length;

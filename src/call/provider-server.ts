@@ -1,13 +1,15 @@
 /**
  * Where cloud telephony providers reach telgate (`telephony.listen`, behind the TLS proxy of
- * `telephony.publicBaseUrl`):
- *   POST /telephony/twilio/inbound/<agent>   Twilio's voice webhook: signature checked, the
- *        answer is TwiML connecting the call to a bidirectional stream at
- *        wss://<public host>/telephony/twilio/stream/<token>
- *   GET  /telephony/twilio/stream/<token>    (WebSocket) that stream: Twilio Media Streams
- * The token is minted in the webhook's answer for that call alone: it opens one stream, for the
- * call whose `start` names the same CallSid, while it lives; Twilio signs the upgrade too. A
- * request that fails any check is refused before any audio flows.
+ * `telephony.publicBaseUrl`), the same routes for each provider (provider-wire.ts):
+ *   POST /telephony/<provider>/inbound/<agent>  the provider's webhook for a new call: checked
+ *        (its signature), answered with the provider's markup connecting the call to
+ *        wss://<public host>/telephony/<provider>/stream/<token>
+ *   GET  /telephony/<provider>/stream/<token>   (WebSocket) that call's media stream
+ * The token is minted in the webhook's answer for that call alone: it opens a stream only for
+ * the call whose `start` names the same call id, one live stream at a time, while the call
+ * lives (a provider whose streams reconnect comes back on it) or until it expires unused. The
+ * upgrade must also carry the provider's signature where it has one. Whatever fails a check is
+ * refused before any audio flows.
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -16,25 +18,23 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { TelgateConfig } from '../routing/config-schema.js';
 import type { StreamWire } from './caller-leg-stream.js';
-import {
-  twilioConnectStream,
-  twilioRejectBusy,
-  twilioSignatureValid,
-  TwilioRest,
-} from './provider-twilio.js';
-import { readTwilioMessage, twilioClear, twilioMedia } from './provider-twilio-stream.js';
+import { twilioWire } from './provider-twilio.js';
+import { vobizWire } from './provider-vobiz.js';
+import type { ProviderName, ProviderWire } from './provider-wire.js';
 import type { StreamCallFacts } from './stream-call.js';
 
 /** Form bodies larger than this are not a provider's webhook. */
 const MAX_BODY_BYTES = 64 * 1024;
-/** A stream that has not said `start` by then is not Twilio's. */
-const START_WAIT_MS = 10_000;
-/** A stream message larger than this is not a provider's (a second of audio is 11 kB). */
+/** A stream message larger than this is not a provider's (a second of 24 kHz PCM is 64 kB). */
 const MAX_MESSAGE_BYTES = 256 * 1024;
+/** A stream that has not said `start` by then is not the provider's. */
+const START_WAIT_MS = 10_000;
+/** How long a call whose stream dropped waits for the provider to reconnect it. */
+const RECONNECT_WAIT_MS = 3000;
 
 /** What the server needs of a stream's call (StreamCall). */
 export interface StreamCallHandle {
-  onAudio(ulaw: Buffer): void;
+  onAudio(audio: Buffer): void;
   onDigit(digit: string): void;
   onStreamEnd(): void;
 }
@@ -43,8 +43,8 @@ export interface ProviderServerDeps {
   config(): TelgateConfig;
   env: NodeJS.ProcessEnv;
   logger: Logger;
-  /** Whether a call to `agent` is taken now; the refusal's reason when not. */
-  refusal(provider: string): string | undefined;
+  /** Why a new call through `provider` is refused now, if it is. */
+  refusal(provider: ProviderName): string | undefined;
   /** Starts the call of a stream that has begun. */
   startCall(
     facts: StreamCallFacts,
@@ -53,14 +53,19 @@ export interface ProviderServerDeps {
   ): StreamCallHandle;
 }
 
+/** One call's token, and its stream while one is open. */
 interface StreamToken {
-  provider: 'twilio';
+  id: string;
+  wire: ProviderWire;
   agent: string;
-  callSid: string;
+  callId: string;
   from: string;
   to: string;
   expiresAt: number;
-  live: boolean;
+  socket: WebSocket | undefined;
+  streamId: string;
+  call: StreamCallHandle | undefined;
+  reconnectWait: NodeJS.Timeout | undefined;
 }
 
 export class ProviderServer {
@@ -94,6 +99,7 @@ export class ProviderServer {
 
   async close(): Promise<void> {
     clearInterval(this.sweep);
+    for (const token of this.tokens.values()) clearTimeout(token.reconnectWait);
     for (const ws of this.wss.clients) ws.terminate();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -105,56 +111,59 @@ export class ProviderServer {
     return telephony;
   }
 
-  private twilioAccount() {
-    const twilio = this.settings().twilio;
-    if (!twilio) return undefined;
-    return { ...twilio, authToken: this.deps.env[twilio.authTokenEnv] ?? '' };
+  /** The provider's wire with the running config, if it is configured. */
+  private wireOf(name: string): ProviderWire | undefined {
+    const settings = this.settings();
+    if (name === 'twilio' && settings.twilio) return twilioWire(settings.twilio, this.deps.env);
+    if (name === 'vobiz' && settings.vobiz) return vobizWire(settings.vobiz, this.deps.env);
+    return undefined;
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
-    const inbound = /^\/telephony\/twilio\/inbound\/([^/]+)$/.exec(path);
+    const inbound = /^\/telephony\/([a-z]+)\/inbound\/([^/]+)$/.exec(path);
     if (!inbound) return reply(res, 404, 'not found');
     if (req.method !== 'POST') return reply(res, 405, 'POST only', { allow: 'POST' });
-    const account = this.twilioAccount();
-    if (!account) return reply(res, 404, 'twilio is not configured');
+    const wire = this.wireOf(inbound[1]);
+    if (!wire) return reply(res, 404, `${inbound[1]} is not configured`);
     const body = await readBody(req);
     if (body === undefined) return reply(res, 413, 'body too large');
-    const params = Object.fromEntries(new URLSearchParams(body));
-    const url = this.publicUrl('https', req.url ?? '/');
-    const signature = header(req, 'x-twilio-signature');
-    if (!twilioSignatureValid(account.authToken, signature, url, params)) {
-      this.deps.logger.warn({ path }, 'twilio webhook refused: bad signature');
-      return reply(res, 403, 'bad signature');
+    const call = wire.webhook({
+      url: this.publicUrl('https', req.url ?? '/'),
+      headers: headersOf(req),
+      params: Object.fromEntries(new URLSearchParams(body)),
+    });
+    if ('status' in call) {
+      this.deps.logger.warn({ provider: wire.name, why: call.why }, 'provider webhook refused');
+      return reply(res, call.status, call.why);
     }
-    const agent = decodeURIComponent(inbound[1]);
+    const agent = decodeURIComponent(inbound[2]);
     if (!this.deps.config().agents.some((a) => a.name === agent)) {
       return reply(res, 404, `unknown agent ${agent}`);
     }
-    const callSid = params.CallSid;
-    if (!callSid) return reply(res, 400, 'CallSid missing');
-    const refusal = this.deps.refusal('twilio');
+    const refusal = this.deps.refusal(wire.name);
     if (refusal) {
-      this.deps.logger.warn({ callSid, refusal }, 'twilio call refused');
-      return reply(res, 200, twilioRejectBusy(), { 'content-type': 'text/xml' });
+      this.deps.logger.warn({ provider: wire.name, callId: call.callId, refusal }, 'call refused');
+      return reply(res, 200, wire.busy(), { 'content-type': 'application/xml' });
     }
-    const token = randomBytes(24).toString('base64url');
-    this.tokens.set(token, {
-      provider: 'twilio',
+    const id = randomBytes(24).toString('base64url');
+    this.tokens.set(id, {
+      id,
+      wire,
       agent,
-      callSid,
-      from: params.From ?? '',
-      to: params.To ?? '',
+      ...call,
       expiresAt: Date.now() + this.settings().streamTokenTtlSeconds * 1000,
-      live: false,
+      socket: undefined,
+      streamId: '',
+      call: undefined,
+      reconnectWait: undefined,
     });
-    const streamUrl = this.publicUrl('wss', `/telephony/twilio/stream/${token}`);
-    const twiml = twilioConnectStream(streamUrl, { agent });
-    this.deps.logger.info({ callSid, agent }, 'twilio call: stream offered');
-    reply(res, 200, twiml, { 'content-type': 'text/xml' });
+    const streamUrl = this.publicUrl('wss', `/telephony/${wire.name}/stream/${id}`);
+    this.deps.logger.info({ provider: wire.name, callId: call.callId, agent }, 'stream offered');
+    reply(res, 200, wire.answer(streamUrl, agent), { 'content-type': 'application/xml' });
   }
 
-  /** The public URL Twilio used (or will use) for `path`, as its signature covers it. */
+  /** The public URL the provider used (or will use) for `path`, as its signature covers it. */
   private publicUrl(scheme: 'https' | 'wss', path: string): string {
     const base = new URL(this.settings().publicBaseUrl);
     const prefix = base.pathname.replace(/\/+$/, '');
@@ -165,114 +174,119 @@ export class ProviderServer {
 
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = (req.url ?? '/').split('?')[0];
-    const match = /^\/telephony\/twilio\/stream\/([A-Za-z0-9_-]+)$/.exec(path);
-    const token = match ? this.tokens.get(match[1]) : undefined;
-    const account = this.twilioAccount();
+    const match = /^\/telephony\/([a-z]+)\/stream\/([A-Za-z0-9_-]+)$/.exec(path);
+    const token = match ? this.tokens.get(match[2]) : undefined;
     const refuse = (status: number, why: string) => {
-      this.deps.logger.warn(
-        { path: match ? '/telephony/twilio/stream/…' : path, why },
-        'stream refused',
-      );
+      this.deps.logger.warn({ provider: match?.[1], why }, 'stream refused');
       socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\n\r\n`);
     };
-    if (!match || !account) return refuse(404, 'no such stream');
-    if (!token || token.expiresAt < Date.now()) return refuse(403, 'unknown or expired token');
-    if (token.live) return refuse(409, 'the stream of this token is live');
-    const url = this.publicUrl('wss', req.url ?? '/');
-    if (!twilioSignatureValid(account.authToken, header(req, 'x-twilio-signature'), url, {})) {
+    if (!match || !token || token.wire.name !== match[1]) return refuse(403, 'unknown token');
+    if (!token.call && token.expiresAt < Date.now()) return refuse(403, 'expired token');
+    if (token.socket) return refuse(409, 'the stream of this token is live');
+    if (!token.wire.upgradeValid(this.publicUrl('wss', req.url ?? '/'), headersOf(req))) {
       return refuse(403, 'bad signature');
     }
-    token.live = true;
-    this.wss.handleUpgrade(req, socket, head, (ws) =>
-      this.twilioStream(ws, match[1], token, account),
-    );
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.stream(ws, token));
   }
 
-  private twilioStream(
-    ws: WebSocket,
-    tokenId: string,
-    token: StreamToken,
-    account: { accountSid: string; authToken: string; apiBaseUrl: string },
-  ): void {
-    const log = this.deps.logger.child({ provider: 'twilio', callSid: token.callSid });
-    let call: StreamCallHandle | undefined;
-    let streamSid = '';
-    const wire: StreamWire = {
-      sendAudio: (ulaw) => ws.readyState === ws.OPEN && ws.send(twilioMedia(streamSid, ulaw)),
-      clear: () => ws.readyState === ws.OPEN && ws.send(twilioClear(streamSid)),
-    };
-    const rest = new TwilioRest(account);
-    // One stream per Twilio call: the token is spent once its stream ends, however it ends.
-    const spend = () => this.tokens.delete(tokenId);
+  private stream(ws: WebSocket, token: StreamToken): void {
+    const wire = token.wire;
+    const log = this.deps.logger.child({ provider: wire.name, callId: token.callId });
+    token.socket = ws;
     const startWait = setTimeout(() => {
       log.warn('stream said no start: closed');
-      spend();
       ws.close(1008, 'no start');
     }, START_WAIT_MS);
+    let started = false;
     ws.on('message', (data, isBinary) => {
-      if (isBinary) return; // Twilio sends text frames only
-      const message = readTwilioMessage(data.toString());
-      switch (message.event) {
-        case 'start': {
-          if (call) return;
-          if (message.start.callSid !== token.callSid) {
-            log.warn({ streamCallSid: message.start.callSid }, 'stream for another call: closed');
-            spend();
-            return ws.close(1008, 'token is for another call');
-          }
-          clearTimeout(startWait);
-          streamSid = message.start.streamSid;
-          call = this.deps.startCall(
-            {
-              provider: 'twilio',
-              providerCallId: token.callSid,
-              agent: token.agent,
-              from: token.from,
-              to: token.to,
-            },
-            wire,
-            {
-              hangUp: () => rest.hangUp(token.callSid),
-              closeStream: () => {
-                spend();
-                ws.close(1000, 'call ended');
-              },
-            },
-          );
-          return;
+      if (isBinary) return; // providers send JSON text frames
+      const message = wire.read(data.toString());
+      if (message.event === 'start') {
+        if (started) return;
+        if (message.callId !== token.callId) {
+          log.warn({ streamCallId: message.callId }, 'stream for another call: closed');
+          this.spend(token);
+          return ws.close(1008, 'token is for another call');
         }
-        case 'media':
-          return call?.onAudio(message.payload);
-        case 'dtmf':
-          return call?.onDigit(message.digit);
-        case 'stop':
-          spend();
-          return call?.onStreamEnd();
-        case 'unusable':
-          return log.debug({ why: message.why }, 'stream message ignored');
-        default:
-          return;
+        started = true;
+        clearTimeout(startWait);
+        token.streamId = message.streamId;
+        if (token.call) {
+          clearTimeout(token.reconnectWait);
+          log.info({ streamId: message.streamId }, 'stream reconnected');
+        } else token.call = this.startCall(token);
+        return;
       }
+      if (!started) return;
+      if (message.event === 'media') token.call?.onAudio(message.payload);
+      else if (message.event === 'dtmf') token.call?.onDigit(message.digit);
+      else if (message.event === 'stop') this.ended(token);
+      else if (message.event === 'unusable') log.debug({ why: message.why }, 'message ignored');
     });
     ws.on('error', (err) => log.warn({ err: err.message }, 'stream socket error'));
     ws.on('close', () => {
       clearTimeout(startWait);
-      spend();
-      call?.onStreamEnd();
+      if (token.socket === ws) token.socket = undefined;
+      if (!this.tokens.has(token.id)) return;
+      if (!token.call) return this.spend(token);
+      if (!wire.reconnects) return this.ended(token);
+      // The provider may bring the stream back: the call waits a little before it ends.
+      token.reconnectWait = setTimeout(() => this.ended(token), RECONNECT_WAIT_MS);
     });
+  }
+
+  private startCall(token: StreamToken): StreamCallHandle {
+    const wire = token.wire;
+    const send = (text: string) => {
+      const socket = token.socket;
+      if (socket && socket.readyState === socket.OPEN) socket.send(text);
+    };
+    return this.deps.startCall(
+      {
+        provider: wire.name,
+        providerCallId: token.callId,
+        agent: token.agent,
+        from: token.from,
+        to: token.to,
+        audio: wire.audio,
+      },
+      {
+        sendAudio: (audio) => send(wire.media(token.streamId, audio)),
+        clear: () => send(wire.clear(token.streamId)),
+      },
+      {
+        hangUp: () => wire.hangUp(token.callId),
+        closeStream: () => {
+          this.spend(token);
+          token.socket?.close(1000, 'call ended');
+        },
+      },
+    );
+  }
+
+  /** The caller is gone: the token is spent and the call ends. */
+  private ended(token: StreamToken): void {
+    this.spend(token);
+    token.call?.onStreamEnd();
+  }
+
+  private spend(token: StreamToken): void {
+    clearTimeout(token.reconnectWait);
+    this.tokens.delete(token.id);
   }
 
   private dropExpired(): void {
     const now = Date.now();
-    for (const [id, token] of this.tokens) {
-      if (!token.live && token.expiresAt < now) this.tokens.delete(id);
+    for (const token of this.tokens.values()) {
+      if (!token.call && !token.socket && token.expiresAt < now) this.spend(token);
     }
   }
 }
 
-function header(req: http.IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
+function headersOf(req: http.IncomingMessage): Record<string, string | undefined> {
+  return Object.fromEntries(
+    Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]),
+  );
 }
 
 function reply(

@@ -6,6 +6,9 @@
  */
 import twilio from 'twilio';
 import RequestClient from 'twilio/lib/base/RequestClient.js';
+import type { TelephonyConfig } from '../routing/config-telephony.js';
+import { readTwilioMessage, twilioClear, twilioMedia } from './provider-twilio-stream.js';
+import type { ProviderWire, StreamEvent } from './provider-wire.js';
 
 /** Twilio's own API host: requests for it go to `apiBaseUrl` instead when that differs. */
 const TWILIO_API = 'https://api.twilio.com';
@@ -75,4 +78,53 @@ export class TwilioRest {
   async hangUp(callSid: string): Promise<void> {
     await this.client.calls(callSid).update({ status: 'completed' });
   }
+}
+
+/** Twilio as the provider server speaks to it. */
+export function twilioWire(
+  settings: NonNullable<TelephonyConfig['twilio']>,
+  env: NodeJS.ProcessEnv,
+): ProviderWire {
+  const authToken = env[settings.authTokenEnv] ?? '';
+  const rest = new TwilioRest({ ...settings, authToken });
+  return {
+    name: 'twilio',
+    webhook(req) {
+      if (
+        !twilioSignatureValid(authToken, req.headers['x-twilio-signature'], req.url, req.params)
+      ) {
+        return { status: 403, why: 'bad signature' };
+      }
+      const callId = req.params.CallSid;
+      if (!callId) return { status: 400, why: 'CallSid missing' };
+      return { callId, from: req.params.From ?? '', to: req.params.To ?? '' };
+    },
+    answer: (streamUrl, agent) => twilioConnectStream(streamUrl, { agent }),
+    busy: twilioRejectBusy,
+    upgradeValid: (url, headers) =>
+      twilioSignatureValid(authToken, headers['x-twilio-signature'], url, {}),
+    audio: { encoding: 'ulaw', rate: 8000, chunkMs: 20 },
+    reconnects: false,
+    read(text): StreamEvent {
+      const message = readTwilioMessage(text);
+      switch (message.event) {
+        case 'start':
+          return {
+            event: 'start',
+            callId: message.start.callSid,
+            streamId: message.start.streamSid,
+          };
+        case 'media':
+        case 'dtmf':
+        case 'stop':
+        case 'unusable':
+          return message;
+        default:
+          return { event: 'other' };
+      }
+    },
+    media: twilioMedia,
+    clear: twilioClear,
+    hangUp: (callId) => rest.hangUp(callId),
+  };
 }

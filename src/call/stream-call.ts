@@ -15,7 +15,7 @@ import type { CallQuality, LinkFormat } from '../link/protocol.js';
 import type { MediaClock } from '../media/media-clock.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
 import { agentSideFor, type AgentSide } from './agent-side.js';
-import { StreamCallerLeg, type StreamWire } from './caller-leg-stream.js';
+import { StreamCallerLeg, type StreamAudio, type StreamWire } from './caller-leg-stream.js';
 import type { CallOutcome } from './call.js';
 import type { EndCause } from './failure.js';
 import { expiredTimer, type LiveCall } from './live-call.js';
@@ -26,6 +26,8 @@ export interface StreamCallFacts {
   providerCallId: string;
   /** The agent's name: the endpoint id of its session. */
   agent: string;
+  /** The stream's audio. */
+  audio: StreamAudio;
   from: string;
   to: string;
 }
@@ -79,7 +81,7 @@ export class StreamCall implements LiveCall {
       onSecond: () => this.checkTimers(),
     });
     this.leg = new StreamCallerLeg(
-      { clock: deps.clock, linkFormat: deps.linkFormat, log: this.log },
+      { clock: deps.clock, linkFormat: deps.linkFormat, audio: facts.audio, log: this.log },
       this.agent,
       wire,
     );

@@ -43,6 +43,18 @@ const twilio = z
   })
   .strict();
 
+const vobiz = z
+  .object({
+    authId: z.string().min(1),
+    authTokenEnv: envName.default('VOBIZ_AUTH_TOKEN'),
+    phoneNumber: e164.optional(),
+    /** Live calls through Vobiz; 0: no limit. */
+    maxConcurrent: z.number().int().min(0).default(0),
+    /** Vobiz's REST API; another base only for a stand-in (tests). */
+    apiBaseUrl: z.url().default('https://api.vobiz.ai'),
+  })
+  .strict();
+
 export const telephony = z
   .object({
     /** The https URL providers reach this instance at (webhooks and wss:// streams). */
@@ -58,6 +70,7 @@ export const telephony = z
     /** Seconds a stream token minted in a webhook answer may wait for its stream. */
     streamTokenTtlSeconds: z.number().int().min(5).max(600).default(60),
     twilio: twilio.optional(),
+    vobiz: vobiz.optional(),
   })
   .strict();
 

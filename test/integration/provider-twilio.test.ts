@@ -12,15 +12,15 @@ import {
   ACCOUNT_SID,
   AUTH_TOKEN,
   PUBLIC_BASE,
-  TwilioApiStandIn,
   TwilioStream,
   twilioWebhook,
 } from '../helpers/twilio-peer.js';
+import { ProviderApiStandIn } from '../helpers/provider-api.js';
 import type { CallOutcome } from '../../src/call/call.js';
 
 let tg: TestGateway;
 let port: number;
-const api = new TwilioApiStandIn();
+const api = new ProviderApiStandIn();
 const outcomes = new Map<string, CallOutcome>();
 const agentHeard: Array<Record<string, unknown>> = [];
 let calls = 0;

@@ -8,7 +8,6 @@ import {
 import {
   readTwilioMessage,
   twilioClear,
-  twilioMark,
   twilioMedia,
 } from '../../src/call/provider-twilio-stream.js';
 
@@ -117,16 +116,11 @@ describe('Media Streams messages', () => {
     }
   });
 
-  it('writes media, mark and clear for the stream', () => {
+  it('writes media and clear for the stream', () => {
     expect(JSON.parse(twilioMedia('MZ1', Buffer.from([1, 2])))).toEqual({
       event: 'media',
       streamSid: 'MZ1',
       media: { payload: 'AQI=' },
-    });
-    expect(JSON.parse(twilioMark('MZ1', 'm'))).toEqual({
-      event: 'mark',
-      streamSid: 'MZ1',
-      mark: { name: 'm' },
     });
     expect(JSON.parse(twilioClear('MZ1'))).toEqual({ event: 'clear', streamSid: 'MZ1' });
   });

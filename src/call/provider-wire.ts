@@ -1,0 +1,46 @@
+/**
+ * What the provider server needs of one cloud provider (provider-twilio.ts, provider-vobiz.ts):
+ * how its webhook is checked and answered, how its stream upgrade is authenticated, the audio
+ * and messages of its media stream, and how a call is hung up at the provider.
+ */
+import type { StreamAudio } from './caller-leg-stream.js';
+
+export type ProviderName = 'twilio' | 'vobiz';
+
+/** The webhook request as the server read it. */
+export interface WebhookRequest {
+  /** The public URL the provider used (publicBaseUrl + path and query). */
+  url: string;
+  headers: Record<string, string | undefined>;
+  /** The form parameters of a POST. */
+  params: Record<string, string>;
+}
+
+/** A stream message, provider-neutral. */
+export type StreamEvent =
+  | { event: 'start'; callId: string; streamId: string }
+  | { event: 'media'; payload: Buffer }
+  | { event: 'dtmf'; digit: string }
+  | { event: 'stop' }
+  | { event: 'other' }
+  | { event: 'unusable'; why: string };
+
+export interface ProviderWire {
+  readonly name: ProviderName;
+  /** The webhook's call, or why it is refused (status and reason). */
+  webhook(
+    req: WebhookRequest,
+  ): { callId: string; from: string; to: string } | { status: number; why: string };
+  /** The answer that connects the call to `streamUrl`, and the one that refuses it as busy. */
+  answer(streamUrl: string, agent: string): string;
+  busy(): string;
+  /** Whether the stream's upgrade request is the provider's (its signature, where it has one). */
+  upgradeValid(url: string, headers: Record<string, string | undefined>): boolean;
+  readonly audio: StreamAudio;
+  /** A stream that drops may come back on the same URL for the same call. */
+  readonly reconnects: boolean;
+  read(text: string): StreamEvent;
+  media(streamId: string, audio: Buffer): string;
+  clear(streamId: string): string;
+  hangUp(callId: string): Promise<void>;
+}
