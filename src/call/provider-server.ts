@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { TelgateConfig } from '../routing/config-schema.js';
 import type { StreamWire } from './caller-leg-stream.js';
+import { exotelWire } from './provider-exotel.js';
 import { twilioWire } from './provider-twilio.js';
 import { vobizWire } from './provider-vobiz.js';
 import type { ProviderName, ProviderWire } from './provider-wire.js';
@@ -116,6 +117,7 @@ export class ProviderServer {
     const settings = this.settings();
     if (name === 'twilio' && settings.twilio) return twilioWire(settings.twilio, this.deps.env);
     if (name === 'vobiz' && settings.vobiz) return vobizWire(settings.vobiz, this.deps.env);
+    if (name === 'exotel' && settings.exotel) return exotelWire(settings.exotel, this.deps.env);
     return undefined;
   }
 
@@ -123,10 +125,12 @@ export class ProviderServer {
     const path = (req.url ?? '/').split('?')[0];
     const inbound = /^\/telephony\/([a-z]+)\/inbound\/([^/]+)$/.exec(path);
     if (!inbound) return reply(res, 404, 'not found');
-    if (req.method !== 'POST') return reply(res, 405, 'POST only', { allow: 'POST' });
     const wire = this.wireOf(inbound[1]);
     if (!wire) return reply(res, 404, `${inbound[1]} is not configured`);
-    const body = await readBody(req);
+    // Exotel's applet may fetch its URL with GET, the call's facts in the query.
+    const get = req.method === 'GET' && wire.name === 'exotel';
+    if (req.method !== 'POST' && !get) return reply(res, 405, 'POST only', { allow: 'POST' });
+    const body = get ? new URL(req.url ?? '/', 'http://x').search.slice(1) : await readBody(req);
     if (body === undefined) return reply(res, 413, 'body too large');
     const call = wire.webhook({
       url: this.publicUrl('https', req.url ?? '/'),
@@ -144,7 +148,8 @@ export class ProviderServer {
     const refusal = this.deps.refusal(wire.name);
     if (refusal) {
       this.deps.logger.warn({ provider: wire.name, callId: call.callId, refusal }, 'call refused');
-      return reply(res, 200, wire.busy(), { 'content-type': 'application/xml' });
+      const busy = wire.busy();
+      return reply(res, busy.status, busy.body, { 'content-type': wire.contentType });
     }
     const id = randomBytes(24).toString('base64url');
     this.tokens.set(id, {
@@ -160,7 +165,7 @@ export class ProviderServer {
     });
     const streamUrl = this.publicUrl('wss', `/telephony/${wire.name}/stream/${id}`);
     this.deps.logger.info({ provider: wire.name, callId: call.callId, agent }, 'stream offered');
-    reply(res, 200, wire.answer(streamUrl, agent), { 'content-type': 'application/xml' });
+    reply(res, 200, wire.answer(streamUrl, agent), { 'content-type': wire.contentType });
   }
 
   /** The public URL the provider used (or will use) for `path`, as its signature covers it. */

@@ -99,8 +99,9 @@ export function twilioWire(
       if (!callId) return { status: 400, why: 'CallSid missing' };
       return { callId, from: req.params.From ?? '', to: req.params.To ?? '' };
     },
+    contentType: 'text/xml',
     answer: (streamUrl, agent) => twilioConnectStream(streamUrl, { agent }),
-    busy: twilioRejectBusy,
+    busy: () => ({ status: 200, body: twilioRejectBusy() }),
     upgradeValid: (url, headers) =>
       twilioSignatureValid(authToken, headers['x-twilio-signature'], url, {}),
     audio: { encoding: 'ulaw', rate: 8000, chunkMs: 20 },

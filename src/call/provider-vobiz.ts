@@ -11,7 +11,16 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { TelephonyConfig } from '../routing/config-telephony.js';
-import type { ProviderWire, StreamEvent } from './provider-wire.js';
+import {
+  dtmfEvent,
+  jsonObject,
+  mediaEvent,
+  obj,
+  str,
+  unknownEvent,
+  type ProviderWire,
+  type StreamEvent,
+} from './provider-wire.js';
 
 /** Whether a V3 (`url.nonce`) or V2 (`urlnonce`) signature of the URL without query is good. */
 export function vobizSignatureValid(
@@ -46,17 +55,9 @@ export function vobizStreamAnswer(streamUrl: string): string {
   );
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const obj = (v: unknown): Record<string, unknown> =>
-  v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
-
 export function readVobizMessage(text: string): StreamEvent {
-  let msg: Record<string, unknown>;
-  try {
-    msg = obj(JSON.parse(text));
-  } catch {
-    return { event: 'unusable', why: 'not JSON' };
-  }
+  const msg = jsonObject(text);
+  if (!msg) return { event: 'unusable', why: 'not a JSON object' };
   switch (msg.event) {
     case 'start': {
       const start = obj(msg.start);
@@ -66,22 +67,15 @@ export function readVobizMessage(text: string): StreamEvent {
         return { event: 'unusable', why: 'start without callId or streamId' };
       return { event: 'start', callId, streamId };
     }
-    case 'media': {
-      const payload = str(obj(msg.media).payload);
-      if (payload === undefined) return { event: 'unusable', why: 'media without payload' };
-      return { event: 'media', payload: Buffer.from(payload, 'base64') };
-    }
-    case 'dtmf': {
-      const digit = str(obj(msg.dtmf).digit) ?? str(msg.digit);
-      if (!digit || !/^[0-9*#A-D]$/.test(digit))
-        return { event: 'unusable', why: 'bad dtmf digit' };
-      return { event: 'dtmf', digit };
-    }
+    case 'media':
+      return mediaEvent(obj(msg.media).payload);
+    case 'dtmf':
+      return dtmfEvent(str(obj(msg.dtmf).digit) ?? str(msg.digit));
     case 'playedStream':
     case 'clearedAudio':
       return { event: 'other' };
     default:
-      return { event: 'unusable', why: `unknown event ${JSON.stringify(msg.event)?.slice(0, 40)}` };
+      return unknownEvent(msg.event);
   }
 }
 
@@ -101,9 +95,12 @@ export function vobizWire(
       if (!callId) return { status: 400, why: 'CallUUID missing' };
       return { callId, from: req.params.From ?? '', to: req.params.To ?? '' };
     },
+    contentType: 'application/xml',
     answer: (streamUrl) => vobizStreamAnswer(streamUrl),
-    busy: () =>
-      '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup reason="busy"/></Response>',
+    busy: () => ({
+      status: 200,
+      body: '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup reason="busy"/></Response>',
+    }),
     // Vobiz documents no signature on the stream's upgrade: the call's token is the check.
     upgradeValid: () => true,
     audio: { encoding: 'ulaw', rate: 8000, chunkMs: 20 },

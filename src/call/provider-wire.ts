@@ -1,11 +1,11 @@
 /**
- * What the provider server needs of one cloud provider (provider-twilio.ts, provider-vobiz.ts):
+ * What the provider server needs of one cloud provider (provider-twilio.ts, provider-vobiz.ts, provider-exotel.ts):
  * how its webhook is checked and answered, how its stream upgrade is authenticated, the audio
  * and messages of its media stream, and how a call is hung up at the provider.
  */
 import type { StreamAudio } from './caller-leg-stream.js';
 
-export type ProviderName = 'twilio' | 'vobiz';
+export type ProviderName = 'twilio' | 'vobiz' | 'exotel';
 
 /** The webhook request as the server read it. */
 export interface WebhookRequest {
@@ -33,7 +33,9 @@ export interface ProviderWire {
   ): { callId: string; from: string; to: string } | { status: number; why: string };
   /** The answer that connects the call to `streamUrl`, and the one that refuses it as busy. */
   answer(streamUrl: string, agent: string): string;
-  busy(): string;
+  /** The answers' media type. */
+  readonly contentType: string;
+  busy(): { status: number; body: string };
   /** Whether the stream's upgrade request is the provider's (its signature, where it has one). */
   upgradeValid(url: string, headers: Record<string, string | undefined>): boolean;
   readonly audio: StreamAudio;
@@ -43,4 +45,36 @@ export interface ProviderWire {
   media(streamId: string, audio: Buffer): string;
   clear(streamId: string): string;
   hangUp(callId: string): Promise<void>;
+}
+
+/** Readers' shared parts: a JSON object or nothing, and the events every provider has. */
+export function jsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export const str = (v: unknown): string | undefined =>
+  typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+
+export const obj = (v: unknown): Record<string, unknown> =>
+  v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+
+export function mediaEvent(payload: unknown): StreamEvent {
+  if (typeof payload !== 'string') return { event: 'unusable', why: 'media without payload' };
+  return { event: 'media', payload: Buffer.from(payload, 'base64') };
+}
+
+export function dtmfEvent(digit: unknown): StreamEvent {
+  if (typeof digit !== 'string' || !/^[0-9*#A-D]$/.test(digit)) {
+    return { event: 'unusable', why: 'bad dtmf digit' };
+  }
+  return { event: 'dtmf', digit };
+}
+
+export function unknownEvent(event: unknown): StreamEvent {
+  return { event: 'unusable', why: `unknown event ${JSON.stringify(event)?.slice(0, 40)}` };
 }

@@ -55,6 +55,20 @@ const vobiz = z
   })
   .strict();
 
+const exotel = z
+  .object({
+    accountSid: z.string().min(1),
+    apiKey: z.string().min(1),
+    apiTokenEnv: envName.default('EXOTEL_API_TOKEN'),
+    phoneNumber: e164.optional(),
+    maxConcurrent: z.number().int().min(0).default(0),
+    /** Exotel's API host (api.exotel.com, or api.in.exotel.com for the Mumbai cluster). */
+    apiBase: z.url().default('https://api.exotel.com'),
+    /** The stream's PCM rate, asked for in the stream URL. */
+    sampleRate: z.union([z.literal(8000), z.literal(16000), z.literal(24000)]).default(8000),
+  })
+  .strict();
+
 export const telephony = z
   .object({
     /** The https URL providers reach this instance at (webhooks and wss:// streams). */
@@ -71,6 +85,7 @@ export const telephony = z
     streamTokenTtlSeconds: z.number().int().min(5).max(600).default(60),
     twilio: twilio.optional(),
     vobiz: vobiz.optional(),
+    exotel: exotel.optional(),
   })
   .strict();
 

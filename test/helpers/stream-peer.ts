@@ -27,17 +27,26 @@ export abstract class StreamPeer<Out> {
     }
   }
 
-  /** The caller speaks: a tone at `hz`, one 20 ms µ-law chunk (base64) every 20 ms. */
-  protected speakChunks(hz: number, send: (payload: string) => void): void {
+  /**
+   * The caller speaks: a tone at `hz`, one 20 ms chunk (base64) every 20 ms, µ-law at 8 kHz or
+   * 16-bit little-endian PCM at `rate`.
+   */
+  protected speakChunks(
+    hz: number,
+    send: (payload: string) => void,
+    format: { encoding: 'ulaw' | 'pcm16'; rate: number } = { encoding: 'ulaw', rate: 8000 },
+  ): void {
     let phase = 0;
-    const pcm = new Int16Array(160);
-    const ulaw = Buffer.alloc(160);
+    const samples = format.rate / 50;
+    const pcm = new Int16Array(samples);
+    const ulaw = Buffer.alloc(samples);
     this.sender = setInterval(() => {
-      for (let i = 0; i < 160; i++, phase++) {
-        pcm[i] = Math.round(8000 * Math.sin((2 * Math.PI * hz * phase) / 8000));
+      for (let i = 0; i < samples; i++, phase++) {
+        pcm[i] = Math.round(8000 * Math.sin((2 * Math.PI * hz * phase) / format.rate));
       }
-      g711Encode('ulaw', pcm, ulaw);
-      send(ulaw.toString('base64'));
+      if (format.encoding === 'ulaw') g711Encode('ulaw', pcm, ulaw);
+      const bytes = format.encoding === 'ulaw' ? ulaw : Buffer.from(pcm.buffer);
+      send(bytes.toString('base64'));
     }, 20);
   }
 
@@ -45,9 +54,11 @@ export abstract class StreamPeer<Out> {
     clearInterval(this.sender);
   }
 
-  /** µ-law payloads (base64) as 8 kHz PCM. */
-  protected decode(payloads: string[]): Int16Array {
+  /** Payloads (base64), µ-law or 16-bit little-endian PCM, as PCM. */
+  protected decode(payloads: string[], encoding: 'ulaw' | 'pcm16' = 'ulaw'): Int16Array {
     const bytes = Buffer.concat(payloads.map((p) => Buffer.from(p, 'base64')));
+    if (encoding === 'pcm16')
+      return new Int16Array(new Uint8Array(bytes).buffer, 0, bytes.length >> 1);
     const pcm = new Int16Array(bytes.length);
     g711Decode('ulaw', bytes, pcm);
     return pcm;

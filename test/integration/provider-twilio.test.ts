@@ -7,84 +7,60 @@
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dominantFrequency } from '../helpers/audio.js';
-import { callsClosed, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
-import {
-  ACCOUNT_SID,
-  AUTH_TOKEN,
-  PUBLIC_BASE,
-  TwilioStream,
-  twilioWebhook,
-} from '../helpers/twilio-peer.js';
+import { callsClosed } from '../helpers/gateway.js';
+import { startProviderGateway, type ProviderGateway } from '../helpers/provider-gateway.js';
+import { ACCOUNT_SID, AUTH_TOKEN, TwilioStream, twilioWebhook } from '../helpers/twilio-peer.js';
 import { ProviderApiStandIn } from '../helpers/provider-api.js';
-import type { CallOutcome } from '../../src/call/call.js';
 
-let tg: TestGateway;
-let port: number;
+let gw: ProviderGateway;
 const api = new ProviderApiStandIn();
-const outcomes = new Map<string, CallOutcome>();
-const agentHeard: Array<Record<string, unknown>> = [];
 let calls = 0;
 const nextCallSid = () => `CA${String(++calls).padStart(32, '0')}`;
 
-/** The first message telgate sent the agent that `match` accepts, waiting for it if need be. */
-async function agentGot(match: (m: Record<string, unknown>) => boolean, timeoutMs = 5000) {
-  const signal = AbortSignal.timeout(timeoutMs);
-  for (;;) {
-    const found = agentHeard.find(match);
-    if (found) return found;
-    await once(tg.gateway.localAgent!, 'message', { signal });
-  }
-}
-
 beforeAll(async () => {
   const apiBaseUrl = await api.listen();
-  const config = testConfig(43400, (raw) => {
-    const agent = raw.localAgent as { behaviours: Record<string, unknown> };
-    agent.behaviours.barge = {
-      kind: 'echo',
-      steps: [
-        { atMs: 0, do: 'play', frequency: 500, ms: 300 },
-        { atMs: 0, do: 'mark', name: 'short' },
-        { atMs: 0, do: 'play', frequency: 500, ms: 5000 },
-        { atMs: 0, do: 'mark', name: 'long' },
-        { atMs: 1500, do: 'clear' },
-      ],
-    };
-    raw.agents = [{ name: 'echo' }, { name: 'hangup' }, { name: 'barge' }];
-    raw.telephony = {
-      publicBaseUrl: PUBLIC_BASE,
-      listen: { host: '127.0.0.1', port: 0 },
+  gw = await startProviderGateway(
+    43400,
+    {
       twilio: {
         accountSid: ACCOUNT_SID,
         authTokenEnv: 'TWILIO_TEST_TOKEN',
         apiBaseUrl,
         maxConcurrent: 3,
       },
-    };
-  });
-  tg = await startGateway(config, { TWILIO_TEST_TOKEN: AUTH_TOKEN });
-  port = tg.gateway.providerAddress!.port;
-  tg.gateway.events.on('closed', (callId, outcome) => outcomes.set(callId, outcome));
-  tg.gateway.localAgent!.on('message', (_id: string, m: Record<string, unknown>) =>
-    agentHeard.push(m),
+    },
+    { TWILIO_TEST_TOKEN: AUTH_TOKEN },
+    (raw) => {
+      const agent = raw.localAgent as { behaviours: Record<string, unknown> };
+      agent.behaviours.barge = {
+        kind: 'echo',
+        steps: [
+          { atMs: 0, do: 'play', frequency: 500, ms: 300 },
+          { atMs: 0, do: 'mark', name: 'short' },
+          { atMs: 0, do: 'play', frequency: 500, ms: 5000 },
+          { atMs: 0, do: 'mark', name: 'long' },
+          { atMs: 1500, do: 'clear' },
+        ],
+      };
+    },
   );
 });
 
 afterAll(async () => {
-  await tg?.stop();
+  await gw?.tg.stop();
   await api.close();
 });
 
 /** A Twilio call to `agent`: webhook, then its stream opened and started. */
 async function twilioCall(agent: string) {
   const callSid = nextCallSid();
-  const answer = await twilioWebhook(port, agent, callSid);
+  const answer = await twilioWebhook(gw.port, agent, callSid);
   expect(answer.status).toBe(200);
   expect(answer.streamUrl).toMatch(
     /^wss:\/\/tg\.example\.test\/telephony\/twilio\/stream\/[\w-]+$/,
   );
-  const stream = await TwilioStream.open(port, answer.streamUrl!);
-  const answered = once(tg.gateway.events, 'answered');
+  const stream = await TwilioStream.open(gw.port, answer.streamUrl!);
+  const answered = once(gw.tg.gateway.events, 'answered');
   stream.begin(callSid, answer.parameters);
   await answered;
   return { callSid, stream, streamUrl: answer.streamUrl! };
@@ -104,24 +80,24 @@ describe('a Twilio call', () => {
     ).toBeLessThan(30);
 
     stream.dtmf('5');
-    expect(await agentGot((m) => m.type === 'dtmf')).toMatchObject({ digit: '5' });
+    expect(await gw.agentGot((m) => m.type === 'dtmf')).toMatchObject({ digit: '5' });
 
     // The caller hangs up: Twilio's stop; telgate asks nothing of Twilio's API.
     stream.stop(callSid);
-    await callsClosed(tg.gateway);
-    expect(outcomes.get(`twilio:${callSid}`)).toMatchObject({ ended: 'caller-hangup' });
+    await callsClosed(gw.tg.gateway);
+    expect(gw.outcomes.get(`twilio:${callSid}`)).toMatchObject({ ended: 'caller-hangup' });
     expect(api.requests).toHaveLength(0);
     stream.close();
   });
 
   it('plays marks back as played, and a clear empties the queue here and at Twilio', async () => {
-    agentHeard.length = 0;
+    gw.agentHeard.length = 0;
     const { callSid, stream } = await twilioCall('barge');
-    await agentGot((m) => m.type === 'playback.cleared');
-    expect(agentHeard).toContainEqual(
+    await gw.agentGot((m) => m.type === 'playback.cleared');
+    expect(gw.agentHeard).toContainEqual(
       expect.objectContaining({ type: 'mark', name: 'short', status: 'played' }),
     );
-    expect(agentHeard).toContainEqual(
+    expect(gw.agentHeard).toContainEqual(
       expect.objectContaining({ type: 'mark', name: 'long', status: 'cleared' }),
     );
     await stream.waitFor(() => stream.received.find((m) => m.event === 'clear'), 'clear');
@@ -132,7 +108,7 @@ describe('a Twilio call', () => {
       3,
     );
     stream.stop(callSid);
-    await callsClosed(tg.gateway);
+    await callsClosed(gw.tg.gateway);
     stream.close();
   });
 
@@ -148,46 +124,50 @@ describe('a Twilio call', () => {
       `Basic ${Buffer.from(`${ACCOUNT_SID}:${AUTH_TOKEN}`).toString('base64')}`,
     );
     await closed;
-    await callsClosed(tg.gateway);
-    expect(outcomes.get(`twilio:${callSid}`)).toMatchObject({ ended: 'agent-hangup' });
+    await callsClosed(gw.tg.gateway);
+    expect(gw.outcomes.get(`twilio:${callSid}`)).toMatchObject({ ended: 'agent-hangup' });
   });
 });
 
 describe('what telgate refuses', () => {
   it('a webhook with a wrong signature, a tampered one, or for an unknown agent', async () => {
-    expect((await twilioWebhook(port, 'echo', nextCallSid(), { token: 'wrong' })).status).toBe(403);
-    expect((await twilioWebhook(port, 'echo', nextCallSid(), { tamper: true })).status).toBe(403);
-    expect((await twilioWebhook(port, 'nobody', nextCallSid())).status).toBe(404);
+    expect((await twilioWebhook(gw.port, 'echo', nextCallSid(), { token: 'wrong' })).status).toBe(
+      403,
+    );
+    expect((await twilioWebhook(gw.port, 'echo', nextCallSid(), { tamper: true })).status).toBe(
+      403,
+    );
+    expect((await twilioWebhook(gw.port, 'nobody', nextCallSid())).status).toBe(404);
   });
 
   it('a stream with a token for another call, a second live stream, a spent token, a bad signature', async () => {
     const callSid = nextCallSid();
-    const answer = await twilioWebhook(port, 'echo', callSid);
+    const answer = await twilioWebhook(gw.port, 'echo', callSid);
     // Signed with the wrong token: refused before the upgrade.
-    await expect(TwilioStream.open(port, answer.streamUrl!, 'wrong')).rejects.toThrow(/403/);
+    await expect(TwilioStream.open(gw.port, answer.streamUrl!, 'wrong')).rejects.toThrow(/403/);
     // Started for another call: closed with a policy violation.
-    const other = await TwilioStream.open(port, answer.streamUrl!);
+    const other = await TwilioStream.open(gw.port, answer.streamUrl!);
     const closing = once(other.ws, 'close');
     other.begin(nextCallSid(), answer.parameters);
     const [code] = await closing;
     expect(code).toBe(1008);
     // That stream spent the token: it opens nothing more.
-    await expect(TwilioStream.open(port, answer.streamUrl!)).rejects.toThrow(/403/);
+    await expect(TwilioStream.open(gw.port, answer.streamUrl!)).rejects.toThrow(/403/);
 
     const live = await twilioCall('echo');
-    await expect(TwilioStream.open(port, live.streamUrl)).rejects.toThrow(/409/);
+    await expect(TwilioStream.open(gw.port, live.streamUrl)).rejects.toThrow(/409/);
     live.stream.stop(live.callSid);
-    await callsClosed(tg.gateway);
+    await callsClosed(gw.tg.gateway);
     live.stream.close();
-    await expect(TwilioStream.open(port, live.streamUrl)).rejects.toThrow(/403/);
+    await expect(TwilioStream.open(gw.port, live.streamUrl)).rejects.toThrow(/403/);
   });
 
   it('a call over max_concurrent, answered with a busy Reject', async () => {
     const held = [await twilioCall('echo'), await twilioCall('echo'), await twilioCall('echo')];
-    const refused = await twilioWebhook(port, 'echo', nextCallSid());
+    const refused = await twilioWebhook(gw.port, 'echo', nextCallSid());
     expect(refused.body).toContain('<Reject reason="busy"/>');
     for (const call of held) call.stream.stop(call.callSid);
-    await callsClosed(tg.gateway);
+    await callsClosed(gw.tg.gateway);
     for (const call of held) call.stream.close();
   });
 });

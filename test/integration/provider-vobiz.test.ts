@@ -7,45 +7,36 @@
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dominantFrequency } from '../helpers/audio.js';
-import { callsClosed, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
+import { callsClosed } from '../helpers/gateway.js';
+import { startProviderGateway, type ProviderGateway } from '../helpers/provider-gateway.js';
 import { ProviderApiStandIn } from '../helpers/provider-api.js';
-import { PUBLIC_BASE } from '../helpers/twilio-peer.js';
 import { VOBIZ_AUTH_ID, VOBIZ_TOKEN, VobizStream, vobizWebhook } from '../helpers/vobiz-peer.js';
-import type { CallOutcome } from '../../src/call/call.js';
 
-let tg: TestGateway;
-let port: number;
+let gw: ProviderGateway;
 const api = new ProviderApiStandIn();
-const outcomes = new Map<string, CallOutcome>();
 let calls = 0;
 const nextUuid = () => `00000000-0000-4000-8000-${String(++calls).padStart(12, '0')}`;
 
 beforeAll(async () => {
   const apiBaseUrl = await api.listen();
-  const config = testConfig(43440, (raw) => {
-    raw.agents = [{ name: 'echo' }, { name: 'hangup' }];
-    raw.telephony = {
-      publicBaseUrl: PUBLIC_BASE,
-      listen: { host: '127.0.0.1', port: 0 },
-      vobiz: { authId: VOBIZ_AUTH_ID, authTokenEnv: 'VOBIZ_TEST_TOKEN', apiBaseUrl },
-    };
-  });
-  tg = await startGateway(config, { VOBIZ_TEST_TOKEN: VOBIZ_TOKEN });
-  port = tg.gateway.providerAddress!.port;
-  tg.gateway.events.on('closed', (callId, outcome) => outcomes.set(callId, outcome));
+  gw = await startProviderGateway(
+    43440,
+    { vobiz: { authId: VOBIZ_AUTH_ID, authTokenEnv: 'VOBIZ_TEST_TOKEN', apiBaseUrl } },
+    { VOBIZ_TEST_TOKEN: VOBIZ_TOKEN },
+  );
 });
 
 afterAll(async () => {
-  await tg?.stop();
+  await gw?.tg.stop();
   await api.close();
 });
 
 async function vobizCall(agent: string) {
   const callId = nextUuid();
-  const answer = await vobizWebhook(port, agent, callId);
+  const answer = await vobizWebhook(gw.port, agent, callId);
   expect(answer.status).toBe(200);
-  const stream = await VobizStream.open(port, answer.streamUrl!);
-  const answered = once(tg.gateway.events, 'answered');
+  const stream = await VobizStream.open(gw.port, answer.streamUrl!);
+  const answered = once(gw.tg.gateway.events, 'answered');
   stream.begin(callId);
   await answered;
   return { callId, stream, streamUrl: answer.streamUrl! };
@@ -54,11 +45,11 @@ async function vobizCall(agent: string) {
 describe('a Vobiz call', () => {
   it('answers with a bidirectional µ-law Stream and echoes the caller as playAudio', async () => {
     const callId = nextUuid();
-    const answer = await vobizWebhook(port, 'echo', callId);
+    const answer = await vobizWebhook(gw.port, 'echo', callId);
     expect(answer.body).toMatch(
       /^<\?xml version="1.0" encoding="UTF-8"\?><Response><Stream bidirectional="true" keepCallAlive="true" contentType="audio\/x-mulaw;rate=8000">wss:\/\/tg\.example\.test\/telephony\/vobiz\/stream\/[\w-]+<\/Stream><\/Response>$/,
     );
-    const stream = await VobizStream.open(port, answer.streamUrl!);
+    const stream = await VobizStream.open(gw.port, answer.streamUrl!);
     stream.begin(callId);
     stream.speak(1000);
     await stream.waitFor(() => stream.audio().length >= 8000, '1 s of echo');
@@ -72,17 +63,17 @@ describe('a Vobiz call', () => {
 
     // The stream drops; Vobiz reconnects on the same URL with a new streamId: the call goes on.
     await stream.close();
-    const again = await VobizStream.open(port, answer.streamUrl!);
+    const again = await VobizStream.open(gw.port, answer.streamUrl!);
     again.begin(callId);
     again.speak(600);
     await again.waitFor(() => again.audio().length >= 8000 * 0.6, 'echo after the reconnect');
     expect(again.received.find((m) => m.event === 'playAudio')?.streamId).toBe(again.streamId);
-    expect(outcomes.has(`vobiz:${callId}`)).toBe(false);
+    expect(gw.outcomes.has(`vobiz:${callId}`)).toBe(false);
 
     // No stop in Vobiz's protocol: the socket closes and no reconnect comes.
     await again.close();
-    await callsClosed(tg.gateway);
-    expect(outcomes.get(`vobiz:${callId}`)).toMatchObject({ ended: 'caller-hangup' });
+    await callsClosed(gw.tg.gateway);
+    expect(gw.outcomes.get(`vobiz:${callId}`)).toMatchObject({ ended: 'caller-hangup' });
     expect(api.requests).toHaveLength(0);
   });
 
@@ -95,23 +86,23 @@ describe('a Vobiz call', () => {
     expect(request.headers['x-auth-id']).toBe(VOBIZ_AUTH_ID);
     expect(request.headers['x-auth-token']).toBe(VOBIZ_TOKEN);
     await closed;
-    await callsClosed(tg.gateway);
-    expect(outcomes.get(`vobiz:${callId}`)).toMatchObject({ ended: 'agent-hangup' });
+    await callsClosed(gw.tg.gateway);
+    expect(gw.outcomes.get(`vobiz:${callId}`)).toMatchObject({ ended: 'agent-hangup' });
   });
 
   it('refuses a bad signature, a stream for another call and a second live stream', async () => {
-    expect((await vobizWebhook(port, 'echo', nextUuid(), { token: 'wrong' })).status).toBe(403);
+    expect((await vobizWebhook(gw.port, 'echo', nextUuid(), { token: 'wrong' })).status).toBe(403);
     const callId = nextUuid();
-    const answer = await vobizWebhook(port, 'echo', callId);
-    const other = await VobizStream.open(port, answer.streamUrl!);
+    const answer = await vobizWebhook(gw.port, 'echo', callId);
+    const other = await VobizStream.open(gw.port, answer.streamUrl!);
     const closing = once(other.ws, 'close');
     other.begin(nextUuid());
     expect((await closing)[0]).toBe(1008);
-    await expect(VobizStream.open(port, answer.streamUrl!)).rejects.toThrow(/403/);
+    await expect(VobizStream.open(gw.port, answer.streamUrl!)).rejects.toThrow(/403/);
 
     const live = await vobizCall('echo');
-    await expect(VobizStream.open(port, live.streamUrl)).rejects.toThrow(/409/);
+    await expect(VobizStream.open(gw.port, live.streamUrl)).rejects.toThrow(/409/);
     await live.stream.close();
-    await callsClosed(tg.gateway);
+    await callsClosed(gw.tg.gateway);
   });
 });

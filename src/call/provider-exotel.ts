@@ -1,0 +1,91 @@
+/**
+ * Exotel as the provider server speaks to it: the Voicebot applet fetches the webhook (GET or
+ * POST) and expects JSON `{"url": "wss://…"}`; Exotel signs nothing, so the webhook must carry
+ * the account's API key and token as HTTP Basic credentials (put them in the URL given to the
+ * applet: `https://KEY:TOKEN@host/…`). The stream's events are snake_case (`stream_sid`, with
+ * `streamSid` accepted too), its audio 16-bit little-endian PCM at the stream's rate, sent back
+ * in chunks of whole 320-byte multiples (100 ms here); closing the socket ends the applet, which
+ * is also how telgate hangs up (the flow goes on to its next applet).
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { TelephonyConfig } from '../routing/config-telephony.js';
+import {
+  dtmfEvent,
+  jsonObject,
+  mediaEvent,
+  obj,
+  str,
+  unknownEvent,
+  type ProviderWire,
+  type StreamEvent,
+} from './provider-wire.js';
+
+/** Whether `authorization` is HTTP Basic with exactly `user`:`password`. */
+export function basicAuthValid(authorization: string | undefined, user: string, password: string) {
+  if (!authorization?.startsWith('Basic ') || !user || !password) return false;
+  const given = Buffer.from(authorization.slice(6).trim(), 'base64');
+  const expected = Buffer.from(`${user}:${password}`);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+export function readExotelMessage(text: string): StreamEvent {
+  const msg = jsonObject(text);
+  if (!msg) return { event: 'unusable', why: 'not a JSON object' };
+  switch (msg.event) {
+    case 'connected':
+    case 'mark':
+      return { event: 'other' };
+    case 'start': {
+      const start = obj(msg.start);
+      const callId = str(start.call_sid) ?? str(start.callSid);
+      const streamId =
+        str(msg.stream_sid) ?? str(msg.streamSid) ?? str(start.stream_sid) ?? str(start.streamSid);
+      if (!callId || !streamId) return { event: 'unusable', why: 'start without call or stream' };
+      return { event: 'start', callId, streamId };
+    }
+    case 'media':
+      return mediaEvent(obj(msg.media).payload);
+    case 'dtmf':
+      return dtmfEvent(str(obj(msg.dtmf).digit));
+    case 'stop':
+      return { event: 'stop' };
+    default:
+      return unknownEvent(msg.event);
+  }
+}
+
+export function exotelWire(
+  settings: NonNullable<TelephonyConfig['exotel']>,
+  env: NodeJS.ProcessEnv,
+): ProviderWire {
+  const apiToken = env[settings.apiTokenEnv] ?? '';
+  return {
+    name: 'exotel',
+    webhook(req) {
+      if (!basicAuthValid(req.headers.authorization, settings.apiKey, apiToken)) {
+        return { status: 401, why: 'Basic credentials of the account required' };
+      }
+      const callId = req.params.CallSid;
+      if (!callId) return { status: 400, why: 'CallSid missing' };
+      return { callId, from: req.params.From ?? '', to: req.params.To ?? '' };
+    },
+    contentType: 'application/json',
+    answer: (streamUrl) =>
+      JSON.stringify({ url: `${streamUrl}?sample-rate=${settings.sampleRate}` }),
+    // The applet has no refusal answer: no URL, and the flow goes on to its next applet.
+    busy: () => ({ status: 503, body: JSON.stringify({ error: 'busy' }) }),
+    upgradeValid: () => true,
+    audio: { encoding: 'pcm16', rate: settings.sampleRate, chunkMs: 100 },
+    reconnects: false,
+    read: readExotelMessage,
+    media: (streamId, audio) =>
+      JSON.stringify({
+        event: 'media',
+        stream_sid: streamId,
+        media: { payload: audio.toString('base64') },
+      }),
+    clear: (streamId) => JSON.stringify({ event: 'clear', stream_sid: streamId }),
+    // Closing the stream ends the applet: nothing to ask Exotel's API.
+    hangUp: () => Promise.resolve(),
+  };
+}

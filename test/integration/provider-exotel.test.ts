@@ -1,0 +1,93 @@
+/**
+ * Exotel numbers through telgate: the Voicebot applet's URL (Basic credentials) answered with
+ * the stream URL as JSON, and the stream (16-bit PCM at 16 kHz, snake_case events) reaching the
+ * embedded local agent; the agent's hang-up closes the stream, which ends the applet. Exotel
+ * cannot be reached from here: the client speaks its documented messages.
+ */
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dominantFrequency } from '../helpers/audio.js';
+import { callsClosed } from '../helpers/gateway.js';
+import { startProviderGateway, type ProviderGateway } from '../helpers/provider-gateway.js';
+import { EXOTEL_KEY, EXOTEL_TOKEN, ExotelStream, exotelWebhook } from '../helpers/exotel-peer.js';
+
+let gw: ProviderGateway;
+let calls = 0;
+const nextSid = () => `exo${String(++calls).padStart(8, '0')}`;
+
+beforeAll(async () => {
+  gw = await startProviderGateway(
+    43480,
+    {
+      exotel: {
+        accountSid: 'exotel-account',
+        apiKey: EXOTEL_KEY,
+        apiTokenEnv: 'EXOTEL_TEST_TOKEN',
+        sampleRate: 16000,
+      },
+    },
+    { EXOTEL_TEST_TOKEN: EXOTEL_TOKEN },
+  );
+});
+
+afterAll(async () => {
+  await gw?.tg.stop();
+});
+
+describe('an Exotel call', () => {
+  it('answers the applet with the stream URL, echoes 16 kHz PCM in 320-byte multiples, takes DTMF', async () => {
+    const callSid = nextSid();
+    const answer = await exotelWebhook(gw.port, 'echo', callSid);
+    expect(answer.status).toBe(200);
+    expect(answer.url).toMatch(
+      /^wss:\/\/tg\.example\.test\/telephony\/exotel\/stream\/[\w-]+\?sample-rate=16000$/,
+    );
+    const stream = await ExotelStream.open(gw.port, answer.url!);
+    const answered = once(gw.tg.gateway.events, 'answered');
+    stream.begin(callSid);
+    await answered;
+    stream.speak(1000);
+    await stream.waitFor(() => stream.audio().length >= 16000, '1 s of echo');
+    const media = stream.received.filter((m) => m.event === 'media');
+    expect(media.every((m) => m.stream_sid === stream.streamSid)).toBe(true);
+    for (const m of media) expect(Buffer.from(m.media!.payload, 'base64').length % 320).toBe(0);
+    const audio = stream.audio();
+    expect(
+      Math.abs(dominantFrequency(audio.subarray(audio.length - 8000), 16000) - 1000),
+    ).toBeLessThan(30);
+
+    stream.dtmf('7');
+    expect(await gw.agentGot((m) => m.type === 'dtmf')).toMatchObject({ digit: '7' });
+
+    stream.silence();
+    stream.ws.send(
+      JSON.stringify({
+        event: 'stop',
+        stream_sid: stream.streamSid,
+        stop: { call_sid: callSid, reason: 'callended' },
+      }),
+    );
+    await callsClosed(gw.tg.gateway);
+    expect(gw.outcomes.get(`exotel:${callSid}`)).toMatchObject({ ended: 'caller-hangup' });
+    await stream.close();
+  });
+
+  it('ends the applet the agent hung up by closing the stream', async () => {
+    const callSid = nextSid();
+    const answer = await exotelWebhook(gw.port, 'hangup', callSid);
+    const stream = await ExotelStream.open(gw.port, answer.url!);
+    const closed = once(stream.ws, 'close');
+    stream.begin(callSid);
+    const [code] = await closed;
+    expect(code).toBe(1000);
+    await callsClosed(gw.tg.gateway);
+    expect(gw.outcomes.get(`exotel:${callSid}`)).toMatchObject({ ended: 'agent-hangup' });
+  });
+
+  it('refuses the applet without the account credentials', async () => {
+    expect((await exotelWebhook(gw.port, 'echo', nextSid(), `${EXOTEL_KEY}:wrong`)).status).toBe(
+      401,
+    );
+    expect((await exotelWebhook(gw.port, 'echo', nextSid(), 'x:y')).status).toBe(401);
+  });
+});
