@@ -14,16 +14,13 @@ import { MediaClock } from '../media/media-clock.js';
 import { PortPool } from '../media/port-pool.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
 import type { CallEndpointConfig } from '../routing/config-parts.js';
-import { agentLinkFormat, linkFormatFor, Router } from '../routing/resolve.js';
+import { linkFormatFor, Router } from '../routing/resolve.js';
 import type { IncomingInvite, Rejection, SipEngine } from '../sip/engine.js';
 import { NativeSipEngine } from '../sip/engine-native.js';
 import { parseNameAddr } from '../sip/uri.js';
 import { Call, type CallOutcome } from './call.js';
 import { linkOpener, mediaDepsOf } from './call-config.js';
-import type { StreamWire } from './caller-leg-stream.js';
-import { ProviderServer } from './provider-server.js';
-import type { ProviderName } from './provider-wire.js';
-import { StreamCall, type StreamCallFacts } from './stream-call.js';
+import { ProviderCalls } from './provider-calls.js';
 import { CallWorkers, type CallCallbacks } from './call-workers.js';
 import type { LiveCall } from './live-call.js';
 import type { EgressRoute } from './transfer.js';
@@ -86,10 +83,8 @@ export class Gateway {
   private readonly calls = new Map<LiveCall, true>();
   /** The call worker threads (media.workers above 1); without them calls run on this thread. */
   private workers: CallWorkers | undefined;
-  /** Cloud telephony providers' webhooks and media streams (`telephony`), when configured. */
-  private providers: ProviderServer | undefined;
-  /** Where the provider server listens, once started. */
-  providerAddress: { host: string; port: number } | undefined;
+  /** Cloud telephony providers' webhooks, streams and settings API (`telephony`), if set. */
+  private providers: ProviderCalls | undefined;
   readonly store: StateStore;
   readonly metrics: Metrics;
   private instance = '';
@@ -199,14 +194,22 @@ export class Gateway {
       }
       await this.engine.start();
       if (this.config.telephony) {
-        this.providers = new ProviderServer({
+        this.providers = new ProviderCalls({
           config: () => this.config,
           env: this.env,
           logger: this.logger,
-          refusal: (provider) => this.providerRefusal(provider),
-          startCall: (facts, wire, end) => this.startStreamCall(facts, wire, end),
+          clock: this.clock,
+          telapi: () => this.telapi!,
+          dialectOf: (link, id) => this.dialectOf(link, id),
+          unavailable: () => {
+            const why = this.unavailable();
+            return why && REFUSALS[why.cause].text;
+          },
+          register: (call) => this.calls.set(call, true),
+          onAnswered: (c) => this.events.emit('answered', c.callId, undefined),
+          onClosed: (c, outcome) => this.onCallClosed(c, outcome),
         });
-        this.providerAddress = await this.providers.listen();
+        await this.providers.start();
       }
       this.instance =
         this.config.state.instanceId ?? `${os.hostname()}-${this.engine.listenAddress.port}`;
@@ -255,6 +258,11 @@ export class Gateway {
     await Promise.allSettled(
       [...this.calls.keys()].map((call) => call.end('shutdown', `drain limit of ${maxSeconds} s`)),
     );
+  }
+
+  /** Where the providers' webhooks and streams arrive, once started (`telephony`). */
+  get providerAddress(): { host: string; port: number } | undefined {
+    return this.providers?.address;
   }
 
   /** The call worker threads (none with media.workers 1), for ops hooks and tests. */
@@ -503,52 +511,6 @@ export class Gateway {
         return admission.ok ? admission.slot : undefined;
       },
     };
-  }
-
-  /** Why a new call through `provider` is refused now, if it is. */
-  private providerRefusal(provider: ProviderName): string | undefined {
-    const why = this.unavailable();
-    if (why) return REFUSALS[why.cause].text;
-    const telephony = this.config.telephony;
-    const max = (provider === 'twilio' ? telephony?.twilio : telephony?.vobiz)?.maxConcurrent ?? 0;
-    const live = [...this.calls.keys()].filter(
-      (c) => c instanceof StreamCall && c.provider === provider,
-    ).length;
-    return max > 0 && live >= max ? `${provider} max_concurrent ${max} reached` : undefined;
-  }
-
-  /**
-   * A provider's stream has begun: its call runs on this thread (the stream's socket is this
-   * thread's), with its agent's link settings.
-   */
-  private startStreamCall(
-    facts: StreamCallFacts,
-    wire: StreamWire,
-    end: { hangUp(): Promise<void>; closeStream(): void },
-  ): StreamCall {
-    const agent = this.config.agents.find((a) => a.name === facts.agent);
-    const linkFormat = agent ? agentLinkFormat(agent, this.config) : 'slin';
-    const dialect = this.dialectOf(agent?.link, facts.agent);
-    const call = new StreamCall(
-      facts,
-      wire,
-      {
-        clock: this.clock,
-        linkFormat,
-        playoutMaxSeconds: this.config.media.playoutMaxSeconds,
-        playoutDelayMs: this.config.media.playoutDelayMs,
-        calls: this.config.calls,
-        logger: this.logger,
-        openLink: linkOpener(this.telapi!, this.config, dialect),
-        hangUp: end.hangUp,
-        closeStream: end.closeStream,
-        onAnswered: (c) => this.events.emit('answered', c.callId, undefined),
-      },
-      (c, outcome) => this.onCallClosed(c, outcome),
-    );
-    this.calls.set(call, true);
-    void call.start();
-    return call;
   }
 
   /** The endpoint's link dialect, and where it connects when TelAPI does not say. */

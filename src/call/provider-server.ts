@@ -17,6 +17,8 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { TelgateConfig } from '../routing/config-schema.js';
+import type { TelephonyConfig } from '../routing/config-telephony.js';
+import type { SettingsApi } from './settings-api.js';
 import type { StreamWire } from './caller-leg-stream.js';
 import { exotelWire } from './provider-exotel.js';
 import { twilioWire } from './provider-twilio.js';
@@ -42,7 +44,10 @@ export interface StreamCallHandle {
 
 export interface ProviderServerDeps {
   config(): TelgateConfig;
-  env: NodeJS.ProcessEnv;
+  /** The telephony settings in force (the config's with the API's laid over), and their secrets. */
+  telephony(): { telephony: TelephonyConfig | undefined; env: NodeJS.ProcessEnv };
+  /** The settings API, served on the same listener. */
+  api: SettingsApi;
   logger: Logger;
   /** Why a new call through `provider` is refused now, if it is. */
   refusal(provider: ProviderName): string | undefined;
@@ -106,22 +111,23 @@ export class ProviderServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private settings(): NonNullable<TelgateConfig['telephony']> {
-    const telephony = this.deps.config().telephony;
+  private settings(): TelephonyConfig {
+    const { telephony } = this.deps.telephony();
     if (!telephony) throw new Error('telephony is not configured');
     return telephony;
   }
 
-  /** The provider's wire with the running config, if it is configured. */
+  /** The provider's wire with the settings in force, if it is configured. */
   private wireOf(name: string): ProviderWire | undefined {
-    const settings = this.settings();
-    if (name === 'twilio' && settings.twilio) return twilioWire(settings.twilio, this.deps.env);
-    if (name === 'vobiz' && settings.vobiz) return vobizWire(settings.vobiz, this.deps.env);
-    if (name === 'exotel' && settings.exotel) return exotelWire(settings.exotel, this.deps.env);
+    const { telephony: settings, env } = this.deps.telephony();
+    if (name === 'twilio' && settings?.twilio) return twilioWire(settings.twilio, env);
+    if (name === 'vobiz' && settings?.vobiz) return vobizWire(settings.vobiz, env);
+    if (name === 'exotel' && settings?.exotel) return exotelWire(settings.exotel, env);
     return undefined;
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (await this.deps.api.handle(req, res)) return;
     const path = (req.url ?? '/').split('?')[0];
     const inbound = /^\/telephony\/([a-z]+)\/inbound\/([^/]+)$/.exec(path);
     if (!inbound) return reply(res, 404, 'not found');

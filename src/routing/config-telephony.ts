@@ -81,6 +81,10 @@ export const telephony = z
       })
       .strict()
       .default({ host: '127.0.0.1', port: 8090 }),
+    /** Environment variable holding the settings API's keys (X-API-Key), comma-separated. */
+    apiKeysEnv: envName.default('TELGATE_API_KEYS'),
+    /** Where the settings API keeps what it is given when there is no Redis. */
+    settingsFile: z.string().min(1).default('data/telephony-settings.json'),
     /** Seconds a stream token minted in a webhook answer may wait for its stream. */
     streamTokenTtlSeconds: z.number().int().min(5).max(600).default(60),
     twilio: twilio.optional(),

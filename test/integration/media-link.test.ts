@@ -296,7 +296,7 @@ describe('caller → agent: Opus loss', () => {
 });
 
 describe('agent → caller: barge-in and marks', () => {
-  it('clear after 1 s of 5 s queued: RTP stops within a frame, 1000 ± 40 ms reported played', async () => {
+  it('clear after 1 s of 5 s queued: RTP stops within a frame, 1 s less the playout start reported played', async () => {
     const agent = recordAgent();
     const datagrams = await (
       await call('501', {
@@ -311,7 +311,10 @@ describe('agent → caller: barge-in and marks', () => {
     const cleared = agent.of('playback.cleared');
     expect(cleared).toHaveLength(1);
     const report = cleared[0].message as { playedMs: number; items: unknown[] };
-    expect(report.playedMs).toBeGreaterThanOrEqual(960);
+    // The agent's 1 s runs from its first audio; telgate's playout starts the playout delay
+    // (20 ms) and up to a tick later, more when the machine is busy: what it reports is checked
+    // against the wire below, to the frame.
+    expect(report.playedMs).toBeGreaterThanOrEqual(900);
     expect(report.playedMs).toBeLessThanOrEqual(1040);
     expect(report.items).toEqual([{ item: 1, durationMs: 5000, playedMs: report.playedMs }]);
     expect(agent.of('mark').map((m) => m.message)).toEqual([

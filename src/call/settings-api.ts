@@ -1,0 +1,226 @@
+/**
+ * The settings API (served beside the providers' webhooks on `telephony.listen`), in the
+ * platform's shapes:
+ *   GET    /api/settings/endpoints          the telephony endpoints
+ *   POST   /api/settings/endpoints          {phone_number, provider, inbound_agent_name,
+ *                                            outbound_agent_name, label} → 201, the endpoint
+ *   PUT    /api/settings/endpoints/{id}     agent names, label, is_active
+ *   DELETE /api/settings/endpoints/{id}     204
+ *   GET    /api/settings/telephony          the settings, secrets masked
+ *   PUT    /api/settings/telephony          a partial update
+ * Every request carries one of the API keys (X-API-Key); an endpoint shows its computed
+ * `inbound_webhook_url`. A refusal names the field and the reason.
+ */
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import type http from 'node:http';
+import { z } from 'zod';
+import type { TelgateConfig } from '../routing/config-schema.js';
+import type {
+  SettingsStore,
+  TelephonyEndpointRecord,
+  TelephonySettingsRecord,
+} from '../state/settings-store.js';
+import { settingsView, telephonySettingsUpdate } from './telephony-settings.js';
+
+const MAX_BODY_BYTES = 64 * 1024;
+const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number, e.g. +15551234567');
+const agentName = z.string().min(1).max(63);
+
+const endpointCreate = z
+  .object({
+    phone_number: e164,
+    provider: z.enum(['twilio', 'exotel', 'vobiz']),
+    inbound_agent_name: agentName,
+    outbound_agent_name: agentName,
+    label: z.string().max(200).default(''),
+  })
+  .strict();
+
+const endpointUpdate = z
+  .object({
+    inbound_agent_name: agentName,
+    outbound_agent_name: agentName,
+    label: z.string().max(200),
+    is_active: z.boolean(),
+  })
+  .partial()
+  .strict();
+
+export interface SettingsApiDeps {
+  store: SettingsStore;
+  config(): TelgateConfig;
+  env: NodeJS.ProcessEnv;
+  /** The settings as stored now (the gateway keeps them for the providers' wires). */
+  stored(): TelephonySettingsRecord;
+  /** The settings were changed through the API. */
+  changed(stored: TelephonySettingsRecord): void;
+}
+
+class Refusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly field: string | undefined,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+export class SettingsApi {
+  constructor(private readonly deps: SettingsApiDeps) {}
+
+  /** Serves `req` if it is the API's; false when the path is not. */
+  async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (!path.startsWith('/api/settings/')) return false;
+    try {
+      this.authenticate(req.headers['x-api-key']);
+      const body = req.method === 'POST' || req.method === 'PUT' ? await readJson(req) : undefined;
+      const [status, result] = await this.route(req.method ?? 'GET', path, body);
+      send(res, status, result);
+    } catch (err) {
+      if (!(err instanceof Refusal)) throw err;
+      send(res, err.status, { error: err.message, ...(err.field && { field: err.field }) });
+    }
+    return true;
+  }
+
+  private authenticate(given: string | string[] | undefined): void {
+    const keyEnv = this.deps.config().telephony?.apiKeysEnv ?? 'TELGATE_API_KEYS';
+    const keys = (this.deps.env[keyEnv] ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean);
+    const key = Array.isArray(given) ? given[0] : given;
+    const ok =
+      key !== undefined &&
+      keys.some(
+        (k) => k.length === key.length && timingSafeEqual(Buffer.from(k), Buffer.from(key)),
+      );
+    if (!ok) throw new Refusal(401, undefined, 'a valid X-API-Key is required');
+  }
+
+  private async route(method: string, path: string, body: unknown): Promise<[number, unknown]> {
+    const one = /^\/api\/settings\/endpoints\/([\w-]+)$/.exec(path);
+    if (path === '/api/settings/endpoints' && method === 'GET') {
+      const all = await this.deps.store.endpoints();
+      all.sort((a, b) => a.created_at.localeCompare(b.created_at));
+      return [200, all.map((e) => this.shown(e))];
+    }
+    if (path === '/api/settings/endpoints' && method === 'POST') return this.create(body);
+    if (one && method === 'PUT') return this.update(one[1], body);
+    if (one && method === 'DELETE') {
+      if (!(await this.deps.store.deleteEndpoint(one[1]))) throw this.notFound(one[1]);
+      return [204, undefined];
+    }
+    if (path === '/api/settings/telephony' && method === 'GET') return [200, this.view()];
+    if (path === '/api/settings/telephony' && method === 'PUT') return this.updateSettings(body);
+    throw new Refusal(404, undefined, `no ${method} ${path}`);
+  }
+
+  private async create(body: unknown): Promise<[number, unknown]> {
+    const input = parse(endpointCreate, body);
+    this.checkAgents(input);
+    const existing = await this.deps.store.endpoints();
+    if (
+      existing.some((e) => e.phone_number === input.phone_number && e.provider === input.provider)
+    ) {
+      throw new Refusal(
+        409,
+        'phone_number',
+        `${input.phone_number} already has a ${input.provider} endpoint`,
+      );
+    }
+    const endpoint: TelephonyEndpointRecord = {
+      id: randomUUID(),
+      ...input,
+      is_active: true,
+      created_at: new Date().toISOString(),
+    };
+    await this.deps.store.saveEndpoint(endpoint);
+    return [201, this.shown(endpoint)];
+  }
+
+  private async update(id: string, body: unknown): Promise<[number, unknown]> {
+    const input = parse(endpointUpdate, body);
+    this.checkAgents(input);
+    const endpoint = (await this.deps.store.endpoints()).find((e) => e.id === id);
+    if (!endpoint) throw this.notFound(id);
+    const updated = { ...endpoint, ...input };
+    await this.deps.store.saveEndpoint(updated);
+    return [200, this.shown(updated)];
+  }
+
+  private async updateSettings(body: unknown): Promise<[number, unknown]> {
+    const input = parse(telephonySettingsUpdate, body);
+    const stored = { ...this.deps.stored(), ...input } as TelephonySettingsRecord;
+    await this.deps.store.saveTelephony(stored);
+    this.deps.changed(stored);
+    return [200, this.view()];
+  }
+
+  private view() {
+    return settingsView(this.deps.stored(), this.deps.config().telephony, this.deps.env);
+  }
+
+  private checkAgents(input: { inbound_agent_name?: string; outbound_agent_name?: string }): void {
+    const agents = new Set(this.deps.config().agents.map((a) => a.name));
+    for (const field of ['inbound_agent_name', 'outbound_agent_name'] as const) {
+      const name = input[field];
+      if (name !== undefined && !agents.has(name)) {
+        throw new Refusal(400, field, `unknown agent ${name}`);
+      }
+    }
+  }
+
+  private notFound(id: string): Refusal {
+    return new Refusal(404, 'id', `no endpoint ${id}`);
+  }
+
+  private shown(endpoint: TelephonyEndpointRecord) {
+    const base = String(
+      this.deps.stored().public_base_url ?? this.deps.config().telephony?.publicBaseUrl ?? '',
+    ).replace(/\/+$/, '');
+    const agent = encodeURIComponent(endpoint.inbound_agent_name);
+    return {
+      ...endpoint,
+      inbound_webhook_url: `${base}/telephony/${endpoint.provider}/inbound/${agent}`,
+    };
+  }
+}
+
+function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field =
+    issue.code === 'unrecognized_keys'
+      ? issue.keys[0]
+      : issue.path.map(String).join('.') || undefined;
+  const reason = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
+  throw new Refusal(400, field, reason);
+}
+
+async function readJson(req: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new Refusal(413, undefined, 'body too large');
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new Refusal(400, undefined, 'the body is not JSON');
+  }
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  if (status === 204) {
+    res.writeHead(204).end();
+    return;
+  }
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}

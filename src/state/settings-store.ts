@@ -1,0 +1,145 @@
+/**
+ * What the settings API keeps (telephony endpoints and telephony settings), shared by every
+ * instance through Redis, or in a JSON file on this machine when there is no Redis. Records are
+ * stored as the API shows them, secrets included (the API masks them on the way out): whoever
+ * reads the file or the Redis keys sees them, as with any credential store.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+
+export interface TelephonyEndpointRecord {
+  id: string;
+  phone_number: string;
+  provider: 'twilio' | 'exotel' | 'vobiz';
+  inbound_agent_name: string;
+  outbound_agent_name: string;
+  label: string;
+  is_active: boolean;
+  created_at: string;
+}
+
+/** Telephony settings as the API names them; absent fields are unset. */
+export type TelephonySettingsRecord = Record<string, string | number>;
+
+export interface SettingsStore {
+  endpoints(): Promise<TelephonyEndpointRecord[]>;
+  saveEndpoint(endpoint: TelephonyEndpointRecord): Promise<void>;
+  /** False when there was no such endpoint. */
+  deleteEndpoint(id: string): Promise<boolean>;
+  telephony(): Promise<TelephonySettingsRecord>;
+  saveTelephony(settings: TelephonySettingsRecord): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface FileShape {
+  endpoints: Record<string, TelephonyEndpointRecord>;
+  telephony: TelephonySettingsRecord;
+}
+
+/** One JSON file, rewritten whole through a temporary file and a rename (never half-written). */
+export class FileSettingsStore implements SettingsStore {
+  private data: FileShape | undefined;
+  private writing = Promise.resolve();
+
+  constructor(private readonly file: string) {}
+
+  private async load(): Promise<FileShape> {
+    if (this.data) return this.data;
+    try {
+      const parsed = JSON.parse(await fs.readFile(this.file, 'utf8')) as Partial<FileShape>;
+      this.data = { endpoints: parsed.endpoints ?? {}, telephony: parsed.telephony ?? {} };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new Error(`settings file ${this.file}: ${(err as Error).message}`, { cause: err });
+      }
+      this.data = { endpoints: {}, telephony: {} };
+    }
+    return this.data;
+  }
+
+  private async persist(): Promise<void> {
+    const text = JSON.stringify(this.data, null, 2);
+    const write = async () => {
+      await fs.mkdir(path.dirname(this.file), { recursive: true });
+      const temporary = `${this.file}.${process.pid}.tmp`;
+      await fs.writeFile(temporary, text, { mode: 0o600 });
+      await fs.rename(temporary, this.file);
+    };
+    this.writing = this.writing.then(write, write);
+    await this.writing;
+  }
+
+  async endpoints(): Promise<TelephonyEndpointRecord[]> {
+    return Object.values((await this.load()).endpoints);
+  }
+
+  async saveEndpoint(endpoint: TelephonyEndpointRecord): Promise<void> {
+    (await this.load()).endpoints[endpoint.id] = endpoint;
+    await this.persist();
+  }
+
+  async deleteEndpoint(id: string): Promise<boolean> {
+    const data = await this.load();
+    if (!data.endpoints[id]) return false;
+    delete data.endpoints[id];
+    await this.persist();
+    return true;
+  }
+
+  async telephony(): Promise<TelephonySettingsRecord> {
+    return { ...(await this.load()).telephony };
+  }
+
+  async saveTelephony(settings: TelephonySettingsRecord): Promise<void> {
+    (await this.load()).telephony = settings;
+    await this.persist();
+  }
+
+  close(): Promise<void> {
+    return this.writing;
+  }
+}
+
+/** A Redis hash of endpoints (id → JSON) and one key holding the settings' JSON. */
+export class RedisSettingsStore implements SettingsStore {
+  private readonly redis: Redis;
+
+  constructor(
+    url: string,
+    private readonly prefix: string,
+  ) {
+    this.redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2 });
+    this.redis.on('error', () => undefined); // a command's own rejection says what failed
+  }
+
+  private key(name: string): string {
+    return `${this.prefix}telephony:${name}`;
+  }
+
+  async endpoints(): Promise<TelephonyEndpointRecord[]> {
+    const all = await this.redis.hgetall(this.key('endpoints'));
+    return Object.values(all).map((json) => JSON.parse(json) as TelephonyEndpointRecord);
+  }
+
+  async saveEndpoint(endpoint: TelephonyEndpointRecord): Promise<void> {
+    await this.redis.hset(this.key('endpoints'), endpoint.id, JSON.stringify(endpoint));
+  }
+
+  async deleteEndpoint(id: string): Promise<boolean> {
+    return (await this.redis.hdel(this.key('endpoints'), id)) > 0;
+  }
+
+  async telephony(): Promise<TelephonySettingsRecord> {
+    const json = await this.redis.get(this.key('settings'));
+    return json ? (JSON.parse(json) as TelephonySettingsRecord) : {};
+  }
+
+  async saveTelephony(settings: TelephonySettingsRecord): Promise<void> {
+    await this.redis.set(this.key('settings'), JSON.stringify(settings));
+  }
+
+  async close(): Promise<void> {
+    this.redis.disconnect();
+  }
+}
