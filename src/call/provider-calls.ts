@@ -68,9 +68,10 @@ export class ProviderCalls {
         env: deps.env,
         stored: () => this.stored,
         changed: (stored) => (this.stored = stored),
+        placeCall: (call) => this.server.placeCall(call),
       }),
       logger: deps.logger,
-      refusal: (provider) => this.refusal(provider),
+      refusal: (provider, pending) => this.refusal(provider, pending),
       startCall: (facts, wire, end) => this.startCall(facts, wire, end),
     });
   }
@@ -90,12 +91,12 @@ export class ProviderCalls {
     return effectiveTelephony(this.deps.config().telephony, this.stored, this.deps.env);
   }
 
-  /** Why a new call through `provider` is refused now, if it is. */
-  private refusal(provider: ProviderName): string | undefined {
+  /** Why a new call through `provider` is refused now (`pending` placed ones count), if it is. */
+  private refusal(provider: ProviderName, pending: number): string | undefined {
     const why = this.deps.unavailable();
     if (why) return why;
     const max = this.inForce().telephony?.[provider]?.maxConcurrent ?? 0;
-    const live = [...this.live].filter((c) => c.provider === provider).length;
+    const live = pending + [...this.live].filter((c) => c.provider === provider).length;
     return max > 0 && live >= max ? `${provider} max_concurrent ${max} reached` : undefined;
   }
 

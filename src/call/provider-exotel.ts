@@ -87,5 +87,31 @@ export function exotelWire(
     clear: (streamId) => JSON.stringify({ event: 'clear', stream_sid: streamId }),
     // Closing the stream ends the applet: nothing to ask Exotel's API.
     hangUp: () => Promise.resolve(),
+    /** POST …/v1/Accounts/{sid}/Calls/connect.json, Basic key:token, a bidirectional stream. */
+    async place(call) {
+      const base = settings.apiBase.replace(/\/+$/, '');
+      const form = new URLSearchParams({
+        From: call.to,
+        CallerId: settings.phoneNumber ?? call.from,
+        StreamUrl: `${call.streamUrl}?sample-rate=${settings.sampleRate}`,
+        StreamType: 'bidirectional',
+        StatusCallback: call.statusUrl,
+      });
+      const res = await fetch(
+        `${base}/v1/Accounts/${encodeURIComponent(settings.accountSid)}/Calls/connect.json`,
+        {
+          method: 'POST',
+          headers: {
+            authorization: `Basic ${Buffer.from(`${settings.apiKey}:${apiToken}`).toString('base64')}`,
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body: form.toString(),
+          signal: AbortSignal.timeout(10_000),
+        },
+      );
+      if (!res.ok) throw new Error(`Exotel call: HTTP ${res.status}`);
+      const body = (await res.json().catch(() => ({}))) as { Call?: { Sid?: string } };
+      return { callId: body.Call?.Sid };
+    },
   };
 }

@@ -49,8 +49,8 @@ export interface ProviderServerDeps {
   /** The settings API, served on the same listener. */
   api: SettingsApi;
   logger: Logger;
-  /** Why a new call through `provider` is refused now, if it is. */
-  refusal(provider: ProviderName): string | undefined;
+  /** Why a new call through `provider` is refused now, given `pending` placed calls not yet up. */
+  refusal(provider: ProviderName, pending: number): string | undefined;
   /** Starts the call of a stream that has begun. */
   startCall(
     facts: StreamCallFacts,
@@ -72,6 +72,26 @@ interface StreamToken {
   streamId: string;
   call: StreamCallHandle | undefined;
   reconnectWait: NodeJS.Timeout | undefined;
+  /** A call telgate placed: its id may come only with the provider's answer or stream. */
+  outbound: boolean;
+}
+
+/** A call to place through a provider (POST /api/calls). */
+export interface OutboundCall {
+  provider: ProviderName;
+  from: string;
+  to: string;
+  agent: string;
+}
+
+/** Why a call could not be placed: the HTTP status the API answers, and the reason. */
+export class PlacementRefused extends Error {
+  constructor(
+    readonly status: number,
+    reason: string,
+  ) {
+    super(reason);
+  }
 }
 
 export class ProviderServer {
@@ -129,6 +149,8 @@ export class ProviderServer {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (await this.deps.api.handle(req, res)) return;
     const path = (req.url ?? '/').split('?')[0];
+    const placed = /^\/telephony\/([a-z]+)\/(outbound\/[A-Za-z0-9_-]+|status)$/.exec(path);
+    if (placed) return this.placedCallRequest(req, res, placed[1], placed[2]);
     const inbound = /^\/telephony\/([a-z]+)\/inbound\/([^/]+)$/.exec(path);
     if (!inbound) return reply(res, 404, 'not found');
     const wire = this.wireOf(inbound[1]);
@@ -151,27 +173,119 @@ export class ProviderServer {
     if (!this.deps.config().agents.some((a) => a.name === agent)) {
       return reply(res, 404, `unknown agent ${agent}`);
     }
-    const refusal = this.deps.refusal(wire.name);
+    const refusal = this.deps.refusal(wire.name, this.pending(wire.name));
     if (refusal) {
       this.deps.logger.warn({ provider: wire.name, callId: call.callId, refusal }, 'call refused');
       const busy = wire.busy();
       return reply(res, busy.status, busy.body, { 'content-type': wire.contentType });
     }
-    const id = randomBytes(24).toString('base64url');
-    this.tokens.set(id, {
-      id,
+    const id = this.mint(wire, agent, call, false).id;
+    const streamUrl = this.publicUrl('wss', `/telephony/${wire.name}/stream/${id}`);
+    this.deps.logger.info({ provider: wire.name, callId: call.callId, agent }, 'stream offered');
+    reply(res, 200, wire.answer(streamUrl, agent), { 'content-type': wire.contentType });
+  }
+
+  /**
+   * A placed call's requests: its answer URL (a provider that asks one, as Vobiz does: answered
+   * with the stream of the call's token) and its status callbacks (logged). Both are signed as
+   * the provider's webhooks are.
+   */
+  private async placedCallRequest(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    provider: string,
+    what: string,
+  ): Promise<void> {
+    const wire = this.wireOf(provider);
+    if (!wire) return reply(res, 404, `${provider} is not configured`);
+    if (req.method !== 'POST') return reply(res, 405, 'POST only', { allow: 'POST' });
+    const body = await readBody(req);
+    if (body === undefined) return reply(res, 413, 'body too large');
+    const params = Object.fromEntries(new URLSearchParams(body));
+    const call = wire.webhook({
+      url: this.publicUrl('https', req.url ?? '/'),
+      headers: headersOf(req),
+      params,
+    });
+    if ('status' in call) return reply(res, call.status, call.why);
+    if (what === 'status') {
+      const status = params.CallStatus ?? params.Status ?? params.Event ?? 'unknown';
+      this.deps.logger.info({ provider, callId: call.callId, status }, 'placed call status');
+      return reply(res, 200, '');
+    }
+    const token = this.tokens.get(what.slice('outbound/'.length));
+    if (!token || !token.outbound || token.wire.name !== wire.name)
+      return reply(res, 404, 'no such call');
+    if (!token.callId) token.callId = call.callId;
+    const streamUrl = this.publicUrl('wss', `/telephony/${wire.name}/stream/${token.id}`);
+    reply(res, 200, wire.answer(streamUrl, token.agent), { 'content-type': wire.contentType });
+  }
+
+  /** A token for one call's stream. */
+  private mint(
+    wire: ProviderWire,
+    agent: string,
+    call: { callId: string; from: string; to: string },
+    outbound: boolean,
+  ): StreamToken {
+    const token: StreamToken = {
+      id: randomBytes(24).toString('base64url'),
       wire,
       agent,
       ...call,
-      expiresAt: Date.now() + this.settings().streamTokenTtlSeconds * 1000,
+      expiresAt: Date.now() + this.settings().streamTokenTtlSeconds * 1000 * (outbound ? 2 : 1),
       socket: undefined,
       streamId: '',
       call: undefined,
       reconnectWait: undefined,
-    });
-    const streamUrl = this.publicUrl('wss', `/telephony/${wire.name}/stream/${id}`);
-    this.deps.logger.info({ provider: wire.name, callId: call.callId, agent }, 'stream offered');
-    reply(res, 200, wire.answer(streamUrl, agent), { 'content-type': wire.contentType });
+      outbound,
+    };
+    this.tokens.set(token.id, token);
+    return token;
+  }
+
+  /** Placed calls of `provider` whose stream has not started yet. */
+  private pending(provider: ProviderName): number {
+    let n = 0;
+    for (const t of this.tokens.values())
+      if (t.outbound && !t.call && t.wire.name === provider) n++;
+    return n;
+  }
+
+  /**
+   * Places a call through its provider: a token for its stream first, then the provider's REST
+   * request; the provider's id of the call when it says it.
+   */
+  async placeCall(request: OutboundCall): Promise<{ callId: string | undefined }> {
+    const wire = this.wireOf(request.provider);
+    if (!wire) throw new PlacementRefused(409, `${request.provider} is not configured`);
+    const refusal = this.deps.refusal(wire.name, this.pending(wire.name));
+    if (refusal) throw new PlacementRefused(503, refusal);
+    const token = this.mint(
+      wire,
+      request.agent,
+      { callId: '', from: request.from, to: request.to },
+      true,
+    );
+    try {
+      const placed = await wire.place({
+        from: request.from,
+        to: request.to,
+        agent: request.agent,
+        streamUrl: this.publicUrl('wss', `/telephony/${wire.name}/stream/${token.id}`),
+        answerUrl: this.publicUrl('https', `/telephony/${wire.name}/outbound/${token.id}`),
+        statusUrl: this.publicUrl('https', `/telephony/${wire.name}/status`),
+      });
+      if (placed.callId && !token.callId) token.callId = placed.callId;
+      this.deps.logger.info(
+        { provider: wire.name, callId: placed.callId, agent: request.agent },
+        'call placed',
+      );
+      return placed;
+    } catch (err) {
+      this.spend(token);
+      throw new PlacementRefused(502, `${wire.name}: ${(err as Error).message}`);
+    }
   }
 
   /** The public URL the provider used (or will use) for `path`, as its signature covers it. */
@@ -214,6 +328,8 @@ export class ProviderServer {
       const message = wire.read(data.toString());
       if (message.event === 'start') {
         if (started) return;
+        // A placed call whose provider named no id yet: its stream names it.
+        if (token.outbound && !token.callId) token.callId = message.callId;
         if (message.callId !== token.callId) {
           log.warn({ streamCallId: message.callId }, 'stream for another call: closed');
           this.spend(token);

@@ -74,6 +74,19 @@ export class TwilioRest {
     });
   }
 
+  /** POST …/Calls.json: a call from `from` to `to` that runs `twiml`; its CallSid. */
+  async place(from: string, to: string, twiml: string, statusCallback: string): Promise<string> {
+    const call = await this.client.calls.create({
+      from,
+      to,
+      twiml,
+      statusCallback,
+      statusCallbackEvent: ['initiated', 'ringing', 'answered', 'completed'],
+      statusCallbackMethod: 'POST',
+    });
+    return call.sid;
+  }
+
   /** Ends a live call: POST …/Calls/{CallSid}.json with Status=completed. */
   async hangUp(callSid: string): Promise<void> {
     await this.client.calls(callSid).update({ status: 'completed' });
@@ -127,5 +140,9 @@ export function twilioWire(
     media: twilioMedia,
     clear: twilioClear,
     hangUp: (callId) => rest.hangUp(callId),
+    async place(call) {
+      const twiml = twilioConnectStream(call.streamUrl, { agent: call.agent });
+      return { callId: await rest.place(call.from, call.to, twiml, call.statusUrl) };
+    },
   };
 }

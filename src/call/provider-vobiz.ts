@@ -117,6 +117,31 @@ export function vobizWire(
         },
       }),
     clear: (streamId) => JSON.stringify({ event: 'clearAudio', streamId }),
+    /** POST …/Account/{auth_id}/Call/ (JSON); the call's UUID comes with its answer_url. */
+    async place(call) {
+      const res = await fetch(
+        `${api}/api/v1/Account/${encodeURIComponent(settings.authId)}/Call/`,
+        {
+          method: 'POST',
+          headers: {
+            'X-Auth-ID': settings.authId,
+            'X-Auth-Token': authToken,
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify({
+            from: call.from.replace(/^\+/, ''),
+            to: call.to.replace(/^\+/, ''),
+            answer_url: call.answerUrl,
+            answer_method: 'POST',
+            hangup_url: call.statusUrl,
+            hangup_method: 'POST',
+          }),
+          signal: AbortSignal.timeout(10_000),
+        },
+      );
+      if (!res.ok) throw new Error(`Vobiz call: HTTP ${res.status}`);
+      return { callId: undefined };
+    },
     async hangUp(callId) {
       const url = `${api}/api/v1/Account/${encodeURIComponent(settings.authId)}/Call/${encodeURIComponent(callId)}/`;
       const res = await fetch(url, {

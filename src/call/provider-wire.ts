@@ -45,6 +45,23 @@ export interface ProviderWire {
   media(streamId: string, audio: Buffer): string;
   clear(streamId: string): string;
   hangUp(callId: string): Promise<void>;
+  /**
+   * Places a call from `from` to `to` through the provider's REST API, its audio to come on
+   * `streamUrl` (answered through `answerUrl` where the provider asks an answer URL for it);
+   * the provider's id of the call, when its answer says it.
+   */
+  place(call: OutboundRequest): Promise<{ callId: string | undefined }>;
+}
+
+export interface OutboundRequest {
+  from: string;
+  to: string;
+  streamUrl: string;
+  /** This call's answer URL, for a provider that fetches one (Vobiz). */
+  answerUrl: string;
+  /** Where the provider reports the call's progress. */
+  statusUrl: string;
+  agent: string;
 }
 
 /** Readers' shared parts: a JSON object or nothing, and the events every provider has. */

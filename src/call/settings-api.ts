@@ -8,6 +8,8 @@
  *   DELETE /api/settings/endpoints/{id}     204
  *   GET    /api/settings/telephony          the settings, secrets masked
  *   PUT    /api/settings/telephony          a partial update
+ *   POST   /api/calls                       {to, endpoint (id or number), agent?, metadata?}:
+ *                                            a call placed through the endpoint's provider
  * Every request carries one of the API keys (X-API-Key); an endpoint shows its computed
  * `inbound_webhook_url`. A refusal names the field and the reason.
  */
@@ -20,6 +22,7 @@ import type {
   TelephonyEndpointRecord,
   TelephonySettingsRecord,
 } from '../state/settings-store.js';
+import { PlacementRefused, type OutboundCall } from './provider-server.js';
 import { settingsView, telephonySettingsUpdate } from './telephony-settings.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -33,6 +36,17 @@ const endpointCreate = z
     inbound_agent_name: agentName,
     outbound_agent_name: agentName,
     label: z.string().max(200).default(''),
+  })
+  .strict();
+
+const callRequest = z
+  .object({
+    to: e164,
+    /** The telephony endpoint the call leaves from: its id, or its phone number. */
+    endpoint: z.string().min(1).max(64),
+    /** Another agent than the endpoint's outbound one. */
+    agent: agentName.optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 
@@ -54,6 +68,8 @@ export interface SettingsApiDeps {
   stored(): TelephonySettingsRecord;
   /** The settings were changed through the API. */
   changed(stored: TelephonySettingsRecord): void;
+  /** Places a call through a provider (PlacementRefused when it cannot). */
+  placeCall(call: OutboundCall): Promise<{ callId: string | undefined }>;
 }
 
 class Refusal extends Error {
@@ -72,7 +88,7 @@ export class SettingsApi {
   /** Serves `req` if it is the API's; false when the path is not. */
   async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> {
     const path = (req.url ?? '/').split('?')[0];
-    if (!path.startsWith('/api/settings/')) return false;
+    if (!path.startsWith('/api/settings/') && path !== '/api/calls') return false;
     try {
       this.authenticate(req.headers['x-api-key']);
       const body = req.method === 'POST' || req.method === 'PUT' ? await readJson(req) : undefined;
@@ -113,6 +129,7 @@ export class SettingsApi {
       if (!(await this.deps.store.deleteEndpoint(one[1]))) throw this.notFound(one[1]);
       return [204, undefined];
     }
+    if (path === '/api/calls' && method === 'POST') return this.placeCall(body);
     if (path === '/api/settings/telephony' && method === 'GET') return [200, this.view()];
     if (path === '/api/settings/telephony' && method === 'PUT') return this.updateSettings(body);
     throw new Refusal(404, undefined, `no ${method} ${path}`);
@@ -139,6 +156,42 @@ export class SettingsApi {
     };
     await this.deps.store.saveEndpoint(endpoint);
     return [201, this.shown(endpoint)];
+  }
+
+  /** POST /api/calls: from a telephony endpoint's number, with its outbound agent. */
+  private async placeCall(body: unknown): Promise<[number, unknown]> {
+    const input = parse(callRequest, body);
+    const endpoint = (await this.deps.store.endpoints()).find(
+      (e) => e.id === input.endpoint || e.phone_number === input.endpoint,
+    );
+    if (!endpoint) throw new Refusal(404, 'endpoint', `no endpoint ${input.endpoint}`);
+    if (!endpoint.is_active) throw new Refusal(409, 'endpoint', 'the endpoint is not active');
+    const agent = input.agent ?? endpoint.outbound_agent_name;
+    this.checkAgents({ outbound_agent_name: agent });
+    try {
+      const placed = await this.deps.placeCall({
+        provider: endpoint.provider,
+        from: endpoint.phone_number,
+        to: input.to,
+        agent,
+      });
+      return [
+        201,
+        {
+          call_id: placed.callId ?? null,
+          provider: endpoint.provider,
+          from: endpoint.phone_number,
+          to: input.to,
+          agent,
+          endpoint_id: endpoint.id,
+          status: 'queued',
+          ...(input.metadata && { metadata: input.metadata }),
+        },
+      ];
+    } catch (err) {
+      if (err instanceof PlacementRefused) throw new Refusal(err.status, undefined, err.message);
+      throw err;
+    }
   }
 
   private async update(id: string, body: unknown): Promise<[number, unknown]> {

@@ -7,11 +7,20 @@ import http from 'node:http';
  * answers 200 with a call resource and records each request.
  */
 export class ProviderApiStandIn {
+  /** What the stand-in answers a request with (the provider's JSON for it). */
+  constructor(
+    private readonly respond: (method: string, path: string) => object = () => ({
+      sid: 'CA0',
+      status: 'completed',
+    }),
+  ) {}
+
   readonly requests: Array<{
     method: string;
     path: string;
     auth: string;
     headers: http.IncomingHttpHeaders;
+    text: string;
     form: URLSearchParams;
   }> = [];
   private readonly server = http.createServer((req, res) => {
@@ -23,10 +32,11 @@ export class ProviderApiStandIn {
         path: req.url ?? '',
         auth: req.headers.authorization ?? '',
         headers: req.headers,
+        text: Buffer.concat(chunks).toString(),
         form: new URLSearchParams(Buffer.concat(chunks).toString()),
       });
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ sid: 'CA0', status: 'completed' }));
+      res.end(JSON.stringify(this.respond(req.method ?? '', req.url ?? '')));
       this.server.emit('recorded');
     });
   });

@@ -8,14 +8,23 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dominantFrequency } from '../helpers/audio.js';
 import { callsClosed } from '../helpers/gateway.js';
-import { startProviderGateway, type ProviderGateway } from '../helpers/provider-gateway.js';
+import { ProviderApiStandIn } from '../helpers/provider-api.js';
+import {
+  settingsApi,
+  startProviderGateway,
+  type ProviderGateway,
+} from '../helpers/provider-gateway.js';
 import { EXOTEL_KEY, EXOTEL_TOKEN, ExotelStream, exotelWebhook } from '../helpers/exotel-peer.js';
 
 let gw: ProviderGateway;
+const api = new ProviderApiStandIn(() => ({
+  Call: { Sid: 'exo-placed-1', Status: 'in-progress' },
+}));
 let calls = 0;
 const nextSid = () => `exo${String(++calls).padStart(8, '0')}`;
 
 beforeAll(async () => {
+  const apiBase = await api.listen();
   gw = await startProviderGateway(
     43480,
     {
@@ -24,6 +33,7 @@ beforeAll(async () => {
         apiKey: EXOTEL_KEY,
         apiTokenEnv: 'EXOTEL_TEST_TOKEN',
         sampleRate: 16000,
+        apiBase,
       },
     },
     { EXOTEL_TEST_TOKEN: EXOTEL_TOKEN },
@@ -32,6 +42,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gw?.tg.stop();
+  await api.close();
 });
 
 describe('an Exotel call', () => {
@@ -89,5 +100,53 @@ describe('an Exotel call', () => {
       401,
     );
     expect((await exotelWebhook(gw.port, 'echo', nextSid(), 'x:y')).status).toBe(401);
+  });
+});
+
+describe('a call placed through Exotel (POST /api/calls)', () => {
+  it('asks Exotel to connect the number to a bidirectional stream of the outbound agent', async () => {
+    await settingsApi(gw.port, 'POST', '/api/settings/endpoints', {
+      phone_number: '+918012340000',
+      provider: 'exotel',
+      inbound_agent_name: 'hangup',
+      outbound_agent_name: 'echo',
+    });
+    const placed = await settingsApi(gw.port, 'POST', '/api/calls', {
+      to: '+919812340000',
+      endpoint: '+918012340000',
+    });
+    expect(placed).toMatchObject({
+      status: 201,
+      body: { provider: 'exotel', call_id: 'exo-placed-1' },
+    });
+    const request = await api.request(1);
+    expect(request.method).toBe('POST');
+    expect(request.path).toBe('/v1/Accounts/exotel-account/Calls/connect.json');
+    expect(request.auth).toBe(
+      `Basic ${Buffer.from(`${EXOTEL_KEY}:${EXOTEL_TOKEN}`).toString('base64')}`,
+    );
+    expect(request.form.get('From')).toBe('+919812340000');
+    expect(request.form.get('CallerId')).toBe('+918012340000');
+    expect(request.form.get('StreamType')).toBe('bidirectional');
+    expect(request.form.get('StatusCallback')).toBe(
+      'https://tg.example.test/telephony/exotel/status',
+    );
+    const streamUrl = request.form.get('StreamUrl')!;
+    expect(streamUrl).toMatch(
+      /^wss:\/\/tg\.example\.test\/telephony\/exotel\/stream\/[\w-]+\?sample-rate=16000$/,
+    );
+
+    const stream = await ExotelStream.open(gw.port, streamUrl);
+    const answered = once(gw.tg.gateway.events, 'answered');
+    stream.begin('exo-placed-1');
+    await answered;
+    stream.speak(900);
+    await stream.waitFor(() => stream.audio().length >= 16000, '1 s of echo');
+    const audio = stream.audio();
+    expect(
+      Math.abs(dominantFrequency(audio.subarray(audio.length - 8000), 16000) - 900),
+    ).toBeLessThan(30);
+    await stream.close();
+    await callsClosed(gw.tg.gateway);
   });
 });

@@ -5,15 +5,23 @@
  * from here; the stream client speaks Twilio's documented messages).
  */
 import { once } from 'node:events';
+import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dominantFrequency } from '../helpers/audio.js';
 import { callsClosed } from '../helpers/gateway.js';
-import { startProviderGateway, type ProviderGateway } from '../helpers/provider-gateway.js';
+import {
+  settingsApi,
+  startProviderGateway,
+  type ProviderGateway,
+} from '../helpers/provider-gateway.js';
 import { ACCOUNT_SID, AUTH_TOKEN, TwilioStream, twilioWebhook } from '../helpers/twilio-peer.js';
 import { ProviderApiStandIn } from '../helpers/provider-api.js';
 
 let gw: ProviderGateway;
-const api = new ProviderApiStandIn();
+const PLACED_SID = `CA${'f'.repeat(32)}`;
+const api = new ProviderApiStandIn((method, path) =>
+  path.endsWith('/Calls.json') ? { sid: PLACED_SID, status: 'queued' } : { sid: 'CA0' },
+);
 let calls = 0;
 const nextCallSid = () => `CA${String(++calls).padStart(32, '0')}`;
 
@@ -169,5 +177,117 @@ describe('what telgate refuses', () => {
     for (const call of held) call.stream.stop(call.callSid);
     await callsClosed(gw.tg.gateway);
     for (const call of held) call.stream.close();
+  });
+});
+
+describe('a call placed through Twilio (POST /api/calls)', () => {
+  it('asks Twilio to call with inline TwiML streaming to the outbound agent', async () => {
+    const endpoint = await settingsApi(gw.port, 'POST', '/api/settings/endpoints', {
+      phone_number: '+15557650100',
+      provider: 'twilio',
+      inbound_agent_name: 'hangup',
+      outbound_agent_name: 'echo',
+      label: 'outbound',
+    });
+    expect(endpoint.status).toBe(201);
+    const before = api.requests.length;
+    const placed = await settingsApi(gw.port, 'POST', '/api/calls', {
+      to: '+4915112345678',
+      endpoint: '+15557650100',
+      metadata: { ticket: 42 },
+    });
+    expect(placed.status).toBe(201);
+    expect(placed.body).toMatchObject({
+      call_id: PLACED_SID,
+      provider: 'twilio',
+      from: '+15557650100',
+      to: '+4915112345678',
+      agent: 'echo',
+      status: 'queued',
+      metadata: { ticket: 42 },
+    });
+    const request = await api.request(before + 1);
+    expect(request.method).toBe('POST');
+    expect(request.path).toBe(`/2010-04-01/Accounts/${ACCOUNT_SID}/Calls.json`);
+    expect(request.auth).toBe(
+      `Basic ${Buffer.from(`${ACCOUNT_SID}:${AUTH_TOKEN}`).toString('base64')}`,
+    );
+    expect(request.form.get('To')).toBe('+4915112345678');
+    expect(request.form.get('From')).toBe('+15557650100');
+    expect(request.form.get('StatusCallback')).toBe(
+      'https://tg.example.test/telephony/twilio/status',
+    );
+    expect(request.form.getAll('StatusCallbackEvent')).toEqual([
+      'initiated',
+      'ringing',
+      'answered',
+      'completed',
+    ]);
+    const twiml = request.form.get('Twiml')!;
+    const streamUrl = /<Stream url="([^"]+)"/.exec(twiml)![1];
+    expect(streamUrl).toMatch(/^wss:\/\/tg\.example\.test\/telephony\/twilio\/stream\/[\w-]+$/);
+
+    // Twilio connects the answered call's stream: the outbound agent echoes the callee.
+    const stream = await TwilioStream.open(gw.port, streamUrl);
+    const answered = once(gw.tg.gateway.events, 'answered');
+    stream.begin(PLACED_SID, { agent: 'echo' });
+    await answered;
+    stream.speak(800);
+    await stream.waitFor(() => stream.audio().length >= 8000, '1 s of echo');
+    const audio = stream.audio();
+    expect(
+      Math.abs(dominantFrequency(audio.subarray(audio.length - 4000), 8000) - 800),
+    ).toBeLessThan(30);
+
+    // Its status callbacks are Twilio's webhooks: signed, or refused.
+    const status = { CallSid: PLACED_SID, CallStatus: 'in-progress', AccountSid: ACCOUNT_SID };
+    const url = 'https://tg.example.test/telephony/twilio/status';
+    const post = (signature: string) =>
+      fetch(`http://127.0.0.1:${gw.port}/telephony/twilio/status`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-twilio-signature': signature,
+        },
+        body: new URLSearchParams(status).toString(),
+      });
+    expect((await post(twilio.getExpectedTwilioSignature(AUTH_TOKEN, url, status))).status).toBe(
+      200,
+    );
+    expect((await post('forged')).status).toBe(403);
+
+    stream.stop(PLACED_SID);
+    await callsClosed(gw.tg.gateway);
+    await stream.close();
+  });
+
+  it('refuses an unknown or inactive endpoint, and a call over max_concurrent', async () => {
+    const unknown = await settingsApi(gw.port, 'POST', '/api/calls', {
+      to: '+4915112345678',
+      endpoint: '+15550000000',
+    });
+    expect(unknown).toMatchObject({ status: 404, body: { field: 'endpoint' } });
+    const list = await settingsApi(gw.port, 'GET', '/api/settings/endpoints');
+    const id = list.body![0].id as string;
+    await settingsApi(gw.port, 'PUT', `/api/settings/endpoints/${id}`, { is_active: false });
+    const inactive = await settingsApi(gw.port, 'POST', '/api/calls', {
+      to: '+4915112345678',
+      endpoint: id,
+    });
+    expect(inactive).toMatchObject({ status: 409, body: { field: 'endpoint' } });
+    await settingsApi(gw.port, 'PUT', `/api/settings/endpoints/${id}`, { is_active: true });
+    // Three placed calls whose streams never came count against max_concurrent (3).
+    for (let i = 0; i < 3; i++) {
+      expect(
+        (await settingsApi(gw.port, 'POST', '/api/calls', { to: '+4915112345678', endpoint: id }))
+          .status,
+      ).toBe(201);
+    }
+    const over = await settingsApi(gw.port, 'POST', '/api/calls', {
+      to: '+4915112345678',
+      endpoint: id,
+    });
+    expect(over.status).toBe(503);
+    expect(over.body!.error).toMatch(/max_concurrent 3/);
   });
 });

@@ -8,9 +8,19 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dominantFrequency } from '../helpers/audio.js';
 import { callsClosed } from '../helpers/gateway.js';
-import { startProviderGateway, type ProviderGateway } from '../helpers/provider-gateway.js';
+import {
+  settingsApi,
+  startProviderGateway,
+  type ProviderGateway,
+} from '../helpers/provider-gateway.js';
 import { ProviderApiStandIn } from '../helpers/provider-api.js';
-import { VOBIZ_AUTH_ID, VOBIZ_TOKEN, VobizStream, vobizWebhook } from '../helpers/vobiz-peer.js';
+import {
+  VOBIZ_AUTH_ID,
+  VOBIZ_TOKEN,
+  vobizSign,
+  VobizStream,
+  vobizWebhook,
+} from '../helpers/vobiz-peer.js';
 
 let gw: ProviderGateway;
 const api = new ProviderApiStandIn();
@@ -103,6 +113,70 @@ describe('a Vobiz call', () => {
     const live = await vobizCall('echo');
     await expect(VobizStream.open(gw.port, live.streamUrl)).rejects.toThrow(/409/);
     await live.stream.close();
+    await callsClosed(gw.tg.gateway);
+  });
+});
+
+describe('a call placed through Vobiz (POST /api/calls)', () => {
+  it('asks Vobiz to call with an answer_url that streams to the outbound agent', async () => {
+    await settingsApi(gw.port, 'POST', '/api/settings/endpoints', {
+      phone_number: '+918012345678',
+      provider: 'vobiz',
+      inbound_agent_name: 'hangup',
+      outbound_agent_name: 'echo',
+    });
+    const before = api.requests.length;
+    const placed = await settingsApi(gw.port, 'POST', '/api/calls', {
+      to: '+919812345678',
+      endpoint: '+918012345678',
+    });
+    expect(placed).toMatchObject({ status: 201, body: { provider: 'vobiz', call_id: null } });
+    const request = await api.request(before + 1);
+    expect(request.method).toBe('POST');
+    expect(request.path).toBe(`/api/v1/Account/${VOBIZ_AUTH_ID}/Call/`);
+    expect(request.headers['x-auth-id']).toBe(VOBIZ_AUTH_ID);
+    expect(request.headers['x-auth-token']).toBe(VOBIZ_TOKEN);
+    const body = JSON.parse(request.text) as Record<string, string>;
+    expect(body).toMatchObject({
+      from: '918012345678',
+      to: '919812345678',
+      answer_method: 'POST',
+      hangup_url: 'https://tg.example.test/telephony/vobiz/status',
+    });
+    expect(body.answer_url).toMatch(
+      /^https:\/\/tg\.example\.test\/telephony\/vobiz\/outbound\/[\w-]+$/,
+    );
+
+    // The callee answers: Vobiz fetches the answer_url (signed), then opens the stream.
+    const callId = nextUuid();
+    const answerPath = new URL(body.answer_url).pathname;
+    const nonce = 'outbound-nonce';
+    const res = await fetch(`http://127.0.0.1:${gw.port}${answerPath}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-vobiz-signature-v3': vobizSign(body.answer_url, nonce),
+        'x-vobiz-signature-v3-nonce': nonce,
+      },
+      body: new URLSearchParams({
+        CallUUID: callId,
+        From: '918012345678',
+        To: '919812345678',
+      }).toString(),
+    });
+    const xml = await res.text();
+    const streamUrl = />(wss:\/\/[^<]+)<\/Stream>/.exec(xml)![1];
+    const stream = await VobizStream.open(gw.port, streamUrl);
+    const answered = once(gw.tg.gateway.events, 'answered');
+    stream.begin(callId);
+    await answered;
+    stream.speak(700);
+    await stream.waitFor(() => stream.audio().length >= 8000, '1 s of echo');
+    const audio = stream.audio();
+    expect(
+      Math.abs(dominantFrequency(audio.subarray(audio.length - 4000), 8000) - 700),
+    ).toBeLessThan(30);
+    await stream.close();
     await callsClosed(gw.tg.gateway);
   });
 });

@@ -7,12 +7,17 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callsClosed } from '../helpers/gateway.js';
-import { startProviderGateway, type ProviderGateway } from '../helpers/provider-gateway.js';
+import {
+  API_KEY,
+  settingsApi,
+  startProviderGateway,
+  type ProviderGateway,
+} from '../helpers/provider-gateway.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/temp-dirs.js';
 import { ACCOUNT_SID, AUTH_TOKEN, TwilioStream, twilioWebhook } from '../helpers/twilio-peer.js';
 
-const KEY = 'settings-key';
+const KEY = API_KEY;
 const ENV = { TELGATE_API_KEYS: `other, ${KEY}`, TWILIO_TEST_TOKEN: AUTH_TOKEN };
 const REDIS_PORT = 19500 + (process.pid % 100);
 let settingsFile: string;
@@ -22,18 +27,8 @@ const twilio = { accountSid: ACCOUNT_SID, authTokenEnv: 'TWILIO_TEST_TOKEN' };
 const start = (port: number, extra: Record<string, unknown> = {}) =>
   startProviderGateway(port, { twilio, settingsFile, ...extra }, ENV);
 
-/** A JSON object, or a list of them (indexable either way in the tests). */
-type ApiBody = Record<string, unknown> & Record<number, Record<string, unknown>>;
-
-async function api(port: number, method: string, url: string, body?: unknown, key = KEY) {
-  const res = await fetch(`http://127.0.0.1:${port}${url}`, {
-    method,
-    headers: { 'x-api-key': key, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as ApiBody) : undefined };
-}
+const api = (port: number, method: string, url: string, body?: unknown, key = KEY) =>
+  settingsApi(port, method, url, body, key);
 
 beforeAll(async () => {
   settingsFile = path.join(await tempDir(), 'telephony-settings.json');
