@@ -205,6 +205,7 @@ export class Gateway {
             const why = this.unavailable();
             return why && REFUSALS[why.cause].text;
           },
+          acquire: (holder, caps) => this.store.acquire(holder, caps),
           register: (call) => this.calls.set(call, true),
           onAnswered: (c) => this.events.emit('answered', c.callId, undefined),
           onClosed: (c, outcome) => this.onCallClosed(c, outcome),

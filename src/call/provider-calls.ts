@@ -17,6 +17,7 @@ import {
   type TelephonySettingsRecord,
 } from '../state/settings-store.js';
 import { redisUrlOf } from '../state/store-factory.js';
+import type { Admission, CapRequest, Slot } from '../state/store.js';
 import type { CallOutcome } from './call.js';
 import { linkOpener } from './call-config.js';
 import type { StreamWire } from './caller-leg-stream.js';
@@ -39,6 +40,8 @@ export interface ProviderCallsDeps {
   ): { name: DialectName; url: string | undefined };
   /** Why the gateway takes no new call now, if it does not. */
   unavailable(): string | undefined;
+  /** Slots under caps, cluster-wide (the state store). */
+  acquire(holder: string, caps: CapRequest[]): Promise<Admission>;
   /** A started call, for the gateway's books (stats, drain). */
   register(call: StreamCall): void;
   onAnswered(call: StreamCall): void;
@@ -49,7 +52,6 @@ export class ProviderCalls {
   private readonly store: SettingsStore;
   private stored: TelephonySettingsRecord = {};
   private readonly server: ProviderServer;
-  private readonly live = new Set<StreamCall>();
   /** Where the provider server listens, once started. */
   address: { host: string; port: number } | undefined;
 
@@ -62,6 +64,7 @@ export class ProviderCalls {
     this.server = new ProviderServer({
       config: deps.config,
       telephony: () => this.inForce(),
+      refresh: () => this.refresh(),
       api: new SettingsApi({
         store: this.store,
         config: deps.config,
@@ -71,7 +74,7 @@ export class ProviderCalls {
         placeCall: (call) => this.server.placeCall(call),
       }),
       logger: deps.logger,
-      refusal: (provider, pending) => this.refusal(provider, pending),
+      admit: (provider, holder) => this.admit(provider, holder),
       startCall: (facts, wire, end) => this.startCall(facts, wire, end),
     });
   }
@@ -86,18 +89,38 @@ export class ProviderCalls {
     await this.store.close();
   }
 
+  /** The stored settings again: the store is shared, another instance may have changed them. */
+  private async refresh(): Promise<void> {
+    try {
+      this.stored = await this.store.telephony();
+    } catch (err) {
+      this.deps.logger.warn(
+        { err: (err as Error).message },
+        'settings not read: the last ones stay',
+      );
+    }
+  }
+
   /** The config's telephony with the settings API's laid over it, and their secrets. */
   private inForce() {
     return effectiveTelephony(this.deps.config().telephony, this.stored, this.deps.env);
   }
 
-  /** Why a new call through `provider` is refused now (`pending` placed ones count), if it is. */
-  private refusal(provider: ProviderName, pending: number): string | undefined {
+  /** A slot under `provider`'s max_concurrent (none without one), or why there is none. */
+  private async admit(
+    provider: ProviderName,
+    holder: string,
+  ): Promise<{ slot: Slot } | { refused: string }> {
     const why = this.deps.unavailable();
-    if (why) return why;
+    if (why) return { refused: why };
     const max = this.inForce().telephony?.[provider]?.maxConcurrent ?? 0;
-    const live = pending + [...this.live].filter((c) => c.provider === provider).length;
-    return max > 0 && live >= max ? `${provider} max_concurrent ${max} reached` : undefined;
+    if (max <= 0) return { slot: { release: () => undefined } };
+    const admission = await this.deps.acquire(holder, [
+      { key: `telephony:${provider}`, limit: max },
+    ]);
+    if (admission.ok) return { slot: admission.slot };
+    if ('full' in admission) return { refused: `${provider} max_concurrent ${max} reached` };
+    return { refused: `shared state unavailable: ${admission.unavailable}` };
   }
 
   private startCall(
@@ -123,12 +146,8 @@ export class ProviderCalls {
         closeStream: end.closeStream,
         onAnswered: (c) => this.deps.onAnswered(c),
       },
-      (c, outcome) => {
-        this.live.delete(c);
-        this.deps.onClosed(c, outcome);
-      },
+      (c, outcome) => this.deps.onClosed(c, outcome),
     );
-    this.live.add(call);
     this.deps.register(call);
     void call.start();
     return call;

@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { TelgateConfig } from '../routing/config-schema.js';
 import type { TelephonyConfig } from '../routing/config-telephony.js';
+import type { Slot } from '../state/store.js';
 import type { SettingsApi } from './settings-api.js';
 import type { StreamWire } from './caller-leg-stream.js';
 import { exotelWire } from './provider-exotel.js';
@@ -46,11 +47,16 @@ export interface ProviderServerDeps {
   config(): TelgateConfig;
   /** The telephony settings in force (the config's with the API's laid over), and their secrets. */
   telephony(): { telephony: TelephonyConfig | undefined; env: NodeJS.ProcessEnv };
+  /** Reads the settings in force again (another instance may have changed them). */
+  refresh(): Promise<void>;
   /** The settings API, served on the same listener. */
   api: SettingsApi;
   logger: Logger;
-  /** Why a new call through `provider` is refused now, given `pending` placed calls not yet up. */
-  refusal(provider: ProviderName, pending: number): string | undefined;
+  /**
+   * A new call through `provider`, admitted: a slot under the provider's `max_concurrent`
+   * (cluster-wide through the state store), held until the call's stream is over; or why not.
+   */
+  admit(provider: ProviderName, holder: string): Promise<{ slot: Slot } | { refused: string }>;
   /** Starts the call of a stream that has begun. */
   startCall(
     facts: StreamCallFacts,
@@ -72,6 +78,8 @@ interface StreamToken {
   streamId: string;
   call: StreamCallHandle | undefined;
   reconnectWait: NodeJS.Timeout | undefined;
+  /** The call's place under its provider's max_concurrent, given back when the token is spent. */
+  slot: Slot;
   /** A call telgate placed: its id may come only with the provider's answer or stream. */
   outbound: boolean;
 }
@@ -125,7 +133,7 @@ export class ProviderServer {
 
   async close(): Promise<void> {
     clearInterval(this.sweep);
-    for (const token of this.tokens.values()) clearTimeout(token.reconnectWait);
+    for (const token of [...this.tokens.values()]) this.spend(token);
     for (const ws of this.wss.clients) ws.terminate();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -147,6 +155,7 @@ export class ProviderServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    await this.deps.refresh();
     if (await this.deps.api.handle(req, res)) return;
     const path = (req.url ?? '/').split('?')[0];
     const placed = /^\/telephony\/([a-z]+)\/(outbound\/[A-Za-z0-9_-]+|status)$/.exec(path);
@@ -173,13 +182,15 @@ export class ProviderServer {
     if (!this.deps.config().agents.some((a) => a.name === agent)) {
       return reply(res, 404, `unknown agent ${agent}`);
     }
-    const refusal = this.deps.refusal(wire.name, this.pending(wire.name));
-    if (refusal) {
+    const id = randomBytes(24).toString('base64url');
+    const admitted = await this.deps.admit(wire.name, id);
+    if ('refused' in admitted) {
+      const refusal = admitted.refused;
       this.deps.logger.warn({ provider: wire.name, callId: call.callId, refusal }, 'call refused');
       const busy = wire.busy();
       return reply(res, busy.status, busy.body, { 'content-type': wire.contentType });
     }
-    const id = this.mint(wire, agent, call, false).id;
+    this.mint(id, admitted.slot, wire, agent, call, false);
     const streamUrl = this.publicUrl('wss', `/telephony/${wire.name}/stream/${id}`);
     this.deps.logger.info({ provider: wire.name, callId: call.callId, agent }, 'stream offered');
     reply(res, 200, wire.answer(streamUrl, agent), { 'content-type': wire.contentType });
@@ -223,13 +234,16 @@ export class ProviderServer {
 
   /** A token for one call's stream. */
   private mint(
+    id: string,
+    slot: Slot,
     wire: ProviderWire,
     agent: string,
     call: { callId: string; from: string; to: string },
     outbound: boolean,
   ): StreamToken {
     const token: StreamToken = {
-      id: randomBytes(24).toString('base64url'),
+      id,
+      slot,
       wire,
       agent,
       ...call,
@@ -244,14 +258,6 @@ export class ProviderServer {
     return token;
   }
 
-  /** Placed calls of `provider` whose stream has not started yet. */
-  private pending(provider: ProviderName): number {
-    let n = 0;
-    for (const t of this.tokens.values())
-      if (t.outbound && !t.call && t.wire.name === provider) n++;
-    return n;
-  }
-
   /**
    * Places a call through its provider: a token for its stream first, then the provider's REST
    * request; the provider's id of the call when it says it.
@@ -259,9 +265,12 @@ export class ProviderServer {
   async placeCall(request: OutboundCall): Promise<{ callId: string | undefined }> {
     const wire = this.wireOf(request.provider);
     if (!wire) throw new PlacementRefused(409, `${request.provider} is not configured`);
-    const refusal = this.deps.refusal(wire.name, this.pending(wire.name));
-    if (refusal) throw new PlacementRefused(503, refusal);
+    const id = randomBytes(24).toString('base64url');
+    const admitted = await this.deps.admit(wire.name, id);
+    if ('refused' in admitted) throw new PlacementRefused(503, admitted.refused);
     const token = this.mint(
+      id,
+      admitted.slot,
       wire,
       request.agent,
       { callId: '', from: request.from, to: request.to },
@@ -399,6 +408,7 @@ export class ProviderServer {
 
   private spend(token: StreamToken): void {
     clearTimeout(token.reconnectWait);
+    token.slot.release();
     this.tokens.delete(token.id);
   }
 

@@ -193,4 +193,22 @@ describe('with Redis', () => {
     expect(await redis.client.get('settings-test:telephony:settings')).toContain('+15557650010');
     expect(await redis.client.hlen('settings-test:telephony:endpoints')).toBe(1);
   });
+
+  it('max_concurrent holds across the instances', async () => {
+    const [a, b] = instances;
+    await settingsApi(b.port, 'PUT', '/api/settings/telephony', { twilio_max_concurrent: 1 });
+    const callSid = 'CA' + '4'.repeat(32);
+    const answer = await twilioWebhook(a.port, 'echo', callSid);
+    expect(answer.status).toBe(200);
+    const stream = await TwilioStream.open(a.port, answer.streamUrl!);
+    stream.begin(callSid, answer.parameters);
+    await new Promise<void>((resolve) => a.tg.gateway.events.once('answered', () => resolve()));
+    const busy = await twilioWebhook(b.port, 'echo', 'CA' + '5'.repeat(32));
+    expect(busy.body).toContain('<Reject reason="busy"/>');
+    stream.stop(callSid);
+    await callsClosed(a.tg.gateway);
+    await stream.close();
+    // The slot is back: the next call is taken.
+    expect((await twilioWebhook(b.port, 'echo', 'CA' + '6'.repeat(32))).body).toContain('<Stream');
+  });
 });
