@@ -207,7 +207,11 @@ export class Gateway {
           },
           acquire: (holder, caps) => this.store.acquire(holder, caps),
           register: (call) => this.calls.set(call, true),
-          onAnswered: (c) => this.events.emit('answered', c.callId, undefined),
+          journal: (facts) => new CallJournal(facts, this.instance, this.store),
+          onAnswered: (c, setupMs) => {
+            this.metrics.callAnswered(setupMs);
+            this.events.emit('answered', c.callId, undefined);
+          },
           onClosed: (c, outcome) => this.onCallClosed(c, outcome),
         });
         await this.providers.start();

@@ -19,6 +19,8 @@ import {
 import { redisUrlOf } from '../state/store-factory.js';
 import type { Admission, CapRequest, Slot } from '../state/store.js';
 import type { CallOutcome } from './call.js';
+import type { CallFacts, CallJournal } from './call-journal.js';
+import { traceFor } from './trace-context.js';
 import { linkOpener } from './call-config.js';
 import type { StreamWire } from './caller-leg-stream.js';
 import { ProviderServer } from './provider-server.js';
@@ -44,7 +46,10 @@ export interface ProviderCallsDeps {
   acquire(holder: string, caps: CapRequest[]): Promise<Admission>;
   /** A started call, for the gateway's books (stats, drain). */
   register(call: StreamCall): void;
-  onAnswered(call: StreamCall): void;
+  /** The journal of a call (its live-call registry entry and its events). */
+  journal(facts: CallFacts): CallJournal;
+  /** The call is up, `setupMs` after its stream started. */
+  onAnswered(call: StreamCall, setupMs: number): void;
   onClosed(call: StreamCall, outcome: CallOutcome): void;
 }
 
@@ -65,6 +70,11 @@ export class ProviderCalls {
       config: deps.config,
       telephony: () => this.inForce(),
       refresh: () => this.refresh(),
+      endpointActive: async (provider, number) => {
+        const endpoints = await this.store.endpoints();
+        const own = endpoints.find((e) => e.provider === provider && e.phone_number === number);
+        return own?.is_active ?? true;
+      },
       api: new SettingsApi({
         store: this.store,
         config: deps.config,
@@ -131,6 +141,15 @@ export class ProviderCalls {
     const config = this.deps.config();
     const agent = config.agents.find((a) => a.name === facts.agent);
     const dialect = this.deps.dialectOf(agent?.link, facts.agent);
+    const journal = this.deps.journal({
+      callId: `${facts.provider}:${facts.providerCallId}`,
+      endpointId: facts.agent,
+      caller: facts.from,
+      dialed: facts.to,
+      source: facts.provider,
+      trace: traceFor(undefined),
+      invitedAt: Date.now(),
+    });
     const call = new StreamCall(
       facts,
       wire,
@@ -144,9 +163,12 @@ export class ProviderCalls {
         openLink: linkOpener(this.deps.telapi(), config, dialect),
         hangUp: end.hangUp,
         closeStream: end.closeStream,
-        onAnswered: (c) => this.deps.onAnswered(c),
+        onAnswered: (c) => this.deps.onAnswered(c, journal.answered(c)),
       },
-      (c, outcome) => this.deps.onClosed(c, outcome),
+      (c, outcome) => {
+        journal.ended(c, outcome);
+        this.deps.onClosed(c, outcome);
+      },
     );
     this.deps.register(call);
     void call.start();

@@ -47,6 +47,9 @@ export interface ProviderServerDeps {
   config(): TelgateConfig;
   /** The telephony settings in force (the config's with the API's laid over), and their secrets. */
   telephony(): { telephony: TelephonyConfig | undefined; env: NodeJS.ProcessEnv };
+  /** Whether the telephony endpoint of `number` at `provider` (settings API) takes calls: no
+   * endpoint for it is no objection. */
+  endpointActive(provider: ProviderName, number: string): Promise<boolean>;
   /** Reads the settings in force again (another instance may have changed them). */
   refresh(): Promise<void>;
   /** The settings API, served on the same listener. */
@@ -183,7 +186,10 @@ export class ProviderServer {
       return reply(res, 404, `unknown agent ${agent}`);
     }
     const id = randomBytes(24).toString('base64url');
-    const admitted = await this.deps.admit(wire.name, id);
+    const active = await this.deps.endpointActive(wire.name, call.to);
+    const admitted = active
+      ? await this.deps.admit(wire.name, id)
+      : { refused: `the endpoint of ${call.to} is not active` };
     if ('refused' in admitted) {
       const refusal = admitted.refused;
       this.deps.logger.warn({ provider: wire.name, callId: call.callId, refusal }, 'call refused');

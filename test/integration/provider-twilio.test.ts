@@ -77,6 +77,15 @@ async function twilioCall(agent: string) {
 describe('a Twilio call', () => {
   it('answers the webhook with a Connect Stream and echoes the caller in µ-law 20 ms chunks', async () => {
     const { callSid, stream } = await twilioCall('echo');
+    // In the live-call registry like a SIP call, under the provider's id.
+    expect(await gw.tg.gateway.listCalls()).toContainEqual(
+      expect.objectContaining({
+        callId: `twilio:${callSid}`,
+        endpointId: 'echo',
+        caller: '+4915112345678',
+        state: 'answered',
+      }),
+    );
     stream.speak(1000);
     await stream.waitFor(() => stream.audio().length >= 8000 * 1.5, '1.5 s of echo');
     const media = stream.received.filter((m) => m.event === 'media');
@@ -95,6 +104,7 @@ describe('a Twilio call', () => {
     await callsClosed(gw.tg.gateway);
     expect(gw.outcomes.get(`twilio:${callSid}`)).toMatchObject({ ended: 'caller-hangup' });
     expect(api.requests).toHaveLength(0);
+    expect(await gw.tg.gateway.listCalls()).toEqual([]);
     stream.close();
   });
 
@@ -177,6 +187,26 @@ describe('what telgate refuses', () => {
     for (const call of held) call.stream.stop(call.callSid);
     await callsClosed(gw.tg.gateway);
     for (const call of held) call.stream.close();
+  });
+
+  it('takes no inbound call for its number while its endpoint is not active', async () => {
+    const created = await settingsApi(gw.port, 'POST', '/api/settings/endpoints', {
+      phone_number: '+15550100999', // the To of the test webhooks
+      provider: 'twilio',
+      inbound_agent_name: 'echo',
+      outbound_agent_name: 'echo',
+    });
+    const id = created.body!.id as string;
+    await settingsApi(gw.port, 'PUT', `/api/settings/endpoints/${id}`, { is_active: false });
+    expect((await twilioWebhook(gw.port, 'echo', nextCallSid())).body).toContain(
+      '<Reject reason="busy"/>',
+    );
+    await settingsApi(gw.port, 'PUT', `/api/settings/endpoints/${id}`, { is_active: true });
+    // Active again: taken (and hung up, so its place under max_concurrent is free again).
+    const call = await twilioCall('echo');
+    call.stream.stop(call.callSid);
+    await callsClosed(gw.tg.gateway);
+    await call.stream.close();
   });
 });
 
