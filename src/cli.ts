@@ -7,6 +7,7 @@
  *   telgate config schema          the JSON Schema of the config files
  *   telgate calls [--json] [DIR]   the cluster's live calls (Redis, or this host's ops server)
  *   telgate events schema          the JSON Schema of the call events
+ *   telgate providers schema       the JSON Schema of the providers' stream messages
  * Arguments are parsed with node:util parseArgs.
  */
 import { parseArgs } from 'node:util';
@@ -15,6 +16,7 @@ import { ConfigError, loadConfig } from './routing/config-load.js';
 import { configJsonSchema } from './routing/config-json-schema.js';
 import { formatCalls, listLiveCalls } from './ops/cli-calls.js';
 import { callEventsJsonSchema } from './state/call-events.js';
+import { providerStreamsJsonSchema } from './call/provider-messages.js';
 import { redacted } from './state/store-redis.js';
 import type { TelgateConfig } from './routing/config-schema.js';
 
@@ -24,7 +26,8 @@ const USAGE = `usage:
   telgate config print [DIR]
   telgate config schema
   telgate calls [--json] [DIR]
-  telgate events schema`;
+  telgate events schema
+  telgate providers schema`;
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -50,6 +53,10 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'events' && sub === 'schema') {
     process.stdout.write(JSON.stringify(callEventsJsonSchema(), null, 2) + '\n');
+    return 0;
+  }
+  if (command === 'providers' && sub === 'schema') {
+    process.stdout.write(JSON.stringify(providerStreamsJsonSchema(), null, 2) + '\n');
     return 0;
   }
   if (command === 'calls') {
