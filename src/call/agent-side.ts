@@ -110,7 +110,9 @@ export class AgentSide implements LegPeer {
       playoutMaxSeconds: deps.playoutMaxSeconds,
       playoutDelayMs: deps.playoutDelayMs,
     });
-    this.playout.onMark = (name) => this.send({ type: 'mark', name, status: 'played' });
+    this.playout.onMark = (name) => {
+      if (!this.leg?.forwardMark?.(name)) this.onMarkDone(name, 'played');
+    };
   }
 
   get linkFormat(): LinkFormat {
@@ -181,6 +183,10 @@ export class AgentSide implements LegPeer {
       codec: this.leg?.codec ?? '',
       chain: this.leg?.describe() ?? '',
     });
+  }
+
+  onMarkDone(name: string, status: 'played' | 'cleared'): void {
+    this.send({ type: 'mark', name, status });
   }
 
   send(message: GatewayMessage): void {

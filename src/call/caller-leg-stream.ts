@@ -9,9 +9,9 @@
  * media clock, every 20 ms, a frame of the agent side's playout → (resample) → encode → the
  * stream's chunk, sent when full; nothing while the agent is silent (the provider plays
  * silence itself).
- * The provider holds what it is sent and plays it in real time, so pacing at 20 ms keeps its
- * buffer short, marks are acknowledged as their audio is sent, and a clear reaches the
- * provider's buffer too.
+ * The provider holds what it is sent and plays it in real time: pacing at 20 ms keeps its
+ * buffer short; a mark goes to the provider behind its audio and is played when the provider
+ * echoes it; a clear reaches the provider's buffer too, and clears the marks it held.
  */
 import type { Logger } from 'pino';
 import { g711Decode, g711Encode } from '../codecs/g711.js';
@@ -38,6 +38,8 @@ export interface StreamWire {
   sendAudio(audio: Buffer): void;
   /** Drops what the provider still holds for the caller. */
   clear(): void;
+  /** A mark after the audio sent so far, which the provider echoes once that has played. */
+  mark(name: string): void;
 }
 
 export interface StreamLegDeps {
@@ -68,6 +70,8 @@ export class StreamCallerLeg implements CallerLeg, Tickable {
   private heardCheck = 0;
   private received = 0;
   private sent = 0;
+  /** Marks passed on to the provider and not yet echoed. */
+  private readonly marks = new Set<string>();
 
   constructor(
     private readonly deps: StreamLegDeps,
@@ -157,8 +161,27 @@ export class StreamCallerLeg implements CallerLeg, Tickable {
     this.chunkLength = 0;
   }
 
+  /** The agent cleared: the provider drops what it holds, and the marks it held are cleared. */
   clear(): void {
-    if (!this.closed) this.wire.clear();
+    if (this.closed) return;
+    this.chunkLength = 0;
+    this.wire.clear();
+    for (const name of this.marks) this.peer.onMarkDone(name, 'cleared');
+    this.marks.clear();
+  }
+
+  /** The mark goes to the provider after the audio before it; played once the provider says. */
+  forwardMark(name: string): boolean {
+    if (this.closed) return false;
+    this.flush();
+    this.marks.add(name);
+    this.wire.mark(name);
+    return true;
+  }
+
+  /** The provider played a mark out. */
+  onMarkPlayed(name: string): void {
+    if (this.marks.delete(name)) this.peer.onMarkDone(name, 'played');
   }
 
   /** Providers carry no digits towards the caller on their streams. */

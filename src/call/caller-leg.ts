@@ -37,6 +37,8 @@ export interface LegPeer {
   onSecond(): void;
   /** Where the leg takes the caller's next 20 ms from, paced on its own clock. */
   readonly playout: AgentPlayout;
+  /** A mark the leg passed on (forwardMark) is done: played out by the far end, or cleared. */
+  onMarkDone(name: string, status: 'played' | 'cleared'): void;
 }
 
 export interface CallerLeg {
@@ -44,6 +46,12 @@ export interface CallerLeg {
   start(): void;
   /** The agent cleared its playout: a leg whose far end buffers audio drops it there too. */
   clear?(): void;
+  /**
+   * A mark whose audio has just been taken for the caller: a leg whose far end plays audio out
+   * itself passes it on and reports it through onMarkDone (true); false, and it counts as
+   * played now.
+   */
+  forwardMark?(name: string): boolean;
   /** Sends digits to the caller; false when the leg cannot (no telephone-event negotiated). */
   sendDtmf(digits: string, durationMs: number): boolean;
   /** The caller's codec as `PCMU/8000`, once negotiated. */

@@ -33,8 +33,11 @@ export function readExotelMessage(text: string): StreamEvent {
   if (!msg) return { event: 'unusable', why: 'not a JSON object' };
   switch (msg.event) {
     case 'connected':
-    case 'mark':
       return { event: 'other' };
+    case 'mark': {
+      const name = str(obj(msg.mark).name);
+      return name === undefined ? { event: 'other' } : { event: 'mark', name };
+    }
     case 'start': {
       const start = obj(msg.start);
       const callId = str(start.call_sid) ?? str(start.callSid);
@@ -85,6 +88,8 @@ export function exotelWire(
         media: { payload: audio.toString('base64') },
       }),
     clear: (streamId) => JSON.stringify({ event: 'clear', stream_sid: streamId }),
+    mark: (streamId, name) =>
+      JSON.stringify({ event: 'mark', stream_sid: streamId, mark: { name } }),
     // Closing the stream ends the applet: nothing to ask Exotel's API.
     hangUp: () => Promise.resolve(),
     /** POST …/v1/Accounts/{sid}/Calls/connect.json, Basic key:token, a bidirectional stream. */

@@ -60,6 +60,13 @@ const twilioIn = z.discriminatedUnion('event', [
 const twilioOut = z.discriminatedUnion('event', [
   z
     .object({
+      event: z.literal('mark'),
+      streamSid: z.string(),
+      mark: z.object({ name: z.string() }),
+    })
+    .strict(),
+  z
+    .object({
       event: z.literal('media'),
       streamSid: z.string(),
       media: z.object({ payload: base64 }),
@@ -102,6 +109,7 @@ const vobizOut = z.discriminatedUnion('event', [
     })
     .strict(),
   z.object({ event: z.literal('clearAudio'), streamId: z.string() }).strict(),
+  z.object({ event: z.literal('checkpoint'), streamId: z.string(), name: z.string() }).strict(),
 ]);
 
 const exotelIn = z.discriminatedUnion('event', [
@@ -147,6 +155,13 @@ const exotelIn = z.discriminatedUnion('event', [
 ]);
 
 const exotelOut = z.discriminatedUnion('event', [
+  z
+    .object({
+      event: z.literal('mark'),
+      stream_sid: z.string(),
+      mark: z.object({ name: z.string() }),
+    })
+    .strict(),
   z
     .object({
       event: z.literal('media'),

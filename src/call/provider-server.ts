@@ -40,6 +40,7 @@ const RECONNECT_WAIT_MS = 3000;
 export interface StreamCallHandle {
   onAudio(audio: Buffer): void;
   onDigit(digit: string): void;
+  onMark(name: string): void;
   onStreamEnd(): void;
 }
 
@@ -362,6 +363,7 @@ export class ProviderServer {
       if (!started) return;
       if (message.event === 'media') token.call?.onAudio(message.payload);
       else if (message.event === 'dtmf') token.call?.onDigit(message.digit);
+      else if (message.event === 'mark') token.call?.onMark(message.name);
       else if (message.event === 'stop') this.ended(token);
       else if (message.event === 'unusable') log.debug({ why: message.why }, 'message ignored');
     });
@@ -395,6 +397,7 @@ export class ProviderServer {
       {
         sendAudio: (audio) => send(wire.media(token.streamId, audio)),
         clear: () => send(wire.clear(token.streamId)),
+        mark: (name) => send(wire.mark(token.streamId, name)),
       },
       {
         hangUp: () => wire.hangUp(token.callId),

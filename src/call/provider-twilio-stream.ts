@@ -1,7 +1,7 @@
 /**
  * Twilio Media Streams, bidirectional, as Twilio's server side of the socket speaks it: the
  * messages Twilio sends (connected, start, media, dtmf, mark, stop) read into typed events, and
- * the ones telgate sends back (media, clear). JSON text frames only; counters are strings;
+ * the ones telgate sends back (media, mark, clear). JSON text frames only; counters are strings;
  * audio is base64 µ-law at 8 kHz. Anything else is reported as unusable, never thrown.
  */
 
@@ -89,6 +89,11 @@ export function readTwilioMessage(text: string): TwilioStreamEvent {
 /** telgate → Twilio: audio for the caller (µ-law bytes). */
 export function twilioMedia(streamSid: string, ulaw: Buffer): string {
   return JSON.stringify({ event: 'media', streamSid, media: { payload: ulaw.toString('base64') } });
+}
+
+/** telgate → Twilio: a mark, echoed back once the audio before it has played. */
+export function twilioMark(streamSid: string, name: string): string {
+  return JSON.stringify({ event: 'mark', streamSid, mark: { name } });
 }
 
 /** telgate → Twilio: drop the audio Twilio still holds for the caller. */

@@ -7,7 +7,12 @@
 import twilio from 'twilio';
 import RequestClient from 'twilio/lib/base/RequestClient.js';
 import type { TelephonyConfig } from '../routing/config-telephony.js';
-import { readTwilioMessage, twilioClear, twilioMedia } from './provider-twilio-stream.js';
+import {
+  readTwilioMessage,
+  twilioClear,
+  twilioMark,
+  twilioMedia,
+} from './provider-twilio-stream.js';
 import type { ProviderWire, StreamEvent } from './provider-wire.js';
 
 /** Twilio's own API host: requests for it go to `apiBaseUrl` instead when that differs. */
@@ -130,6 +135,7 @@ export function twilioWire(
           };
         case 'media':
         case 'dtmf':
+        case 'mark':
         case 'stop':
         case 'unusable':
           return message;
@@ -139,6 +145,7 @@ export function twilioWire(
     },
     media: twilioMedia,
     clear: twilioClear,
+    mark: twilioMark,
     hangUp: (callId) => rest.hangUp(callId),
     async place(call) {
       const twiml = twilioConnectStream(call.streamUrl, { agent: call.agent });

@@ -71,7 +71,10 @@ export function readVobizMessage(text: string): StreamEvent {
       return mediaEvent(obj(msg.media).payload);
     case 'dtmf':
       return dtmfEvent(str(obj(msg.dtmf).digit) ?? str(msg.digit));
-    case 'playedStream':
+    case 'playedStream': {
+      const name = str(msg.name);
+      return name === undefined ? { event: 'other' } : { event: 'mark', name };
+    }
     case 'clearedAudio':
       return { event: 'other' };
     default:
@@ -117,6 +120,7 @@ export function vobizWire(
         },
       }),
     clear: (streamId) => JSON.stringify({ event: 'clearAudio', streamId }),
+    mark: (streamId, name) => JSON.stringify({ event: 'checkpoint', streamId, name }),
     /** POST …/Account/{auth_id}/Call/ (JSON); the call's UUID comes with its answer_url. */
     async place(call) {
       const res = await fetch(

@@ -21,6 +21,8 @@ export type StreamEvent =
   | { event: 'start'; callId: string; streamId: string }
   | { event: 'media'; payload: Buffer }
   | { event: 'dtmf'; digit: string }
+  /** A mark telgate sent has been played out. */
+  | { event: 'mark'; name: string }
   | { event: 'stop' }
   | { event: 'other' }
   | { event: 'unusable'; why: string };
@@ -44,6 +46,8 @@ export interface ProviderWire {
   read(text: string): StreamEvent;
   media(streamId: string, audio: Buffer): string;
   clear(streamId: string): string;
+  /** A mark, echoed back by the provider once the audio before it has played. */
+  mark(streamId: string, name: string): string;
   hangUp(callId: string): Promise<void>;
   /**
    * Places a call from `from` to `to` through the provider's REST API, its audio to come on

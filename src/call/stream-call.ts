@@ -126,6 +126,11 @@ export class StreamCall implements LiveCall {
     this.leg.onDigit(digit);
   }
 
+  /** The provider played a mark out. */
+  onMark(name: string): void {
+    this.leg.onMarkPlayed(name);
+  }
+
   /** The stream ended (the provider's stop, or its socket closed): the caller is gone. */
   onStreamEnd(): void {
     void this.end('caller-hangup');

@@ -74,8 +74,15 @@ export class TwilioStream extends StreamPeer<TwilioOut> {
   private sequence = 0;
   private chunk = 0;
   private readonly startedAt = Date.now();
+  /** Whether marks telgate sends come straight back, as Twilio's do once their audio played. */
+  echoMarks = true;
+
   private constructor(ws: WebSocket) {
     super(ws);
+    ws.on('message', (data) => {
+      const message = JSON.parse(data.toString()) as TwilioOut;
+      if (message.event === 'mark' && this.echoMarks) this.send('mark', { mark: message.mark });
+    });
   }
 
   /** Opens the stream at `streamUrl` (wss://public host/…) on the local `port`, signed. */

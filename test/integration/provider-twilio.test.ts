@@ -108,10 +108,14 @@ describe('a Twilio call', () => {
     stream.close();
   });
 
-  it('plays marks back as played, and a clear empties the queue here and at Twilio', async () => {
+  it('passes marks to Twilio, played when it echoes them; a clear empties the queue here and at Twilio', async () => {
     gw.agentHeard.length = 0;
     const { callSid, stream } = await twilioCall('barge');
     await gw.agentGot((m) => m.type === 'playback.cleared');
+    // The short tone's mark went to Twilio behind its audio and came back: played.
+    expect(stream.received).toContainEqual(
+      expect.objectContaining({ event: 'mark', mark: { name: 'short' } }),
+    );
     expect(gw.agentHeard).toContainEqual(
       expect.objectContaining({ type: 'mark', name: 'short', status: 'played' }),
     );
@@ -127,7 +131,28 @@ describe('a Twilio call', () => {
     );
     stream.stop(callSid);
     await callsClosed(gw.tg.gateway);
-    stream.close();
+    await stream.close();
+  });
+
+  it('reports a mark Twilio still held at a clear as cleared, not played', async () => {
+    gw.agentHeard.length = 0;
+    const callSid = nextCallSid();
+    const answer = await twilioWebhook(gw.port, 'barge', callSid);
+    const stream = await TwilioStream.open(gw.port, answer.streamUrl!);
+    stream.echoMarks = false; // Twilio has not played it out yet
+    stream.begin(callSid, answer.parameters);
+    await gw.agentGot((m) => m.type === 'playback.cleared');
+    expect(stream.received).toContainEqual(
+      expect.objectContaining({ event: 'mark', mark: { name: 'short' } }),
+    );
+    const marks = gw.agentHeard.filter((m) => m.type === 'mark');
+    expect(marks).toEqual([
+      expect.objectContaining({ name: 'short', status: 'cleared' }),
+      expect.objectContaining({ name: 'long', status: 'cleared' }),
+    ]);
+    stream.stop(callSid);
+    await callsClosed(gw.tg.gateway);
+    await stream.close();
   });
 
   it('hangs up through the REST API when the agent hangs up, and closes the stream', async () => {

@@ -100,6 +100,7 @@ describe('provider stream messages', () => {
         true,
       );
       expect(out.safeParse(JSON.parse(wire.clear('s1'))).success).toBe(true);
+      expect(out.safeParse(JSON.parse(wire.mark('s1', 'm1'))).success).toBe(true);
     }
   });
 

@@ -53,7 +53,10 @@ describe('Vobiz stream', () => {
       event: 'media',
       payload: Buffer.from([1, 2]),
     });
-    expect(readVobizMessage('{"event":"playedStream","name":"x"}')).toEqual({ event: 'other' });
+    expect(readVobizMessage('{"event":"playedStream","name":"x"}')).toEqual({
+      event: 'mark',
+      name: 'x',
+    });
     expect(readVobizMessage('{"event":"clearedAudio","streamId":"s1"}')).toEqual({
       event: 'other',
     });
