@@ -34,7 +34,7 @@ export interface StreamAudio {
 
 /** The provider's side of the socket, as the leg uses it. */
 export interface StreamWire {
-  /** A chunk of audio for the caller, in the stream's format. */
+  /** A chunk of audio for the caller, in the stream's format; the leg reuses it after the call. */
   sendAudio(audio: Buffer): void;
   /** Drops what the provider still holds for the caller. */
   clear(): void;
@@ -156,8 +156,7 @@ export class StreamCallerLeg implements CallerLeg, Tickable {
   private flush(): void {
     if (!this.chunkLength) return;
     this.sent++;
-    // A copy: the chunk buffer is filled again while the socket may still hold this one.
-    this.wire.sendAudio(Buffer.from(this.chunk.subarray(0, this.chunkLength)));
+    this.wire.sendAudio(this.chunk.subarray(0, this.chunkLength));
     this.chunkLength = 0;
   }
 

@@ -110,6 +110,8 @@ export class ProviderServer {
   private readonly server: http.Server;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   private readonly tokens = new Map<string, StreamToken>();
+  /** Each provider's wire, and the settings it was made with. */
+  private readonly wires = new Map<string, { key: string; wire: ProviderWire }>();
   private readonly sweep: NodeJS.Timeout;
 
   constructor(private readonly deps: ProviderServerDeps) {
@@ -149,12 +151,31 @@ export class ProviderServer {
     return telephony;
   }
 
-  /** The provider's wire with the settings in force, if it is configured. */
+  /**
+   * The provider's wire with the settings in force, if it is configured: made again only when
+   * those settings change, so a provider's REST client (and its kept-alive connections) is one
+   * per account, not one per call.
+   */
   private wireOf(name: string): ProviderWire | undefined {
     const { telephony: settings, env } = this.deps.telephony();
-    if (name === 'twilio' && settings?.twilio) return twilioWire(settings.twilio, env);
-    if (name === 'vobiz' && settings?.vobiz) return vobizWire(settings.vobiz, env);
-    if (name === 'exotel' && settings?.exotel) return exotelWire(settings.exotel, env);
+    const made = (settings: object, secretEnv: string, make: () => ProviderWire) => {
+      const key = JSON.stringify(settings) + (env[secretEnv] ?? '');
+      const cached = this.wires.get(name);
+      if (cached?.key === key) return cached.wire;
+      const wire = make();
+      this.wires.set(name, { key, wire });
+      return wire;
+    };
+    const { twilio, vobiz, exotel } = settings ?? {};
+    if (name === 'twilio' && twilio) {
+      return made(twilio, twilio.authTokenEnv, () => twilioWire(twilio, env));
+    }
+    if (name === 'vobiz' && vobiz) {
+      return made(vobiz, vobiz.authTokenEnv, () => vobizWire(vobiz, env));
+    }
+    if (name === 'exotel' && exotel) {
+      return made(exotel, exotel.apiTokenEnv, () => exotelWire(exotel, env));
+    }
     return undefined;
   }
 

@@ -13,7 +13,7 @@ import {
   twilioMark,
   twilioMedia,
 } from './provider-twilio-stream.js';
-import type { ProviderWire, StreamEvent } from './provider-wire.js';
+import type { ProviderWire } from './provider-wire.js';
 
 /** Twilio's own API host: requests for it go to `apiBaseUrl` instead when that differs. */
 const TWILIO_API = 'https://api.twilio.com';
@@ -124,25 +124,7 @@ export function twilioWire(
       twilioSignatureValid(authToken, headers['x-twilio-signature'], url, {}),
     audio: { encoding: 'ulaw', rate: 8000, chunkMs: 20 },
     reconnects: false,
-    read(text): StreamEvent {
-      const message = readTwilioMessage(text);
-      switch (message.event) {
-        case 'start':
-          return {
-            event: 'start',
-            callId: message.start.callSid,
-            streamId: message.start.streamSid,
-          };
-        case 'media':
-        case 'dtmf':
-        case 'mark':
-        case 'stop':
-        case 'unusable':
-          return message;
-        default:
-          return { event: 'other' };
-      }
-    },
+    read: readTwilioMessage,
     media: twilioMedia,
     clear: twilioClear,
     mark: twilioMark,
