@@ -1,7 +1,8 @@
 /**
  * A call worker thread: runs the calls the main thread admitted, each a whole Call (its control,
  * caller leg and agent side) on this thread's own media clock, RTP ports and agent WebSockets.
- * SIP stays on the main thread: the calls reach it through engine-remote.ts. Each second the
+ * SIP stays on the main thread: the calls reach it through engine-remote.ts. Provider calls
+ * (call-worker-streams.ts) run here too, their streams' sockets on the main thread. Each second the
  * worker reports its load (clock lateness, event loop utilization) so the main thread can stop
  * giving it calls before their audio suffers.
  */
@@ -13,18 +14,19 @@ import { PortPool } from '../media/port-pool.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
 import { Call, type CallOutcome } from './call.js';
 import { linkOpener, mediaDepsOf } from './call-config.js';
+import { serveStreamCalls } from './call-worker-streams.js';
 import { RemoteEngine } from './engine-remote.js';
 import { utilizationMeter } from './overload.js';
 import type { EgressRoute } from './transfer.js';
 import { Rpc } from './worker-rpc.js';
-import type {
-  CallAnswered,
-  CallClosed,
-  CallStart,
-  CallTransferred,
-  WorkerCounts,
-  WorkerInit,
-  WorkerLoad,
+import {
+  callAnswered,
+  callClosed,
+  type CallStart,
+  type CallTransferred,
+  type WorkerCounts,
+  type WorkerInit,
+  type WorkerLoad,
 } from './worker-protocol.js';
 import type { EndCause } from './failure.js';
 
@@ -43,7 +45,8 @@ const telapi = new TelApiClient({
   apiKey: init.apiKey,
   timeoutMs: config.telapi.timeoutMs,
 });
-const calls = new Map<string, Call>();
+/** The worker's calls, SIP (Call) and provider (StreamCall) alike. */
+const calls = new Map<string, { end(cause: EndCause, detail?: string): Promise<void> }>();
 const utilization = utilizationMeter();
 
 function counts(): WorkerCounts {
@@ -63,6 +66,8 @@ rpc.handle('config', (next: TelgateConfig) => {
   config = next;
 });
 
+serveStreamCalls({ rpc, clock, logger, telapi, config: () => config, calls, counts });
+
 rpc.handle('call.start', (start: CallStart) => {
   const invite = engine.invite(start);
   const call = new Call(
@@ -75,14 +80,7 @@ rpc.handle('call.start', (start: CallStart) => {
       linkFormat: start.linkFormat,
       logger,
       trace: start.trace,
-      onAnswered: (c) =>
-        rpc.notify('call.answered', {
-          callId: c.callId,
-          mediaPort: c.mediaPort,
-          sessionId: c.sessionId,
-          audio: c.audio,
-          answeredAt: c.answeredAt,
-        } satisfies CallAnswered),
+      onAnswered: (c) => rpc.notify('call.answered', callAnswered(c)),
       onTransferred: (c, target, mode, sipStatus) =>
         rpc.notify('call.transferred', {
           callId: c.callId,
@@ -97,15 +95,7 @@ rpc.handle('call.start', (start: CallStart) => {
     },
     (c: Call, outcome: CallOutcome) => {
       calls.delete(c.callId);
-      rpc.notify('call.closed', {
-        callId: c.callId,
-        counts: counts(),
-        outcome,
-        quality: c.quality(),
-        linkResumes: c.linkResumes,
-        sessionId: c.sessionId,
-        answeredAt: c.answeredAt,
-      } satisfies CallClosed);
+      rpc.notify('call.closed', callClosed(c, outcome, counts()));
     },
   );
   calls.set(start.invite.callId, call);

@@ -3,8 +3,10 @@
  * the media port range, its own media clock and its own calls (call-worker.ts). The main thread
  * keeps SIP, routing, admission, shared state and ops, and hands each admitted INVITE to the
  * worker with the fewest calls among those keeping up; when none keeps up the call is refused as
- * an overload. A worker that dies takes its calls with it: they get a BYE (or a 500) and close
- * with `worker-failed`, and a new worker takes its place.
+ * an overload. Provider calls run in the workers too: their stream's socket stays here, what it
+ * says relayed to the worker and back. A worker that dies takes its calls with it: they get a BYE
+ * (or a 500), provider calls a hang-up at the provider, all close with `worker-failed`, and a new
+ * worker takes its place.
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
@@ -24,9 +26,14 @@ import type {
   CallClosed,
   CallStart,
   CallTransferred,
+  StreamIn,
+  StreamOut,
+  StreamStart,
   WorkerInit,
   WorkerLoad,
 } from './worker-protocol.js';
+import type { StreamWire } from './caller-leg-stream.js';
+import type { StreamCallHandle } from './provider-server.js';
 import type { TransferMode } from '../link/protocol.js';
 
 export interface CallCallbacks {
@@ -58,7 +65,7 @@ class WorkerCall implements LiveCall {
 
   constructor(
     readonly callId: string,
-    private readonly worker: CallWorker,
+    protected readonly worker: CallWorker,
     readonly egress: EgressRoute | undefined,
     readonly callbacks: CallCallbacks,
   ) {}
@@ -87,6 +94,86 @@ class WorkerCall implements LiveCall {
     this.linkResumes = facts.linkResumes;
     this.sessionId = facts.sessionId;
   }
+
+  /** Its worker died: what the call holds outside the worker is let go. */
+  abandoned(): void {}
+}
+
+/** What a provider call in a worker needs of its stream, which stays on the main thread. */
+export interface StreamEnds {
+  wire: StreamWire;
+  /** Ends the call at the provider. */
+  hangUp(): Promise<void>;
+  closeStream(): void;
+}
+
+/**
+ * A provider call running in a worker, as the main thread sees it: what its stream says goes to
+ * the worker, what the worker's call says goes to the stream.
+ */
+class WorkerStreamCall extends WorkerCall implements StreamCallHandle {
+  constructor(
+    callId: string,
+    worker: CallWorker,
+    callbacks: CallCallbacks,
+    readonly stream: StreamEnds,
+  ) {
+    super(callId, worker, undefined, callbacks);
+  }
+
+  private relay(message: StreamIn): void {
+    this.worker.rpc.notify('stream.in', message);
+  }
+
+  onAudio(audio: Buffer): void {
+    // Its own small buffer: a decoded payload may be a view on a shared pool.
+    this.relay({ callId: this.callId, kind: 'audio', audio: new Uint8Array(audio) });
+  }
+
+  onDigit(digit: string): void {
+    this.relay({ callId: this.callId, kind: 'digit', digit });
+  }
+
+  onMark(name: string): void {
+    this.relay({ callId: this.callId, kind: 'mark', name });
+  }
+
+  onStreamEnd(): void {
+    this.relay({ callId: this.callId, kind: 'end' });
+  }
+
+  /** What the worker's call said to its stream. */
+  out(message: StreamOut): void {
+    const { wire } = this.stream;
+    if (message.kind === 'audio') {
+      const { audio } = message;
+      wire.sendAudio(Buffer.from(audio.buffer, audio.byteOffset, audio.byteLength));
+    } else if (message.kind === 'clear') wire.clear();
+    else wire.mark(message.name);
+  }
+
+  /**
+   * The call closed: unless the caller hung up (the provider ended the stream), the call ends at
+   * the provider and its stream closes, as a StreamCall on the main thread does it.
+   */
+  override closed(facts: CallClosed): void {
+    super.closed(facts);
+    const outcome = facts.outcome;
+    if ('ended' in outcome && outcome.ended === 'caller-hangup') return;
+    this.abandoned();
+  }
+
+  override abandoned(): void {
+    this.stream
+      .hangUp()
+      .catch((err: Error) =>
+        this.worker.logger.warn(
+          { callId: this.callId, err: err.message },
+          'hang-up at the provider failed',
+        ),
+      )
+      .finally(() => this.stream.closeStream());
+  }
 }
 
 /** One worker thread and the main thread's view of it. */
@@ -105,7 +192,7 @@ class CallWorker {
   constructor(
     readonly thread: Worker,
     engine: SipEngine,
-    private readonly logger: Logger,
+    readonly logger: Logger,
   ) {
     this.rpc = new Rpc(thread);
     this.host = new EngineHost(this.rpc, engine);
@@ -149,6 +236,10 @@ class CallWorker {
       call.closed(facts);
       call.callbacks.onClosed(call, facts.outcome);
     });
+    rpc.handle('stream.out', (message: StreamOut) => {
+      const call = this.calls.get(message.callId);
+      if (call instanceof WorkerStreamCall) call.out(message);
+    });
     rpc.handle('egress.acquire', async (callId: string) => {
       const slot = await this.calls.get(callId)?.egress?.acquireSlot();
       if (!slot) return null;
@@ -186,6 +277,7 @@ class CallWorker {
       const outcome: CallOutcome = call.answeredAt
         ? { ended: 'worker-failed', reason: byeReason('worker-failed') }
         : { refused: 'internal', status: 500 };
+      call.abandoned();
       call.callbacks.onClosed(call, outcome);
     }
     this.calls.clear();
@@ -257,6 +349,20 @@ export class CallWorkers {
       inviteId,
       invite: { callId, requestUri, from, to, source, sdp },
     } satisfies CallStart);
+    return call;
+  }
+
+  /** Runs a provider call whose stream has begun in worker `index`. */
+  placeStream(
+    index: number,
+    start: StreamStart,
+    stream: StreamEnds,
+    callbacks: CallCallbacks,
+  ): LiveCall & StreamCallHandle {
+    const worker = this.workers[index];
+    const call = new WorkerStreamCall(start.callId, worker, callbacks, stream);
+    worker.calls.set(start.callId, call);
+    worker.rpc.notify('stream.start', start);
     return call;
   }
 

@@ -206,6 +206,7 @@ export class Gateway {
             return why && REFUSALS[why.cause].text;
           },
           acquire: (holder, caps) => this.store.acquire(holder, caps),
+          workers: () => this.workers,
           register: (call) => this.calls.set(call, true),
           journal: (facts) => new CallJournal(facts, this.instance, this.store),
           onAnswered: (c, setupMs) => {

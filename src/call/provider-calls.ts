@@ -1,8 +1,9 @@
 /**
  * The gateway's cloud-provider side, when `telephony` is configured: the settings API's store
  * (Redis when the state store is Redis, else a file), the settings in force (the config's with
- * the API's laid over), the provider server, and the calls its streams start: StreamCalls on
- * this thread (the stream's socket is this thread's), each with its agent's link settings.
+ * the API's laid over), the provider server, and the calls its streams start, each with its
+ * agent's link settings: in the call workers like SIP calls (the stream's socket stays on this
+ * thread, its messages relayed), or on this thread without workers.
  */
 import type { Logger } from 'pino';
 import type { DialectName } from '../link/dialects/dialect.js';
@@ -23,7 +24,9 @@ import type { CallFacts, CallJournal } from './call-journal.js';
 import { traceFor } from './trace-context.js';
 import { linkOpener } from './call-config.js';
 import type { StreamWire } from './caller-leg-stream.js';
-import { ProviderServer } from './provider-server.js';
+import type { CallWorkers } from './call-workers.js';
+import type { LiveCall } from './live-call.js';
+import { ProviderServer, type StreamCallHandle } from './provider-server.js';
 import type { ProviderName } from './provider-wire.js';
 import { SettingsApi } from './settings-api.js';
 import { StreamCall, type StreamCallFacts } from './stream-call.js';
@@ -44,13 +47,15 @@ export interface ProviderCallsDeps {
   unavailable(): string | undefined;
   /** Slots under caps, cluster-wide (the state store). */
   acquire(holder: string, caps: CapRequest[]): Promise<Admission>;
+  /** The call workers, when calls run in them. */
+  workers(): CallWorkers | undefined;
   /** A started call, for the gateway's books (stats, drain). */
-  register(call: StreamCall): void;
+  register(call: LiveCall): void;
   /** The journal of a call (its live-call registry entry and its events). */
   journal(facts: CallFacts): CallJournal;
   /** The call is up, `setupMs` after its stream started. */
-  onAnswered(call: StreamCall, setupMs: number): void;
-  onClosed(call: StreamCall, outcome: CallOutcome): void;
+  onAnswered(call: LiveCall, setupMs: number): void;
+  onClosed(call: LiveCall, outcome: CallOutcome): void;
 }
 
 export class ProviderCalls {
@@ -133,16 +138,21 @@ export class ProviderCalls {
     return { refused: `shared state unavailable: ${admission.unavailable}` };
   }
 
+  /**
+   * Runs the call of a stream that has begun: in the call worker with the fewest calls when
+   * there are workers (it was admitted at its webhook: a stream under way is not refused), else
+   * on this thread.
+   */
   private startCall(
     facts: StreamCallFacts,
     wire: StreamWire,
     end: { hangUp(): Promise<void>; closeStream(): void },
-  ): StreamCall {
+  ): StreamCallHandle {
     const config = this.deps.config();
     const agent = config.agents.find((a) => a.name === facts.agent);
-    const dialect = this.deps.dialectOf(agent?.link, facts.agent);
+    const callId = `${facts.provider}:${facts.providerCallId}`;
     const journal = this.deps.journal({
-      callId: `${facts.provider}:${facts.providerCallId}`,
+      callId,
       endpointId: facts.agent,
       caller: facts.from,
       dialed: facts.to,
@@ -150,12 +160,31 @@ export class ProviderCalls {
       trace: traceFor(undefined),
       invitedAt: Date.now(),
     });
+    const linkFormat = agent ? agentLinkFormat(agent, config) : 'slin';
+    const dialect = this.deps.dialectOf(agent?.link, facts.agent);
+    const onAnswered = (c: LiveCall) => this.deps.onAnswered(c, journal.answered(c));
+    const onClosed = (c: LiveCall, outcome: CallOutcome) => {
+      journal.ended(c, outcome);
+      this.deps.onClosed(c, outcome);
+    };
+    const workers = this.deps.workers();
+    const index = workers?.pick(0);
+    if (workers && index !== undefined) {
+      const call = workers.placeStream(
+        index,
+        { callId, facts, linkFormat, dialect, calls: config.calls },
+        { wire, ...end },
+        { onAnswered, onClosed, onTransferred: () => undefined },
+      );
+      this.deps.register(call);
+      return call;
+    }
     const call = new StreamCall(
       facts,
       wire,
       {
         clock: this.deps.clock,
-        linkFormat: agent ? agentLinkFormat(agent, config) : 'slin',
+        linkFormat,
         playoutMaxSeconds: config.media.playoutMaxSeconds,
         playoutDelayMs: config.media.playoutDelayMs,
         calls: config.calls,
@@ -163,12 +192,9 @@ export class ProviderCalls {
         openLink: linkOpener(this.deps.telapi(), config, dialect),
         hangUp: end.hangUp,
         closeStream: end.closeStream,
-        onAnswered: (c) => this.deps.onAnswered(c, journal.answered(c)),
+        onAnswered,
       },
-      (c, outcome) => {
-        journal.ended(c, outcome);
-        this.deps.onClosed(c, outcome);
-      },
+      onClosed,
     );
     this.deps.register(call);
     void call.start();

@@ -13,6 +13,8 @@ import type { CallEndpointConfig } from '../routing/config-parts.js';
 import type { SipPeer } from '../sip/message.js';
 import type { DialogEndCause, OutgoingInviteRequest, Rejection } from '../sip/engine.js';
 import type { CallOutcome } from './call.js';
+import type { LiveCall } from './live-call.js';
+import type { StreamCallFacts } from './stream-call.js';
 import type { EgressRoute } from './transfer.js';
 import type { TraceContext } from './trace-context.js';
 
@@ -51,6 +53,33 @@ export interface CallStart {
   calls: TelgateConfig['calls'];
 }
 
+/**
+ * A provider call whose stream has started, handed to a worker. The stream's socket stays on the
+ * main thread with the provider's wire (its messages, signatures and REST client): the worker
+ * gets the caller's audio decoded and sends the caller's audio back raw, the main thread
+ * encoding it in the provider's message.
+ */
+export interface StreamStart {
+  callId: string;
+  facts: StreamCallFacts;
+  linkFormat: LinkFormat;
+  dialect: { name: DialectName; url: string | undefined };
+  calls: TelgateConfig['calls'];
+}
+
+/** What a provider's stream says, relayed to the worker running its call. */
+export type StreamIn =
+  | { callId: string; kind: 'audio'; audio: Uint8Array }
+  | { callId: string; kind: 'digit'; digit: string }
+  | { callId: string; kind: 'mark'; name: string }
+  | { callId: string; kind: 'end' };
+
+/** What a worker's provider call says to its stream, relayed to the main thread. */
+export type StreamOut =
+  | { callId: string; kind: 'audio'; audio: Uint8Array }
+  | { callId: string; kind: 'clear' }
+  | { callId: string; kind: 'mark'; name: string };
+
 export interface CallAnswered {
   callId: string;
   mediaPort: number | undefined;
@@ -75,6 +104,22 @@ export interface CallClosed {
   linkResumes: number;
   sessionId: string | undefined;
   answeredAt: number;
+}
+
+/** What the main thread hears of a worker's call answered. */
+export function callAnswered(call: LiveCall & { answeredAt: number }): CallAnswered {
+  const { callId, mediaPort, sessionId, audio, answeredAt } = call;
+  return { callId, mediaPort, sessionId, audio, answeredAt };
+}
+
+/** What the main thread hears of a worker's call closed. */
+export function callClosed(
+  call: LiveCall & { answeredAt: number },
+  outcome: CallOutcome,
+  counts: WorkerCounts,
+): CallClosed {
+  const { callId, linkResumes, sessionId, answeredAt } = call;
+  return { callId, counts, outcome, quality: call.quality(), linkResumes, sessionId, answeredAt };
 }
 
 export interface WorkerCounts {

@@ -111,7 +111,8 @@ describe('a Twilio call', () => {
   it('passes marks to Twilio, played when it echoes them; a clear empties the queue here and at Twilio', async () => {
     gw.agentHeard.length = 0;
     const { callSid, stream } = await twilioCall('barge');
-    await gw.agentGot((m) => m.type === 'playback.cleared');
+    // The long tone's mark was still queued here at the clear: cleared (after playback.cleared).
+    await gw.agentGot((m) => m.type === 'mark' && m.name === 'long');
     // The short tone's mark went to Twilio behind its audio and came back: played.
     expect(stream.received).toContainEqual(
       expect.objectContaining({ event: 'mark', mark: { name: 'short' } }),
@@ -141,7 +142,7 @@ describe('a Twilio call', () => {
     const stream = await TwilioStream.open(gw.port, answer.streamUrl!);
     stream.echoMarks = false; // Twilio has not played it out yet
     stream.begin(callSid, answer.parameters);
-    await gw.agentGot((m) => m.type === 'playback.cleared');
+    await gw.agentGot((m) => m.type === 'mark' && m.name === 'long');
     expect(stream.received).toContainEqual(
       expect.objectContaining({ event: 'mark', mark: { name: 'short' } }),
     );
