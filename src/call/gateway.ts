@@ -208,6 +208,8 @@ export class Gateway {
           acquire: (holder, caps) => this.store.acquire(holder, caps),
           workers: () => this.workers,
           register: (call) => this.calls.set(call, true),
+          emit: (event) => this.store.emit(event),
+          instance: () => this.instance,
           journal: (facts) => new CallJournal(facts, this.instance, this.store),
           onAnswered: (c, setupMs) => {
             this.metrics.callAnswered(setupMs);

@@ -19,14 +19,14 @@ import {
 } from '../state/settings-store.js';
 import { redisUrlOf } from '../state/store-factory.js';
 import type { Admission, CapRequest, Slot } from '../state/store.js';
+import type { CallEvent } from '../state/call-events.js';
 import type { CallOutcome } from './call.js';
 import type { CallFacts, CallJournal } from './call-journal.js';
-import { traceFor } from './trace-context.js';
 import { linkOpener } from './call-config.js';
 import type { StreamWire } from './caller-leg-stream.js';
 import type { CallWorkers } from './call-workers.js';
 import type { LiveCall } from './live-call.js';
-import { ProviderServer, type StreamCallHandle } from './provider-server.js';
+import { ProviderServer, type PlacedCallStatus, type StreamCallHandle } from './provider-server.js';
 import type { ProviderName } from './provider-wire.js';
 import { SettingsApi } from './settings-api.js';
 import { StreamCall, type StreamCallFacts } from './stream-call.js';
@@ -51,6 +51,10 @@ export interface ProviderCallsDeps {
   workers(): CallWorkers | undefined;
   /** A started call, for the gateway's books (stats, drain). */
   register(call: LiveCall): void;
+  /** Writes a call event (placed calls' status reports; a call's own go through its journal). */
+  emit(event: CallEvent): void;
+  /** This instance's name, as call events carry it. */
+  instance(): string;
   /** The journal of a call (its live-call registry entry and its events). */
   journal(facts: CallFacts): CallJournal;
   /** The call is up, `setupMs` after its stream started. */
@@ -90,6 +94,7 @@ export class ProviderCalls {
       }),
       logger: deps.logger,
       admit: (provider, holder) => this.admit(provider, holder),
+      onStatus: (status) => this.reportStatus(status),
       startCall: (facts, wire, end) => this.startCall(facts, wire, end),
     });
   }
@@ -119,6 +124,28 @@ export class ProviderCalls {
   /** The config's telephony with the settings API's laid over it, and their secrets. */
   private inForce() {
     return effectiveTelephony(this.deps.config().telephony, this.stored, this.deps.env);
+  }
+
+  /** A placed call's status callback, as a call event. */
+  private reportStatus(status: PlacedCallStatus): void {
+    const { provider, callId, agent, trace, report } = status;
+    this.deps.logger.info(
+      { provider, callId, status: report.providerStatus },
+      'placed call status',
+    );
+    this.deps.emit({
+      type: 'provider-status',
+      callId: `${provider}:${callId || 'unknown'}`,
+      instance: this.deps.instance(),
+      traceId: trace.traceId,
+      spanId: trace.spanId,
+      at: Date.now(),
+      endpointId: agent,
+      provider,
+      status: report.progress,
+      providerStatus: report.providerStatus,
+      ...(report.detail && { detail: report.detail }),
+    });
   }
 
   /** A slot under `provider`'s max_concurrent (none without one), or why there is none. */
@@ -157,7 +184,7 @@ export class ProviderCalls {
       caller: facts.from,
       dialed: facts.to,
       source: facts.provider,
-      trace: traceFor(undefined),
+      trace: facts.trace,
       invitedAt: Date.now(),
     });
     const linkFormat = agent ? agentLinkFormat(agent, config) : 'slin';

@@ -15,6 +15,7 @@ import {
   mediaEvent,
   obj,
   str,
+  statusReport,
   unknownEvent,
   type ProviderWire,
   type StreamEvent,
@@ -92,6 +93,9 @@ export function exotelWire(
       JSON.stringify({ event: 'mark', stream_sid: streamId, mark: { name } }),
     // Closing the stream ends the applet: nothing to ask Exotel's API.
     hangUp: () => Promise.resolve(),
+    // Exotel signs nothing and sends no credentials with its status callbacks: the callback's
+    // URL, unguessable and good for one placed call, is the check.
+    status: (req) => statusReport(req.params.CallSid, req.params.Status),
     /** POST …/v1/Accounts/{sid}/Calls/connect.json, Basic key:token, a bidirectional stream. */
     async place(call) {
       const base = settings.apiBase.replace(/\/+$/, '');

@@ -24,7 +24,14 @@ import type { StreamWire } from './caller-leg-stream.js';
 import { exotelWire } from './provider-exotel.js';
 import { twilioWire } from './provider-twilio.js';
 import { vobizWire } from './provider-vobiz.js';
-import type { ProviderName, ProviderWire } from './provider-wire.js';
+import { traceFor, type TraceContext } from './trace-context.js';
+import {
+  FINAL_PROGRESS,
+  type CallStatusReport,
+  type ProviderName,
+  type ProviderWire,
+  type WebhookRequest,
+} from './provider-wire.js';
 import type { StreamCallFacts } from './stream-call.js';
 
 /** Form bodies larger than this are not a provider's webhook. */
@@ -61,6 +68,8 @@ export interface ProviderServerDeps {
    * (cluster-wide through the state store), held until the call's stream is over; or why not.
    */
   admit(provider: ProviderName, holder: string): Promise<{ slot: Slot } | { refused: string }>;
+  /** A placed call's provider reported its progress. */
+  onStatus(status: PlacedCallStatus): void;
   /** Starts the call of a stream that has begun. */
   startCall(
     facts: StreamCallFacts,
@@ -86,6 +95,29 @@ interface StreamToken {
   slot: Slot;
   /** A call telgate placed: its id may come only with the provider's answer or stream. */
   outbound: boolean;
+  trace: TraceContext;
+}
+
+/** A call telgate placed, while its provider may still report on it. */
+interface PlacedCall {
+  provider: ProviderName;
+  agent: string;
+  /** The provider's id of the call, once known. */
+  callId: string;
+  trace: TraceContext;
+  /** Its stream's token (spent when the call ends unanswered). */
+  tokenId: string;
+  /** No report is awaited past this (the longest call, and its set-up). */
+  until: number;
+}
+
+/** A placed call's status callback, verified, as the server passes it on. */
+export interface PlacedCallStatus {
+  provider: ProviderName;
+  callId: string;
+  agent: string;
+  trace: TraceContext;
+  report: CallStatusReport;
 }
 
 /** A call to place through a provider (POST /api/calls). */
@@ -110,6 +142,8 @@ export class ProviderServer {
   private readonly server: http.Server;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   private readonly tokens = new Map<string, StreamToken>();
+  /** Placed calls by the id in their status callback URL (their token's). */
+  private readonly placed = new Map<string, PlacedCall>();
   /** Each provider's wire, and the settings it was made with. */
   private readonly wires = new Map<string, { key: string; wire: ProviderWire }>();
   private readonly sweep: NodeJS.Timeout;
@@ -140,6 +174,7 @@ export class ProviderServer {
   async close(): Promise<void> {
     clearInterval(this.sweep);
     for (const token of [...this.tokens.values()]) this.spend(token);
+    this.placed.clear();
     for (const ws of this.wss.clients) ws.terminate();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -183,8 +218,15 @@ export class ProviderServer {
     await this.deps.refresh();
     if (await this.deps.api.handle(req, res)) return;
     const path = (req.url ?? '/').split('?')[0];
-    const placed = /^\/telephony\/([a-z]+)\/(outbound\/[A-Za-z0-9_-]+|status)$/.exec(path);
-    if (placed) return this.placedCallRequest(req, res, placed[1], placed[2]);
+    const placed = /^\/telephony\/([a-z]+)\/(outbound|status)\/([A-Za-z0-9_-]+)$/.exec(path);
+    if (placed)
+      return this.placedCallRequest(
+        req,
+        res,
+        placed[1],
+        placed[2] as 'outbound' | 'status',
+        placed[3],
+      );
     const inbound = /^\/telephony\/([a-z]+)\/inbound\/([^/]+)$/.exec(path);
     if (!inbound) return reply(res, 404, 'not found');
     const wire = this.wireOf(inbound[1]);
@@ -226,38 +268,65 @@ export class ProviderServer {
 
   /**
    * A placed call's requests: its answer URL (a provider that asks one, as Vobiz does: answered
-   * with the stream of the call's token) and its status callbacks (logged). Both are signed as
-   * the provider's webhooks are.
+   * with the stream of the call's token), signed as the provider's webhooks are, and its status
+   * callbacks (statusCallback), checked as the provider allows and reported.
    */
   private async placedCallRequest(
     req: http.IncomingMessage,
     res: http.ServerResponse,
     provider: string,
-    what: string,
+    what: 'outbound' | 'status',
+    id: string,
   ): Promise<void> {
     const wire = this.wireOf(provider);
     if (!wire) return reply(res, 404, `${provider} is not configured`);
     if (req.method !== 'POST') return reply(res, 405, 'POST only', { allow: 'POST' });
     const body = await readBody(req);
     if (body === undefined) return reply(res, 413, 'body too large');
-    const params = Object.fromEntries(new URLSearchParams(body));
-    const call = wire.webhook({
+    const request = {
       url: this.publicUrl('https', req.url ?? '/'),
       headers: headersOf(req),
-      params,
-    });
+      params: Object.fromEntries(new URLSearchParams(body)),
+    };
+    if (what === 'status') return this.statusCallback(res, wire, id, request);
+    const call = wire.webhook(request);
     if ('status' in call) return reply(res, call.status, call.why);
-    if (what === 'status') {
-      const status = params.CallStatus ?? params.Status ?? params.Event ?? 'unknown';
-      this.deps.logger.info({ provider, callId: call.callId, status }, 'placed call status');
-      return reply(res, 200, '');
-    }
-    const token = this.tokens.get(what.slice('outbound/'.length));
+    const token = this.tokens.get(id);
     if (!token || !token.outbound || token.wire.name !== wire.name)
       return reply(res, 404, 'no such call');
     if (!token.callId) token.callId = call.callId;
     const streamUrl = this.publicUrl('wss', `/telephony/${wire.name}/stream/${token.id}`);
     reply(res, 200, wire.answer(streamUrl, token.agent), { 'content-type': wire.contentType });
+  }
+
+  /**
+   * A placed call's progress, reported (the call's events). Once the provider says the call is
+   * over, nothing more is awaited: a call that was never answered gives its token, and its place
+   * under max_concurrent, back at once.
+   */
+  private statusCallback(
+    res: http.ServerResponse,
+    wire: ProviderWire,
+    id: string,
+    request: WebhookRequest,
+  ): void {
+    const placed = this.placed.get(id);
+    if (!placed || placed.provider !== wire.name) return reply(res, 404, 'no such call');
+    const report = wire.status(request);
+    if ('status' in report) {
+      this.deps.logger.warn({ provider: wire.name, why: report.why }, 'status callback refused');
+      return reply(res, report.status, report.why);
+    }
+    const token = this.tokens.get(placed.tokenId);
+    placed.callId ||= report.callId ?? token?.callId ?? '';
+    if (token && !token.callId && report.callId) token.callId = report.callId;
+    const { provider, callId, agent, trace } = placed;
+    this.deps.onStatus({ provider, callId, agent, trace, report });
+    if (FINAL_PROGRESS.has(report.progress)) {
+      this.placed.delete(id);
+      if (token && !token.call && !token.socket) this.spend(token);
+    }
+    reply(res, 200, '');
   }
 
   /** A token for one call's stream. */
@@ -281,6 +350,7 @@ export class ProviderServer {
       call: undefined,
       reconnectWait: undefined,
       outbound,
+      trace: traceFor(undefined),
     };
     this.tokens.set(token.id, token);
     return token;
@@ -304,6 +374,15 @@ export class ProviderServer {
       { callId: '', from: request.from, to: request.to },
       true,
     );
+    const record: PlacedCall = {
+      provider: wire.name,
+      agent: request.agent,
+      callId: '',
+      trace: token.trace,
+      tokenId: token.id,
+      until: token.expiresAt + this.deps.config().calls.maxDurationSeconds * 1000,
+    };
+    this.placed.set(token.id, record);
     try {
       const placed = await wire.place({
         from: request.from,
@@ -311,15 +390,17 @@ export class ProviderServer {
         agent: request.agent,
         streamUrl: this.publicUrl('wss', `/telephony/${wire.name}/stream/${token.id}`),
         answerUrl: this.publicUrl('https', `/telephony/${wire.name}/outbound/${token.id}`),
-        statusUrl: this.publicUrl('https', `/telephony/${wire.name}/status`),
+        statusUrl: this.publicUrl('https', `/telephony/${wire.name}/status/${token.id}`),
       });
       if (placed.callId && !token.callId) token.callId = placed.callId;
+      record.callId ||= placed.callId ?? '';
       this.deps.logger.info(
         { provider: wire.name, callId: placed.callId, agent: request.agent },
         'call placed',
       );
       return placed;
     } catch (err) {
+      this.placed.delete(token.id);
       this.spend(token);
       throw new PlacementRefused(502, `${wire.name}: ${(err as Error).message}`);
     }
@@ -414,6 +495,7 @@ export class ProviderServer {
         from: token.from,
         to: token.to,
         audio: wire.audio,
+        trace: token.trace,
       },
       {
         sendAudio: (audio) => send(wire.media(token.streamId, audio)),
@@ -447,6 +529,7 @@ export class ProviderServer {
     for (const token of this.tokens.values()) {
       if (!token.call && !token.socket && token.expiresAt < now) this.spend(token);
     }
+    for (const [id, placed] of this.placed) if (placed.until < now) this.placed.delete(id);
   }
 }
 

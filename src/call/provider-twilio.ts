@@ -13,7 +13,7 @@ import {
   twilioMark,
   twilioMedia,
 } from './provider-twilio-stream.js';
-import type { ProviderWire } from './provider-wire.js';
+import { statusReport, type ProviderWire } from './provider-wire.js';
 
 /** Twilio's own API host: requests for it go to `apiBaseUrl` instead when that differs. */
 const TWILIO_API = 'https://api.twilio.com';
@@ -129,6 +129,14 @@ export function twilioWire(
     clear: twilioClear,
     mark: twilioMark,
     hangUp: (callId) => rest.hangUp(callId),
+    status(req) {
+      if (
+        !twilioSignatureValid(authToken, req.headers['x-twilio-signature'], req.url, req.params)
+      ) {
+        return { status: 403, why: 'bad signature' };
+      }
+      return statusReport(req.params.CallSid, req.params.CallStatus, req.params.SipResponseCode);
+    },
     async place(call) {
       const twiml = twilioConnectStream(call.streamUrl, { agent: call.agent });
       return { callId: await rest.place(call.from, call.to, twiml, call.statusUrl) };

@@ -17,6 +17,7 @@ import {
   mediaEvent,
   obj,
   str,
+  statusReport,
   unknownEvent,
   type ProviderWire,
   type StreamEvent,
@@ -121,6 +122,13 @@ export function vobizWire(
       }),
     clear: (streamId) => JSON.stringify({ event: 'clearAudio', streamId }),
     mark: (streamId, name) => JSON.stringify({ event: 'checkpoint', streamId, name }),
+    // The hangup_url's POST: the call's end, with its cause.
+    status(req) {
+      if (!vobizSignatureValid(authToken, req.url, req.headers)) {
+        return { status: 403, why: 'bad signature' };
+      }
+      return statusReport(req.params.CallUUID, req.params.CallStatus, req.params.HangupCause);
+    },
     /** POST …/Account/{auth_id}/Call/ (JSON); the call's UUID comes with its answer_url. */
     async place(call) {
       const res = await fetch(

@@ -50,6 +50,11 @@ export interface ProviderWire {
   mark(streamId: string, name: string): string;
   hangUp(callId: string): Promise<void>;
   /**
+   * A placed call's status callback, checked as the provider allows (its signature where it
+   * has one; the callback's unguessable URL is the check otherwise), or why it is refused.
+   */
+  status(req: WebhookRequest): CallStatusReport | { status: number; why: string };
+  /**
    * Places a call from `from` to `to` through the provider's REST API, its audio to come on
    * `streamUrl` (answered through `answerUrl` where the provider asks an answer URL for it);
    * the provider's id of the call, when its answer says it.
@@ -66,6 +71,67 @@ export interface OutboundRequest {
   /** Where the provider reports the call's progress. */
   statusUrl: string;
   agent: string;
+}
+
+/** A placed call's progress, provider-neutral. */
+export type CallProgress =
+  | 'initiated'
+  | 'ringing'
+  | 'answered'
+  | 'completed'
+  | 'busy'
+  | 'no-answer'
+  | 'failed'
+  | 'canceled'
+  | 'unknown';
+
+/** The progress after which a call has no more: it was never answered, or it is over. */
+export const FINAL_PROGRESS: ReadonlySet<CallProgress> = new Set([
+  'completed',
+  'busy',
+  'no-answer',
+  'failed',
+  'canceled',
+]);
+
+export interface CallStatusReport {
+  /** The provider's id of the call, when the callback names it. */
+  callId: string | undefined;
+  progress: CallProgress;
+  /** The provider's own word for it. */
+  providerStatus: string;
+  /** More from the provider (a hang-up cause), when it says. */
+  detail?: string;
+}
+
+/** The providers' status words (Twilio's CallStatus, Vobiz's and Exotel's) in one vocabulary. */
+const PROGRESS: Record<string, CallProgress> = {
+  queued: 'initiated',
+  initiated: 'initiated',
+  ringing: 'ringing',
+  'in-progress': 'answered',
+  answered: 'answered',
+  completed: 'completed',
+  busy: 'busy',
+  'no-answer': 'no-answer',
+  timeout: 'no-answer',
+  failed: 'failed',
+  canceled: 'canceled',
+  cancel: 'canceled',
+};
+
+export function statusReport(
+  callId: string | undefined,
+  providerStatus: string | undefined,
+  detail?: string,
+): CallStatusReport {
+  const word = (providerStatus ?? '').toLowerCase();
+  return {
+    callId: callId || undefined,
+    progress: PROGRESS[word] ?? 'unknown',
+    providerStatus: word || 'unknown',
+    ...(detail && { detail }),
+  };
 }
 
 /** Readers' shared parts: a JSON object or nothing, and the events every provider has. */

@@ -19,6 +19,7 @@ import { StreamCallerLeg, type StreamAudio, type StreamWire } from './caller-leg
 import type { CallOutcome } from './call.js';
 import type { EndCause } from './failure.js';
 import { expiredTimer, type LiveCall } from './live-call.js';
+import type { TraceContext } from './trace-context.js';
 
 export interface StreamCallFacts {
   /** The provider's name and its id of the call (Twilio's CallSid). */
@@ -30,6 +31,8 @@ export interface StreamCallFacts {
   audio: StreamAudio;
   from: string;
   to: string;
+  /** The call's trace (its events'; a placed call's status reports share it). */
+  trace: TraceContext;
 }
 
 export interface StreamCallDeps {

@@ -66,6 +66,30 @@ export const callEventSchema = z.discriminatedUnion('type', [
     .strict(),
   z
     .object({
+      /** A call placed through a cloud provider: the provider's status callback, verified. */
+      type: z.literal('provider-status'),
+      ...common,
+      provider: z.enum(['twilio', 'vobiz', 'exotel']),
+      /** initiated, ringing, answered, completed, busy, no-answer, failed, canceled, unknown */
+      status: z.enum([
+        'initiated',
+        'ringing',
+        'answered',
+        'completed',
+        'busy',
+        'no-answer',
+        'failed',
+        'canceled',
+        'unknown',
+      ]),
+      /** The provider's own word (Twilio's `in-progress`, Vobiz's `timeout`, …). */
+      providerStatus: z.string(),
+      /** More from the provider: Vobiz's HangupCause, Twilio's SipResponseCode. */
+      detail: z.string().optional(),
+    })
+    .strict(),
+  z
+    .object({
       type: z.literal('ended'),
       ...common,
       /** 'refused' before the answer, 'ended' after it. */

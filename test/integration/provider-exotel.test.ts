@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dominantFrequency } from '../helpers/audio.js';
 import { callsClosed } from '../helpers/gateway.js';
 import { ProviderApiStandIn } from '../helpers/provider-api.js';
+import { callEventSchema, type CallEvent } from '../../src/state/call-events.js';
 import {
   settingsApi,
   startProviderGateway,
@@ -128,8 +129,8 @@ describe('a call placed through Exotel (POST /api/calls)', () => {
     expect(request.form.get('From')).toBe('+919812340000');
     expect(request.form.get('CallerId')).toBe('+918012340000');
     expect(request.form.get('StreamType')).toBe('bidirectional');
-    expect(request.form.get('StatusCallback')).toBe(
-      'https://tg.example.test/telephony/exotel/status',
+    expect(request.form.get('StatusCallback')).toEqual(
+      expect.stringMatching(/^https:\/\/tg\.example\.test\/telephony\/exotel\/status\/[\w-]+$/),
     );
     const streamUrl = request.form.get('StreamUrl')!;
     expect(streamUrl).toMatch(
@@ -148,5 +149,28 @@ describe('a call placed through Exotel (POST /api/calls)', () => {
     ).toBeLessThan(30);
     await stream.close();
     await callsClosed(gw.tg.gateway);
+
+    // Exotel's status callback carries no signature nor credentials: its URL, good for this
+    // placed call alone, is the check.
+    const events: CallEvent[] = [];
+    gw.tg.gateway.store.onEvent = (e) => events.push(e);
+    const statusPath = new URL(request.form.get('StatusCallback')!).pathname;
+    const report = (path: string) =>
+      fetch(`http://127.0.0.1:${gw.port}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ CallSid: 'exo-placed-1', Status: 'completed' }).toString(),
+      });
+    expect((await report(`${statusPath}x`)).status).toBe(404);
+    expect((await report(statusPath)).status).toBe(200);
+    expect(events).toEqual([
+      expect.objectContaining({
+        type: 'provider-status',
+        callId: 'exotel:exo-placed-1',
+        status: 'completed',
+        providerStatus: 'completed',
+      }),
+    ]);
+    callEventSchema.parse(events[0]);
   });
 });

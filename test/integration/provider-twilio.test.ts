@@ -16,6 +16,7 @@ import {
 } from '../helpers/provider-gateway.js';
 import { ACCOUNT_SID, AUTH_TOKEN, TwilioStream, twilioWebhook } from '../helpers/twilio-peer.js';
 import { ProviderApiStandIn } from '../helpers/provider-api.js';
+import { callEventSchema, type CallEvent } from '../../src/state/call-events.js';
 
 let gw: ProviderGateway;
 const PLACED_SID = `CA${'f'.repeat(32)}`;
@@ -58,6 +59,18 @@ afterAll(async () => {
   await gw?.tg.stop();
   await api.close();
 });
+
+/** A status callback to `url` (public), signed as Twilio signs it unless `signature` says. */
+function postStatus(url: string, params: Record<string, string>, signature?: string) {
+  return fetch(`http://127.0.0.1:${gw.port}${new URL(url).pathname}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-twilio-signature': signature ?? twilio.getExpectedTwilioSignature(AUTH_TOKEN, url, params),
+    },
+    body: new URLSearchParams(params).toString(),
+  });
+}
 
 /** A Twilio call to `agent`: webhook, then its stream opened and started. */
 async function twilioCall(agent: string) {
@@ -270,9 +283,8 @@ describe('a call placed through Twilio (POST /api/calls)', () => {
     );
     expect(request.form.get('To')).toBe('+4915112345678');
     expect(request.form.get('From')).toBe('+15557650100');
-    expect(request.form.get('StatusCallback')).toBe(
-      'https://tg.example.test/telephony/twilio/status',
-    );
+    const statusUrl = request.form.get('StatusCallback')!;
+    expect(statusUrl).toMatch(/^https:\/\/tg\.example\.test\/telephony\/twilio\/status\/[\w-]+$/);
     expect(request.form.getAll('StatusCallbackEvent')).toEqual([
       'initiated',
       'ringing',
@@ -283,6 +295,8 @@ describe('a call placed through Twilio (POST /api/calls)', () => {
     const streamUrl = /<Stream url="([^"]+)"/.exec(twiml)![1];
     expect(streamUrl).toMatch(/^wss:\/\/tg\.example\.test\/telephony\/twilio\/stream\/[\w-]+$/);
 
+    const events: CallEvent[] = [];
+    gw.tg.gateway.store.onEvent = (e) => events.push(e);
     // Twilio connects the answered call's stream: the outbound agent echoes the callee.
     const stream = await TwilioStream.open(gw.port, streamUrl);
     const answered = once(gw.tg.gateway.events, 'answered');
@@ -295,22 +309,25 @@ describe('a call placed through Twilio (POST /api/calls)', () => {
       Math.abs(dominantFrequency(audio.subarray(audio.length - 4000), 8000) - 800),
     ).toBeLessThan(30);
 
-    // Its status callbacks are Twilio's webhooks: signed, or refused.
+    // Its status callbacks are Twilio's webhooks: signed, or refused; reported as call events.
     const status = { CallSid: PLACED_SID, CallStatus: 'in-progress', AccountSid: ACCOUNT_SID };
-    const url = 'https://tg.example.test/telephony/twilio/status';
-    const post = (signature: string) =>
-      fetch(`http://127.0.0.1:${gw.port}/telephony/twilio/status`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          'x-twilio-signature': signature,
-        },
-        body: new URLSearchParams(status).toString(),
-      });
-    expect((await post(twilio.getExpectedTwilioSignature(AUTH_TOKEN, url, status))).status).toBe(
-      200,
-    );
-    expect((await post('forged')).status).toBe(403);
+    expect((await postStatus(statusUrl, status)).status).toBe(200);
+    expect((await postStatus(statusUrl, status, 'forged')).status).toBe(403);
+    expect((await postStatus(`${statusUrl}x`, status)).status).toBe(404);
+    const reported = events.filter((e) => e.type === 'provider-status');
+    expect(reported).toEqual([
+      expect.objectContaining({
+        callId: `twilio:${PLACED_SID}`,
+        endpointId: 'echo',
+        provider: 'twilio',
+        status: 'answered',
+        providerStatus: 'in-progress',
+      }),
+    ]);
+    // One trace for the placed call: its status reports and its stream's call events.
+    const started = events.find((e) => e.type === 'started' && e.callId === reported[0].callId);
+    expect(started?.traceId).toBe(reported[0].traceId);
+    for (const event of reported) callEventSchema.parse(event);
 
     stream.stop(PLACED_SID);
     await callsClosed(gw.tg.gateway);
@@ -345,5 +362,16 @@ describe('a call placed through Twilio (POST /api/calls)', () => {
     });
     expect(over.status).toBe(503);
     expect(over.body!.error).toMatch(/max_concurrent 3/);
+    // One of them was not answered: Twilio says so, and its place is free again.
+    const statusUrl = api.requests.at(-1)!.form.get('StatusCallback')!;
+    const noAnswer = { CallSid: PLACED_SID, CallStatus: 'no-answer', AccountSid: ACCOUNT_SID };
+    expect((await postStatus(statusUrl, noAnswer)).status).toBe(200);
+    const again = await settingsApi(gw.port, 'POST', '/api/calls', {
+      to: '+4915112345678',
+      endpoint: id,
+    });
+    expect(again.status).toBe(201);
+    // A final status ends the placed call's reports: a late one is for no call.
+    expect((await postStatus(statusUrl, noAnswer)).status).toBe(404);
   });
 });

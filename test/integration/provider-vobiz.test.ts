@@ -14,6 +14,7 @@ import {
   type ProviderGateway,
 } from '../helpers/provider-gateway.js';
 import { ProviderApiStandIn } from '../helpers/provider-api.js';
+import { callEventSchema, type CallEvent } from '../../src/state/call-events.js';
 import {
   VOBIZ_AUTH_ID,
   VOBIZ_TOKEN,
@@ -141,7 +142,9 @@ describe('a call placed through Vobiz (POST /api/calls)', () => {
       from: '918012345678',
       to: '919812345678',
       answer_method: 'POST',
-      hangup_url: 'https://tg.example.test/telephony/vobiz/status',
+      hangup_url: expect.stringMatching(
+        /^https:\/\/tg\.example\.test\/telephony\/vobiz\/status\/[\w-]+$/,
+      ),
     });
     expect(body.answer_url).toMatch(
       /^https:\/\/tg\.example\.test\/telephony\/vobiz\/outbound\/[\w-]+$/,
@@ -178,5 +181,34 @@ describe('a call placed through Vobiz (POST /api/calls)', () => {
     ).toBeLessThan(30);
     await stream.close();
     await callsClosed(gw.tg.gateway);
+
+    // Vobiz reports the end on the hangup_url, signed: a call event with its cause.
+    const events: CallEvent[] = [];
+    gw.tg.gateway.store.onEvent = (e) => events.push(e);
+    const hangup = (signature: string) =>
+      fetch(`http://127.0.0.1:${gw.port}${new URL(body.hangup_url).pathname}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-vobiz-signature-v3': signature,
+          'x-vobiz-signature-v3-nonce': nonce,
+        },
+        body: new URLSearchParams({
+          CallUUID: callId,
+          CallStatus: 'completed',
+          HangupCause: 'NORMAL_CLEARING',
+        }).toString(),
+      });
+    expect((await hangup('forged')).status).toBe(403);
+    expect((await hangup(vobizSign(body.hangup_url, nonce))).status).toBe(200);
+    expect(events).toEqual([
+      expect.objectContaining({
+        type: 'provider-status',
+        callId: `vobiz:${callId}`,
+        status: 'completed',
+        detail: 'NORMAL_CLEARING',
+      }),
+    ]);
+    callEventSchema.parse(events[0]);
   });
 });

@@ -42,6 +42,7 @@ describe('call events', () => {
       'transferred',
       'ended',
       'ended',
+      'provider-status',
     ]);
     for (const example of examples) {
       const event = callEventSchema.parse(example);

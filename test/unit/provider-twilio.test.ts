@@ -1,5 +1,6 @@
 /** Twilio's wire as telgate reads and writes it: signatures, TwiML, Media Streams messages. */
 import { describe, expect, it } from 'vitest';
+import { FINAL_PROGRESS, statusReport } from '../../src/call/provider-wire.js';
 import {
   twilioConnectStream,
   twilioRejectBusy,
@@ -113,5 +114,31 @@ describe('Media Streams messages', () => {
       media: { payload: 'AQI=' },
     });
     expect(JSON.parse(twilioClear('MZ1'))).toEqual({ event: 'clear', streamSid: 'MZ1' });
+  });
+});
+
+describe('placed calls’ status callbacks, in one vocabulary', () => {
+  it('maps each provider’s status words, keeping the word and the detail', () => {
+    expect(statusReport('CA1', 'in-progress')).toEqual({
+      callId: 'CA1',
+      progress: 'answered',
+      providerStatus: 'in-progress',
+    });
+    expect(statusReport('u-1', 'TIMEOUT', 'NO_ANSWER')).toEqual({
+      callId: 'u-1',
+      progress: 'no-answer',
+      providerStatus: 'timeout',
+      detail: 'NO_ANSWER',
+    });
+    expect(statusReport(undefined, 'cancel').progress).toBe('canceled');
+    expect(statusReport('', 'queued')).toMatchObject({ callId: undefined, progress: 'initiated' });
+    expect(statusReport('x', 'weird')).toMatchObject({ progress: 'unknown' });
+    expect(statusReport('x', undefined)).toMatchObject({
+      progress: 'unknown',
+      providerStatus: 'unknown',
+    });
+    for (const final of ['completed', 'busy', 'no-answer', 'failed', 'canceled'] as const)
+      expect(FINAL_PROGRESS.has(final)).toBe(true);
+    expect(FINAL_PROGRESS.has('answered')).toBe(false);
   });
 });
