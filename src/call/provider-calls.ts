@@ -28,7 +28,7 @@ import type { CallWorkers } from './call-workers.js';
 import type { LiveCall } from './live-call.js';
 import { ProviderServer, type PlacedCallStatus, type StreamCallHandle } from './provider-server.js';
 import type { ProviderName } from './provider-wire.js';
-import { SettingsApi } from './settings-api.js';
+import { SettingsApi, webhookSecretMatches } from './settings-api.js';
 import { StreamCall, type StreamCallFacts } from './stream-call.js';
 import { effectiveTelephony } from './telephony-settings.js';
 
@@ -83,6 +83,16 @@ export class ProviderCalls {
         const endpoints = await this.store.endpoints();
         const own = endpoints.find((e) => e.provider === provider && e.phone_number === number);
         return own?.is_active ?? true;
+      },
+      endpointCredentialsValid: async (provider, agent, { user, password }) => {
+        const endpoint = (await this.store.endpoints()).find((e) => e.id === user);
+        return (
+          !!endpoint &&
+          endpoint.provider === provider &&
+          endpoint.is_active &&
+          endpoint.inbound_agent_name === agent &&
+          webhookSecretMatches(endpoint, password)
+        );
       },
       api: new SettingsApi({
         store: this.store,

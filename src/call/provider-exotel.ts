@@ -1,8 +1,9 @@
 /**
  * Exotel as the provider server speaks to it: the Voicebot applet fetches the webhook (GET or
  * POST) and expects JSON `{"url": "wss://…"}`; Exotel signs nothing, so the webhook must carry
- * the account's API key and token as HTTP Basic credentials (put them in the URL given to the
- * applet: `https://KEY:TOKEN@host/…`). The stream's events are snake_case (`stream_sid`, with
+ * HTTP Basic credentials, put in the URL given to the applet (`https://USER:PASSWORD@host/…`):
+ * the telephony endpoint's id and webhook secret (settings API), or the account's API key and
+ * token. The stream's events are snake_case (`stream_sid`, with
  * `streamSid` accepted too), its audio 16-bit little-endian PCM at the stream's rate, sent back
  * in chunks of whole 320-byte multiples (100 ms here); closing the socket ends the applet, which
  * is also how telgate hangs up (the flow goes on to its next applet).
@@ -20,6 +21,17 @@ import {
   type ProviderWire,
   type StreamEvent,
 } from './provider-wire.js';
+
+/** HTTP Basic credentials, if `authorization` carries them. */
+export function basicCredentials(
+  authorization: string | undefined,
+): { user: string; password: string } | undefined {
+  if (!authorization?.startsWith('Basic ')) return undefined;
+  const text = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
+  const colon = text.indexOf(':');
+  if (colon < 1) return undefined;
+  return { user: text.slice(0, colon), password: text.slice(colon + 1) };
+}
 
 /** Whether `authorization` is HTTP Basic with exactly `user`:`password`. */
 export function basicAuthValid(authorization: string | undefined, user: string, password: string) {
@@ -66,8 +78,14 @@ export function exotelWire(
   return {
     name: 'exotel',
     webhook(req) {
-      if (!basicAuthValid(req.headers.authorization, settings.apiKey, apiToken)) {
-        return { status: 401, why: 'Basic credentials of the account required' };
+      if (
+        !req.endpointAuthenticated &&
+        !basicAuthValid(req.headers.authorization, settings.apiKey, apiToken)
+      ) {
+        return {
+          status: 401,
+          why: "Basic credentials of the endpoint (id and webhook secret) or the account's required",
+        };
       }
       const callId = req.params.CallSid;
       if (!callId) return { status: 400, why: 'CallSid missing' };

@@ -21,7 +21,7 @@ import type { TelephonyConfig } from '../routing/config-telephony.js';
 import type { Slot } from '../state/store.js';
 import type { SettingsApi } from './settings-api.js';
 import type { StreamWire } from './caller-leg-stream.js';
-import { exotelWire } from './provider-exotel.js';
+import { basicCredentials, exotelWire } from './provider-exotel.js';
 import { twilioWire } from './provider-twilio.js';
 import { vobizWire } from './provider-vobiz.js';
 import { traceFor, type TraceContext } from './trace-context.js';
@@ -58,6 +58,15 @@ export interface ProviderServerDeps {
   /** Whether the telephony endpoint of `number` at `provider` (settings API) takes calls: no
    * endpoint for it is no objection. */
   endpointActive(provider: ProviderName, number: string): Promise<boolean>;
+  /**
+   * Whether `credentials` are the id and webhook secret of an active telephony endpoint at
+   * `provider` whose inbound agent is `agent`.
+   */
+  endpointCredentialsValid(
+    provider: ProviderName,
+    agent: string,
+    credentials: { user: string; password: string },
+  ): Promise<boolean>;
   /** Reads the settings in force again (another instance may have changed them). */
   refresh(): Promise<void>;
   /** The settings API, served on the same listener. */
@@ -236,16 +245,19 @@ export class ProviderServer {
     if (req.method !== 'POST' && !get) return reply(res, 405, 'POST only', { allow: 'POST' });
     const body = get ? new URL(req.url ?? '/', 'http://x').search.slice(1) : await readBody(req);
     if (body === undefined) return reply(res, 413, 'body too large');
+    const agent = decodeURIComponent(inbound[2]);
+    const credentials = basicCredentials(req.headers.authorization);
     const call = wire.webhook({
       url: this.publicUrl('https', req.url ?? '/'),
       headers: headersOf(req),
       params: Object.fromEntries(new URLSearchParams(body)),
+      endpointAuthenticated:
+        credentials && (await this.deps.endpointCredentialsValid(wire.name, agent, credentials)),
     });
     if ('status' in call) {
       this.deps.logger.warn({ provider: wire.name, why: call.why }, 'provider webhook refused');
       return reply(res, call.status, call.why);
     }
-    const agent = decodeURIComponent(inbound[2]);
     if (!this.deps.config().agents.some((a) => a.name === agent)) {
       return reply(res, 404, `unknown agent ${agent}`);
     }

@@ -14,6 +14,11 @@ export interface WebhookRequest {
   headers: Record<string, string | undefined>;
   /** The form parameters of a POST. */
   params: Record<string, string>;
+  /**
+   * The request's HTTP Basic credentials are a telephony endpoint's own (its id and webhook
+   * secret) for the agent the URL names: for a provider that signs nothing (Exotel).
+   */
+  endpointAuthenticated?: boolean;
 }
 
 /** A stream message, provider-neutral. */

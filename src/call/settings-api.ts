@@ -11,9 +11,11 @@
  *   POST   /api/calls                       {to, endpoint (id or number), agent?, metadata?}:
  *                                            a call placed through the endpoint's provider
  * Every request carries one of the API keys (X-API-Key); an endpoint shows its computed
- * `inbound_webhook_url`. A refusal names the field and the reason.
+ * `inbound_webhook_url`. An Exotel endpoint gets a webhook secret (Exotel signs nothing): shown
+ * once as `webhook_secret` when made or rotated (PUT `rotate_webhook_secret: true`), kept only
+ * as its hash. A refusal names the field and the reason.
  */
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 import { z } from 'zod';
 import type { TelgateConfig } from '../routing/config-schema.js';
@@ -56,6 +58,8 @@ const endpointUpdate = z
     outbound_agent_name: agentName,
     label: z.string().max(200),
     is_active: z.boolean(),
+    /** A new webhook secret (Exotel endpoints), shown once in this answer. */
+    rotate_webhook_secret: z.literal(true),
   })
   .partial()
   .strict();
@@ -154,8 +158,9 @@ export class SettingsApi {
       is_active: true,
       created_at: new Date().toISOString(),
     };
+    const secret = input.provider === 'exotel' ? withWebhookSecret(endpoint) : undefined;
     await this.deps.store.saveEndpoint(endpoint);
-    return [201, this.shown(endpoint)];
+    return [201, { ...this.shown(endpoint), ...(secret && { webhook_secret: secret }) }];
   }
 
   /** POST /api/calls: from a telephony endpoint's number, with its outbound agent. */
@@ -199,9 +204,18 @@ export class SettingsApi {
     this.checkAgents(input);
     const endpoint = (await this.deps.store.endpoints()).find((e) => e.id === id);
     if (!endpoint) throw this.notFound(id);
-    const updated = { ...endpoint, ...input };
+    const { rotate_webhook_secret: rotate, ...changes } = input;
+    if (rotate && endpoint.provider !== 'exotel') {
+      throw new Refusal(
+        400,
+        'rotate_webhook_secret',
+        'only Exotel endpoints have a webhook secret',
+      );
+    }
+    const updated = { ...endpoint, ...changes };
+    const secret = rotate ? withWebhookSecret(updated) : undefined;
     await this.deps.store.saveEndpoint(updated);
-    return [200, this.shown(updated)];
+    return [200, { ...this.shown(updated), ...(secret && { webhook_secret: secret }) }];
   }
 
   private async updateSettings(body: unknown): Promise<[number, unknown]> {
@@ -230,16 +244,36 @@ export class SettingsApi {
     return new Refusal(404, 'id', `no endpoint ${id}`);
   }
 
+  /** The endpoint as the API shows it: its webhook URL computed, its secret's hash left out. */
   private shown(endpoint: TelephonyEndpointRecord) {
     const base = String(
       this.deps.stored().public_base_url ?? this.deps.config().telephony?.publicBaseUrl ?? '',
     ).replace(/\/+$/, '');
     const agent = encodeURIComponent(endpoint.inbound_agent_name);
+    const shown: Partial<TelephonyEndpointRecord> = { ...endpoint };
+    delete shown.webhook_secret_sha256;
     return {
-      ...endpoint,
+      ...shown,
       inbound_webhook_url: `${base}/telephony/${endpoint.provider}/inbound/${agent}`,
     };
   }
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest();
+
+/** Gives `endpoint` a new webhook secret (its hash kept) and returns the secret. */
+function withWebhookSecret(endpoint: TelephonyEndpointRecord): string {
+  const secret = randomBytes(24).toString('base64url');
+  endpoint.webhook_secret_sha256 = sha256(secret).toString('hex');
+  return secret;
+}
+
+/** Whether `secret` is `endpoint`'s webhook secret (compared as hashes, in constant time). */
+export function webhookSecretMatches(endpoint: TelephonyEndpointRecord, secret: string): boolean {
+  if (!endpoint.webhook_secret_sha256) return false;
+  const expected = Buffer.from(endpoint.webhook_secret_sha256, 'hex');
+  const given = sha256(secret);
+  return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {

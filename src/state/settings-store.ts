@@ -17,6 +17,11 @@ export interface TelephonyEndpointRecord {
   label: string;
   is_active: boolean;
   created_at: string;
+  /**
+   * An Exotel endpoint's webhook secret, as its SHA-256 (hex): the secret itself is shown once,
+   * when made, and never kept.
+   */
+  webhook_secret_sha256?: string;
 }
 
 /** Telephony settings as the API names them; absent fields are unset. */

@@ -102,6 +102,42 @@ describe('an Exotel call', () => {
     );
     expect((await exotelWebhook(gw.port, 'echo', nextSid(), 'x:y')).status).toBe(401);
   });
+
+  it("takes the applet with its endpoint's own id and webhook secret, shown once", async () => {
+    const created = await settingsApi(gw.port, 'POST', '/api/settings/endpoints', {
+      phone_number: '+918012340777',
+      provider: 'exotel',
+      inbound_agent_name: 'echo',
+      outbound_agent_name: 'echo',
+    });
+    expect(created.status).toBe(201);
+    const id = created.body!.id as string;
+    const secret = created.body!.webhook_secret as string;
+    expect(secret).toMatch(/^[\w-]{32}$/);
+    // Never shown again, nor its hash.
+    const listed = await settingsApi(gw.port, 'GET', '/api/settings/endpoints');
+    expect(JSON.stringify(listed.body)).not.toContain(secret);
+    expect(JSON.stringify(listed.body)).not.toContain('webhook_secret');
+
+    const answered = await exotelWebhook(gw.port, 'echo', nextSid(), `${id}:${secret}`);
+    expect(answered.status).toBe(200);
+    expect(answered.url).toMatch(/\/telephony\/exotel\/stream\/[\w-]+\?sample-rate=16000$/);
+    // Not a wrong secret, not for another agent than the endpoint's.
+    expect((await exotelWebhook(gw.port, 'echo', nextSid(), `${id}:x${secret}`)).status).toBe(401);
+    expect((await exotelWebhook(gw.port, 'hangup', nextSid(), `${id}:${secret}`)).status).toBe(401);
+    // A rotated secret replaces the old one.
+    const rotated = await settingsApi(gw.port, 'PUT', `/api/settings/endpoints/${id}`, {
+      rotate_webhook_secret: true,
+    });
+    const fresh = rotated.body!.webhook_secret as string;
+    expect(fresh).not.toBe(secret);
+    expect((await exotelWebhook(gw.port, 'echo', nextSid(), `${id}:${secret}`)).status).toBe(401);
+    expect((await exotelWebhook(gw.port, 'echo', nextSid(), `${id}:${fresh}`)).status).toBe(200);
+    // Not while the endpoint is inactive.
+    await settingsApi(gw.port, 'PUT', `/api/settings/endpoints/${id}`, { is_active: false });
+    expect((await exotelWebhook(gw.port, 'echo', nextSid(), `${id}:${fresh}`)).status).toBe(401);
+    await settingsApi(gw.port, 'DELETE', `/api/settings/endpoints/${id}`);
+  });
 });
 
 describe('a call placed through Exotel (POST /api/calls)', () => {
