@@ -185,6 +185,18 @@ export class AgentSide implements LegPeer {
     });
   }
 
+  /** Tells the agent its transfer request cannot be done on this call, and why. */
+  refuseTransfer(request: TransferRequest, reason: string): void {
+    if (request.type !== 'transfer') return;
+    this.send({
+      type: 'transfer.progress',
+      target: request.target,
+      mode: request.mode ?? 'refer',
+      state: 'failed',
+      reason,
+    });
+  }
+
   onMarkDone(name: string, status: 'played' | 'cleared'): void {
     this.send({ type: 'mark', name, status });
   }

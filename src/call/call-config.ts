@@ -8,6 +8,10 @@ import { createDialect } from '../link/dialects/index.js';
 import type { DialectName } from '../link/dialects/dialect.js';
 import type { TelApiClient } from '../link/telapi-client.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
+import type { Logger } from 'pino';
+import type { MediaClock } from '../media/media-clock.js';
+import type { PortPool } from '../media/port-pool.js';
+import type { OutgoingCall, OutgoingInviteRequest } from '../sip/engine.js';
 import type { CallDeps } from './call.js';
 
 /** The media settings of `config.media` a call reads. */
@@ -49,4 +53,40 @@ export function linkOpener(
       holdAudioBytes: config.link.holdAudioMs * bytesPerMs,
       bytesPerMs,
     });
+}
+
+/** Where a call runs: its thread's clock, ports and SIP engine, the TelAPI client, the config. */
+export interface CallPlace {
+  clock: MediaClock;
+  ports: PortPool;
+  logger: Logger;
+  telapi: TelApiClient;
+  config: TelgateConfig;
+  placeCall(request: OutgoingInviteRequest): OutgoingCall;
+}
+
+/** What a call is given apart from its callbacks and egress, built the same way everywhere. */
+export type CallBasics = Omit<CallDeps, 'onAnswered' | 'onTransferred' | 'egress'>;
+
+/** A call's basics from where it runs and its own settings. */
+export function callBasics(
+  place: CallPlace,
+  call: {
+    linkFormat: CallDeps['linkFormat'];
+    trace: CallDeps['trace'];
+    calls: CallDeps['calls'];
+    dialect: { name: DialectName; url: string | undefined };
+  },
+): CallBasics {
+  return {
+    clock: place.clock,
+    ports: place.ports,
+    ...mediaDepsOf(place.config.media),
+    linkFormat: call.linkFormat,
+    logger: place.logger,
+    trace: call.trace,
+    placeCall: place.placeCall,
+    calls: call.calls,
+    openLink: linkOpener(place.telapi, place.config, call.dialect),
+  };
 }

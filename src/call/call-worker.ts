@@ -13,9 +13,10 @@ import { MediaClock } from '../media/media-clock.js';
 import { PortPool } from '../media/port-pool.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
 import { Call, type CallOutcome } from './call.js';
-import { linkOpener, mediaDepsOf } from './call-config.js';
+import { callBasics, type CallPlace } from './call-config.js';
 import { serveStreamCalls } from './call-worker-streams.js';
 import { RemoteEngine } from './engine-remote.js';
+import { PlacedSipCall } from './placed-sip-call.js';
 import { utilizationMeter } from './overload.js';
 import type { EgressRoute } from './transfer.js';
 import { Rpc } from './worker-rpc.js';
@@ -23,6 +24,7 @@ import {
   callAnswered,
   callClosed,
   type CallStart,
+  type PlacedStart,
   type CallTransferred,
   type WorkerCounts,
   type WorkerInit,
@@ -66,6 +68,11 @@ rpc.handle('config', (next: TelgateConfig) => {
   config = next;
 });
 
+/** This worker as the place its calls run. */
+function place(): CallPlace {
+  return { clock, ports, logger, telapi, config, placeCall: (request) => engine.place(request) };
+}
+
 serveStreamCalls({ rpc, clock, logger, telapi, config: () => config, calls, counts });
 
 rpc.handle('call.start', (start: CallStart) => {
@@ -74,12 +81,7 @@ rpc.handle('call.start', (start: CallStart) => {
     invite,
     start.endpoint,
     {
-      clock,
-      ports,
-      ...mediaDepsOf(config.media),
-      linkFormat: start.linkFormat,
-      logger,
-      trace: start.trace,
+      ...callBasics(place(), start),
       onAnswered: (c) => rpc.notify('call.answered', callAnswered(c)),
       onTransferred: (c, target, mode, sipStatus) =>
         rpc.notify('call.transferred', {
@@ -88,10 +90,7 @@ rpc.handle('call.start', (start: CallStart) => {
           mode,
           sipStatus,
         } satisfies CallTransferred),
-      placeCall: (request) => engine.place(request),
-      calls: start.calls,
       egress: start.egress && egressOf(start.egress, start.invite.callId),
-      openLink: linkOpener(telapi, config, start.dialect),
     },
     (c: Call, outcome: CallOutcome) => {
       calls.delete(c.callId);
@@ -99,6 +98,28 @@ rpc.handle('call.start', (start: CallStart) => {
     },
   );
   calls.set(start.invite.callId, call);
+  void call.start();
+});
+
+rpc.handle('placed.start', (start: PlacedStart) => {
+  const call = new PlacedSipCall(
+    {
+      callId: start.callId,
+      to: start.to,
+      endpoint: start.endpoint,
+      egress: egressOf(start.egress, start.callId),
+      ringTimeoutMs: start.ringTimeoutMs,
+    },
+    {
+      ...callBasics(place(), start),
+      onAnswered: (c) => rpc.notify('call.answered', callAnswered(c)),
+    },
+    (c, outcome) => {
+      calls.delete(c.callId);
+      rpc.notify('call.closed', callClosed(c, outcome, counts()));
+    },
+  );
+  calls.set(start.callId, call);
   void call.start();
 });
 

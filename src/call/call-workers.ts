@@ -26,6 +26,7 @@ import type {
   CallClosed,
   CallStart,
   CallTransferred,
+  PlacedStart,
   StreamIn,
   StreamOut,
   StreamStart,
@@ -349,6 +350,20 @@ export class CallWorkers {
       inviteId,
       invite: { callId, requestUri, from, to, source, sdp },
     } satisfies CallStart);
+    return call;
+  }
+
+  /** Places a call through an endpoint's egress trunk from worker `index`. */
+  placeSip(
+    index: number,
+    start: PlacedStart,
+    egress: EgressRoute,
+    callbacks: CallCallbacks,
+  ): LiveCall {
+    const worker = this.workers[index];
+    const call = new WorkerCall(start.callId, worker, egress, callbacks);
+    worker.calls.set(start.callId, call);
+    worker.rpc.notify('placed.start', start);
     return call;
   }
 

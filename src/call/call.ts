@@ -14,6 +14,7 @@ import type { LinkFormat, TransferMode } from '../link/protocol.js';
 import type { MediaClock } from '../media/media-clock.js';
 import type { PortPool } from '../media/port-pool.js';
 import type { CallEndpointConfig } from '../routing/config-parts.js';
+import { transferPolicyOf } from '../routing/transfer-policy.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
 import type {
   DialogEndCause,
@@ -28,7 +29,7 @@ import type {
 import { parseNameAddr } from '../sip/uri.js';
 import { agentSideFor, ProvisioningTimeout, type AgentSide } from './agent-side.js';
 import { expiredTimer, type LiveCall } from './live-call.js';
-import { RtpCallerLeg } from './caller-leg-rtp.js';
+import { RtpCallerLeg, rtpLegDeps } from './caller-leg-rtp.js';
 import { SessionDescription } from './session-description.js';
 import { TransferController, type EgressRoute } from './transfer.js';
 import type { TraceContext } from './trace-context.js';
@@ -118,12 +119,7 @@ export class Call implements LiveCall {
     const transfer = endpoint.kind === 'phone' ? endpoint.transfer : undefined;
     this.transfer = new TransferController({
       log: this.log,
-      policy: {
-        allow: transfer?.allow ?? [],
-        deny: transfer?.deny ?? [],
-        allowInternational: transfer?.allowInternational,
-        allowPremium: transfer?.allowPremium,
-      },
+      policy: transferPolicyOf(endpoint),
       egress: deps.egress,
       callerUri: parseNameAddr(invite.from)?.uri ?? 'sip:anonymous@anonymous.invalid',
       agentListens: transfer?.agentListens ?? false,
@@ -204,20 +200,7 @@ export class Call implements LiveCall {
       return;
     }
     this.sdp.port = lease.port;
-    const leg = new RtpCallerLeg(
-      {
-        clock: this.deps.clock,
-        ports: this.deps.ports,
-        lease,
-        mediaAddress: this.deps.mediaAddress,
-        strictSource: this.deps.strictSource,
-        linkFormat: this.deps.linkFormat,
-        jitterMinMs: this.deps.jitterMinMs,
-        jitterMaxMs: this.deps.jitterMaxMs,
-        log: this.log,
-      },
-      this.agent,
-    );
+    const leg = new RtpCallerLeg(rtpLegDeps(this.deps, lease, this.log), this.agent);
     this.leg = leg;
     this.agent.attach(leg);
     if (first) leg.applyPlan(first.plan);

@@ -42,6 +42,26 @@ export interface RtpLegDeps {
   log: Logger;
 }
 
+/** A leg's settings from its call's (which carry more), on `lease`, logging to `log`. */
+export function rtpLegDeps(
+  call: Omit<RtpLegDeps, 'lease' | 'log'>,
+  lease: PortLease,
+  log: Logger,
+): RtpLegDeps {
+  const { clock, ports, mediaAddress, strictSource, linkFormat, jitterMinMs, jitterMaxMs } = call;
+  return {
+    clock,
+    ports,
+    mediaAddress,
+    strictSource,
+    linkFormat,
+    jitterMinMs,
+    jitterMaxMs,
+    lease,
+    log,
+  };
+}
+
 export class RtpCallerLeg implements CallerLeg, Tickable, RtpReceiver {
   private readonly media: MediaChain;
   private readonly rtp: RtpSession;

@@ -22,6 +22,8 @@ export const REFUSALS = {
   'link-unavailable': { status: 503, text: 'voice agent unavailable' },
   'provisioning-timeout': { status: 480, text: 'voice agent not ready in time' },
   cancelled: { status: 487, text: 'caller cancelled' },
+  /** A call telgate placed: the callee's (or its trunk's) final status, busy or no answer. */
+  'callee-refused': { status: 480, text: 'the called party did not answer' },
   internal: { status: 500, text: 'internal error' },
 } as const satisfies Record<string, { status: number; text: string }>;
 

@@ -14,13 +14,16 @@ import { MediaClock } from '../media/media-clock.js';
 import { PortPool } from '../media/port-pool.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
 import type { CallEndpointConfig } from '../routing/config-parts.js';
-import { linkFormatFor, Router } from '../routing/resolve.js';
+import { isActive, linkFormatFor, Router } from '../routing/resolve.js';
+import { checkTransferTarget, transferPolicyOf } from '../routing/transfer-policy.js';
 import type { IncomingInvite, Rejection, SipEngine } from '../sip/engine.js';
 import { NativeSipEngine } from '../sip/engine-native.js';
 import { parseNameAddr } from '../sip/uri.js';
 import { Call, type CallOutcome } from './call.js';
-import { linkOpener, mediaDepsOf } from './call-config.js';
+import { callBasics, type CallPlace } from './call-config.js';
+import { PlacedSipCall } from './placed-sip-call.js';
 import { ProviderCalls } from './provider-calls.js';
+import { PlacementRefused } from './provider-server.js';
 import { CallWorkers, type CallCallbacks } from './call-workers.js';
 import type { LiveCall } from './live-call.js';
 import type { EgressRoute } from './transfer.js';
@@ -207,6 +210,7 @@ export class Gateway {
           },
           acquire: (holder, caps) => this.store.acquire(holder, caps),
           workers: () => this.workers,
+          placeSipCall: (request) => this.placeSipCall(request),
           register: (call) => this.calls.set(call, true),
           emit: (event) => this.store.emit(event),
           instance: () => this.instance,
@@ -478,23 +482,134 @@ export class Gateway {
       invite,
       endpoint,
       {
-        clock: this.clock,
-        ports: this.ports,
-        ...mediaDepsOf(this.config.media),
-        linkFormat,
-        logger: this.logger,
-        trace,
+        ...callBasics(this.callPlace(telapi), {
+          linkFormat,
+          trace,
+          dialect,
+          calls: this.config.calls,
+        }),
         onAnswered: callbacks.onAnswered,
         onTransferred: callbacks.onTransferred,
-        placeCall: (request) => this.engine.invite(request),
-        calls: this.config.calls,
         egress,
-        openLink: linkOpener(telapi, this.config, dialect),
       },
       callbacks.onClosed,
     );
     this.calls.set(call, true);
     void call.start();
+  }
+
+  /**
+   * Places a call from base-number endpoint `endpointId` to `to` through its egress trunk
+   * (POST /api/calls): checked as the agent's transfers are (the endpoint's transfer policy),
+   * admitted under the endpoint's cap, then run like an inbound call, in a worker when there are
+   * workers. Resolves with its Call-ID once it is under way; the outcome is in its events.
+   */
+  async placeSipCall(request: {
+    endpointId: string;
+    to: string;
+    ringTimeoutMs: number;
+  }): Promise<{ callId: string; from: string }> {
+    const endpoint = this.config.endpoints.find((e) => e.id === request.endpointId);
+    if (!endpoint || endpoint.kind !== 'phone') {
+      throw new PlacementRefused(404, `no endpoint ${request.endpointId}`);
+    }
+    if (!isActive(endpoint)) throw new PlacementRefused(409, 'the endpoint is not active');
+    const callId = `placed-${randomBytes(12).toString('hex')}@telgate`;
+    const egress = this.egressFor(endpoint, callId);
+    if (!egress) {
+      throw new PlacementRefused(
+        409,
+        'the endpoint has no egress base number with an outbound trunk',
+      );
+    }
+    const verdict = checkTransferTarget(request.to, transferPolicyOf(endpoint), egress.number);
+    if (!verdict.ok) throw new PlacementRefused(403, `${request.to} refused: ${verdict.reason}`);
+    const why = this.unavailable();
+    if (why) throw new PlacementRefused(503, REFUSALS[why.cause].text);
+    const index = this.workers?.pick(this.config.calls.overloadUtilization);
+    if (this.workers && index === undefined) throw new PlacementRefused(503, 'telgate overloaded');
+    const caps =
+      endpoint.maxCalls === undefined
+        ? []
+        : [{ key: `endpoint:${endpoint.id}`, limit: endpoint.maxCalls }];
+    const admission = await this.store.acquire(callId, caps);
+    if (!admission.ok) {
+      throw new PlacementRefused(
+        503,
+        'full' in admission ? `${admission.full} at its cap` : admission.unavailable,
+      );
+    }
+    const trace = traceFor(undefined);
+    const journal = new CallJournal(
+      {
+        callId,
+        endpointId: endpoint.id,
+        caller: `sip:${egress.number}@${egress.host}`,
+        dialed: request.to,
+        source: 'api',
+        trace,
+        invitedAt: Date.now(),
+      },
+      this.instance,
+      this.store,
+    );
+    const onAnswered = (c: LiveCall) => {
+      this.metrics.callAnswered(journal.answered(c));
+      this.events.emit('answered', c.callId, c.mediaPort);
+    };
+    const onClosed = (c: LiveCall, outcome: CallOutcome) => {
+      admission.slot.release();
+      journal.ended(c, outcome);
+      this.onCallClosed(c, outcome);
+    };
+    const linkFormat = linkFormatFor(endpoint, this.config);
+    const dialect = this.dialectFor(endpoint);
+    const facts = { callId, to: request.to, endpoint, ringTimeoutMs: request.ringTimeoutMs };
+    if (this.workers && index !== undefined) {
+      const call = this.workers.placeSip(
+        index,
+        {
+          ...facts,
+          egress: withoutSlots(egress),
+          linkFormat,
+          trace,
+          dialect,
+          calls: this.config.calls,
+        },
+        egress,
+        { onAnswered, onClosed, onTransferred: () => undefined },
+      );
+      this.calls.set(call, true);
+      return { callId, from: egress.number };
+    }
+    const call = new PlacedSipCall(
+      { ...facts, egress },
+      {
+        ...callBasics(this.callPlace(this.telapi!), {
+          linkFormat,
+          trace,
+          dialect,
+          calls: this.config.calls,
+        }),
+        onAnswered,
+      },
+      onClosed,
+    );
+    this.calls.set(call, true);
+    void call.start();
+    return { callId, from: egress.number };
+  }
+
+  /** This thread as the place a call runs (without call workers). */
+  private callPlace(telapi: TelApiClient): CallPlace {
+    return {
+      clock: this.clock,
+      ports: this.ports,
+      logger: this.logger,
+      telapi,
+      config: this.config,
+      placeCall: (request) => this.engine.invite(request),
+    };
   }
 
   /** The endpoint's egress base number and the outbound side of its trunk, if it has one. */

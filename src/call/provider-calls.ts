@@ -28,7 +28,7 @@ import type { CallWorkers } from './call-workers.js';
 import type { LiveCall } from './live-call.js';
 import { ProviderServer, type PlacedCallStatus, type StreamCallHandle } from './provider-server.js';
 import type { ProviderName } from './provider-wire.js';
-import { SettingsApi, webhookSecretMatches } from './settings-api.js';
+import { SettingsApi, webhookSecretMatches, type SettingsApiDeps } from './settings-api.js';
 import { StreamCall, type StreamCallFacts } from './stream-call.js';
 import { effectiveTelephony } from './telephony-settings.js';
 
@@ -47,6 +47,8 @@ export interface ProviderCallsDeps {
   unavailable(): string | undefined;
   /** Slots under caps, cluster-wide (the state store). */
   acquire(holder: string, caps: CapRequest[]): Promise<Admission>;
+  /** Places a call through a base-number endpoint's egress trunk (POST /api/calls). */
+  placeSipCall: SettingsApiDeps['placeSipCall'];
   /** The call workers, when calls run in them. */
   workers(): CallWorkers | undefined;
   /** A started call, for the gateway's books (stats, drain). */
@@ -101,6 +103,7 @@ export class ProviderCalls {
         stored: () => this.stored,
         changed: (stored) => (this.stored = stored),
         placeCall: (call) => this.server.placeCall(call),
+        placeSipCall: deps.placeSipCall,
       }),
       logger: deps.logger,
       admit: (provider, holder) => this.admit(provider, holder),

@@ -8,8 +8,10 @@
  *   DELETE /api/settings/endpoints/{id}     204
  *   GET    /api/settings/telephony          the settings, secrets masked
  *   PUT    /api/settings/telephony          a partial update
- *   POST   /api/calls                       {to, endpoint (id or number), agent?, metadata?}:
- *                                            a call placed through the endpoint's provider
+ *   POST   /api/calls                       {to, endpoint (id or number), agent?, metadata?,
+ *                                            timeout_seconds?}: a call placed through the
+ *                                            endpoint's provider, or a base-number endpoint's
+ *                                            (config id) through its egress trunk
  * Every request carries one of the API keys (X-API-Key); an endpoint shows its computed
  * `inbound_webhook_url`. An Exotel endpoint gets a webhook secret (Exotel signs nothing): shown
  * once as `webhook_secret` when made or rotated (PUT `rotate_webhook_secret: true`), kept only
@@ -48,6 +50,8 @@ const callRequest = z
     endpoint: z.string().min(1).max(64),
     /** Another agent than the endpoint's outbound one. */
     agent: agentName.optional(),
+    /** How long a call through a SIP egress trunk may ring. */
+    timeout_seconds: z.number().int().min(5).max(600).default(30),
     metadata: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
@@ -74,6 +78,15 @@ export interface SettingsApiDeps {
   changed(stored: TelephonySettingsRecord): void;
   /** Places a call through a provider (PlacementRefused when it cannot). */
   placeCall(call: OutboundCall): Promise<{ callId: string | undefined }>;
+  /**
+   * Places a call through the egress trunk of base-number endpoint `endpointId` (config), or
+   * PlacementRefused; its Call-ID and the caller ID it shows.
+   */
+  placeSipCall(request: {
+    endpointId: string;
+    to: string;
+    ringTimeoutMs: number;
+  }): Promise<{ callId: string; from: string }>;
 }
 
 class Refusal extends Error {
@@ -163,12 +176,18 @@ export class SettingsApi {
     return [201, { ...this.shown(endpoint), ...(secret && { webhook_secret: secret }) }];
   }
 
-  /** POST /api/calls: from a telephony endpoint's number, with its outbound agent. */
+  /**
+   * POST /api/calls: from a telephony endpoint's number with its outbound agent, or from a
+   * base-number endpoint (config) through its egress trunk.
+   */
   private async placeCall(body: unknown): Promise<[number, unknown]> {
     const input = parse(callRequest, body);
     const endpoint = (await this.deps.store.endpoints()).find(
       (e) => e.id === input.endpoint || e.phone_number === input.endpoint,
     );
+    if (!endpoint && this.deps.config().endpoints.some((e) => e.id === input.endpoint)) {
+      return this.placeSipCall(input);
+    }
     if (!endpoint) throw new Refusal(404, 'endpoint', `no endpoint ${input.endpoint}`);
     if (!endpoint.is_active) throw new Refusal(409, 'endpoint', 'the endpoint is not active');
     const agent = input.agent ?? endpoint.outbound_agent_name;
@@ -195,6 +214,38 @@ export class SettingsApi {
       ];
     } catch (err) {
       if (err instanceof PlacementRefused) throw new Refusal(err.status, undefined, err.message);
+      throw err;
+    }
+  }
+
+  /** A base-number endpoint's call: its own agent, through its egress trunk. */
+  private async placeSipCall(input: z.infer<typeof callRequest>): Promise<[number, unknown]> {
+    if (input.agent !== undefined) {
+      throw new Refusal(400, 'agent', "a base-number endpoint's calls run its own agent");
+    }
+    try {
+      const placed = await this.deps.placeSipCall({
+        endpointId: input.endpoint,
+        to: input.to,
+        ringTimeoutMs: input.timeout_seconds * 1000,
+      });
+      return [
+        201,
+        {
+          call_id: placed.callId,
+          provider: 'sip',
+          from: placed.from,
+          to: input.to,
+          agent: input.endpoint,
+          endpoint_id: input.endpoint,
+          status: 'queued',
+          ...(input.metadata && { metadata: input.metadata }),
+        },
+      ];
+    } catch (err) {
+      if (err instanceof PlacementRefused) {
+        throw new Refusal(err.status, err.status === 403 ? 'to' : 'endpoint', err.message);
+      }
       throw err;
     }
   }

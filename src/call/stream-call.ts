@@ -70,16 +70,11 @@ export class StreamCall implements LiveCall {
     });
     this.agent = agentSideFor(deps, this.log, {
       onHangup: (reason) => void this.end('agent-hangup', reason),
-      onTransfer: (request) => {
-        if (request.type !== 'transfer') return;
-        this.agent.send({
-          type: 'transfer.progress',
-          target: request.target,
-          mode: request.mode ?? 'refer',
-          state: 'failed',
-          reason: `a ${facts.provider} call is transferred by ${facts.provider}, not telgate`,
-        });
-      },
+      onTransfer: (request) =>
+        this.agent.refuseTransfer(
+          request,
+          `a ${facts.provider} call is transferred by ${facts.provider}, not telgate`,
+        ),
       onLinkLost: (detail) => void this.end('link-lost', detail),
       onSecond: () => this.checkTimers(),
     });

@@ -53,6 +53,20 @@ export interface CallStart {
   calls: TelgateConfig['calls'];
 }
 
+/** A call to place through an endpoint's egress trunk (PlacedSipCall), handed to a worker. */
+export interface PlacedStart {
+  callId: string;
+  to: string;
+  endpoint: CallEndpointConfig;
+  /** The egress route without its slot function (the worker asks the main thread for slots). */
+  egress: Omit<EgressRoute, 'acquireSlot'>;
+  ringTimeoutMs: number;
+  linkFormat: LinkFormat;
+  trace: TraceContext;
+  dialect: { name: DialectName; url: string | undefined };
+  calls: TelgateConfig['calls'];
+}
+
 /**
  * A provider call whose stream has started, handed to a worker. The stream's socket stays on the
  * main thread with the provider's wire (its messages, signatures and REST client): the worker

@@ -9,11 +9,24 @@
  * accepted only when an allow pattern names them exactly.
  */
 
+import type { CallEndpointConfig } from './config-parts.js';
+
 export interface TransferPolicy {
   allow: string[];
   deny: string[];
   allowInternational?: boolean;
   allowPremium?: boolean;
+}
+
+/** An endpoint's transfer policy (none allows nothing but the defaults' checks). */
+export function transferPolicyOf(endpoint: CallEndpointConfig): TransferPolicy {
+  const transfer = endpoint.kind === 'phone' ? endpoint.transfer : undefined;
+  return {
+    allow: transfer?.allow ?? [],
+    deny: transfer?.deny ?? [],
+    allowInternational: transfer?.allowInternational,
+    allowPremium: transfer?.allowPremium,
+  };
 }
 
 export type PolicyVerdict = { ok: true; number?: string } | { ok: false; reason: string };

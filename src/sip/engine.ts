@@ -104,6 +104,8 @@ export interface SipDialog {
 
 /** An INVITE this side sends (RFC 3261 §13.2). */
 export interface OutgoingInviteRequest {
+  /** The Call-ID, when the caller names the call before it leaves; else a new one. */
+  callId?: string;
   /** The Request-URI, e.g. sip:+15550100999@trunk.example.com. */
   uri: string;
   /** The From URI; a tag is added. */

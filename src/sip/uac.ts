@@ -48,7 +48,7 @@ export class OutgoingInvite implements OutgoingCall {
     private readonly host: UacHost,
     private readonly spec: OutgoingInviteRequest,
   ) {
-    this.callId = `${randomToken(20)}@${host.hostname}`;
+    this.callId = spec.callId ?? `${randomToken(20)}@${host.hostname}`;
     const param = parseUri(spec.nextHop ?? spec.uri)
       ?.params.get('transport')
       ?.toLowerCase();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /** Runs sipp as a real SIP peer: bounded by -m, -timeout and a kill timer. */
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -256,4 +257,57 @@ export async function callAnswered(
 ): Promise<void> {
   const all = { ...WITHOUT_TONE, ...replace };
   await runOne(target, service, 'uac_rtp.xml', all, ['-d', String(pauseMs)], 'call not answered');
+}
+
+/**
+ * An egress trunk and its callee in one sipp: challenges the INVITE with 407 (sipp's
+ * verifyauth reads Authorization only: the tests check the digest themselves), answers,
+ * streams `toneFile` (in `dir`), waits for BYE. Its messages are in the `uas_auth` log.
+ */
+export async function answeringTrunk(dir: string, toneFile: string) {
+  return startSippUas(
+    [
+      '-sf',
+      await scenario(dir, 'uas_auth.xml', {
+        '401 Unauthorized': '407 Proxy Authentication Required',
+        'WWW-Authenticate:': 'Proxy-Authenticate:',
+        'header="Authorization:"': 'header="Proxy-Authorization:"',
+        ALGO: 'MD5',
+        VERIFY:
+          '<ereg regexp="response=.[0-9a-f]{32}." search_in="hdr" header="Proxy-Authorization:" assign_to="valid"/>',
+        '<recv request="ACK"/>\n  <recv request="BYE"/>': `<recv request="ACK"/>\n  <nop><action><exec rtp_stream="${toneFile},-1,0"/></action></nop>\n  <recv request="BYE"/>`,
+      }),
+      '-trace_msg',
+    ],
+    { cwd: dir },
+  );
+}
+
+/**
+ * The Proxy-Authorization digest of the INVITE in a sipp message log, and the response RFC 7616
+ * computes for it (MD5, qop=auth) from `username` and `password`: equal when telgate's is right.
+ */
+export function inviteDigest(
+  log: string,
+  username: string,
+  password: string,
+): { given: string; expected: string } {
+  const auth = /Proxy-Authorization: (Digest [^\r\n]+)/.exec(log)![1];
+  const field = (name: string) => new RegExp(`${name}="?([^",]+)"?`).exec(auth)![1];
+  const md5 = (text: string) => createHash('md5').update(text).digest('hex');
+  const ha1 = md5(`${username}:${field('realm')}:${password}`);
+  const ha2 = md5(`INVITE:${field('uri')}`);
+  return {
+    given: field('response'),
+    expected: md5(`${ha1}:${field('nonce')}:${field('nc')}:${field('cnonce')}:auth:${ha2}`),
+  };
+}
+
+/** An egress trunk for the test config: sipp on `port`, digest user alice (TRUNK_PASSWORD). */
+export function egressTrunk(port: number, maxCalls: number): Record<string, unknown> {
+  return {
+    id: 'egress',
+    outbound: { host: '127.0.0.1', port, username: 'alice', passwordEnv: 'TRUNK_PASSWORD' },
+    maxCalls,
+  };
 }
