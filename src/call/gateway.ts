@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
@@ -18,6 +19,7 @@ import { isActive, linkFormatFor, Router } from '../routing/resolve.js';
 import { checkTransferTarget, transferPolicyOf } from '../routing/transfer-policy.js';
 import type { IncomingInvite, Rejection, SipEngine } from '../sip/engine.js';
 import { NativeSipEngine } from '../sip/engine-native.js';
+import type { TlsSettings } from '../sip/transport-tcp.js';
 import { parseNameAddr } from '../sip/uri.js';
 import { Call, type CallOutcome } from './call.js';
 import { callBasics, type CallPlace } from './call-config.js';
@@ -123,6 +125,7 @@ export class Gateway {
       port: config.sip.listen.port,
       advertisedHost: config.sip.advertisedHost,
       transports: config.sip.transports,
+      tls: tlsListen(config.sip.tls),
       tcp: config.sip.tcp,
       timers: config.sip.timers,
       userAgent: 'telgate',
@@ -733,6 +736,30 @@ function workerCount(workers: number | 'auto'): number {
 }
 
 /** An egress route as a worker gets it: its slots are taken here, on request. */
+/** The TLS listener's settings, its certificate files read (a missing file fails start-up). */
+function tlsListen(
+  tls: TelgateConfig['sip']['tls'],
+): { port: number; settings: TlsSettings } | undefined {
+  if (!tls) return undefined;
+  const read = (file: string, what: string) => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new Error(`sip.tls.${what} ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  return {
+    port: tls.port,
+    settings: {
+      cert: read(tls.certFile, 'certFile'),
+      key: read(tls.keyFile, 'keyFile'),
+      ca: tls.caFile ? read(tls.caFile, 'caFile') : undefined,
+      requireClientCert: tls.requireClientCert,
+      verifyServers: tls.verifyServers,
+    },
+  };
+}
+
 function withoutSlots(route: EgressRoute): Omit<EgressRoute, 'acquireSlot'> {
   const { number, host, port, transport, credentials, callerIdentity } = route;
   return { number, host, port, transport, credentials, callerIdentity };

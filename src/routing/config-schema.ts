@@ -99,6 +99,18 @@ export const configSchema = z
           .partial()
           .strict()
           .default({}),
+        tls: z
+          .object({
+            port: z.number().int().min(0).max(65535).default(5061),
+            certFile: z.string().min(1),
+            keyFile: z.string().min(1),
+            /** CAs for client certificates and for servers telgate connects to. */
+            caFile: z.string().min(1).optional(),
+            requireClientCert: z.boolean().default(false),
+            verifyServers: z.boolean().default(true),
+          })
+          .strict()
+          .optional(),
         timers: z
           .object({
             t1: z.number().int().min(50).max(5000),

@@ -18,7 +18,7 @@ import type {
   SessionReply,
   SipDialog,
 } from './engine.js';
-import { parseNameAddr, parseUri } from './uri.js';
+import { parseNameAddr, transportOfUri } from './uri.js';
 import { newBranch } from './via.js';
 import { serializeMessage } from './serialize.js';
 import { SIPFRAG_TYPE, sipfragBody } from './sipfrag.js';
@@ -289,9 +289,7 @@ export class Dialog implements SipDialog {
     const first = this.init.routeSet[0];
     const uri = first ? parseNameAddr(first)?.uri : this.init.remoteTarget;
     if (!uri) return undefined;
-    const param = parseUri(uri)?.params.get('transport')?.toLowerCase();
-    const transport = param === 'tcp' || param === 'udp' ? param : this.transport;
-    return this.host.resolve(uri, transport);
+    return this.host.resolve(uri, transportOfUri(uri, this.transport));
   }
 
   onEnd(handler: (cause: DialogEndCause) => void): void {

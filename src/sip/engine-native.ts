@@ -30,6 +30,7 @@ import { ServerTransaction } from './transaction-server.js';
 import { DEFAULT_TIMERS, type SipTimers } from './timers.js';
 import { DEFAULT_TCP_LIMITS, type TcpLimits } from './transport-tcp.js';
 import { Transports, type TransportName } from './transports.js';
+import type { TlsSettings } from './transport-tcp.js';
 import { OutgoingInvite } from './uac.js';
 import { tagOf } from './uri.js';
 import { formatVia, parseVia, randomToken, type Via } from './via.js';
@@ -38,7 +39,9 @@ export interface NativeEngineOptions {
   host: string;
   port: number;
   /** Transports to listen on, both on `port`; default UDP and TCP. */
-  transports?: TransportName[];
+  transports?: Array<'udp' | 'tcp'>;
+  /** SIP over TLS on its own port, with its certificate. */
+  tls?: { port: number; settings: TlsSettings };
   /** Address written into Via and Contact when it differs from the bind address. */
   advertisedHost?: string;
   timers?: Partial<SipTimers>;
@@ -92,15 +95,22 @@ export class NativeSipEngine implements SipEngine {
         onOversize: (head, peer) => this.receiveOversize(head, peer),
         onProblem: (problem, peer) => options.onProtocolError?.(problem, peer),
       },
+      options.tls,
     );
     this.commonHeaders = [['server', this.userAgent]];
   }
 
-  get listenAddress(): { host: string; port: number; transports: TransportName[] } {
+  get listenAddress(): {
+    host: string;
+    port: number;
+    transports: TransportName[];
+    tlsPort?: number;
+  } {
     return {
       host: this.options.host,
       port: this.transports.localPort,
       transports: this.transports.enabled,
+      ...(this.options.tls && { tlsPort: this.transports.portOf('tls') }),
     };
   }
 
@@ -111,11 +121,11 @@ export class NativeSipEngine implements SipEngine {
 
   contactFor(transport: TransportName): string {
     const param = transport === 'udp' ? '' : `;transport=${transport}`;
-    return `<sip:telgate@${this.advertisedHost}:${this.transports.localPort}${param}>`;
+    return `<sip:telgate@${this.advertisedHost}:${this.transports.portOf(transport)}${param}>`;
   }
 
   viaFor(transport: TransportName, branch: string): string {
-    return `SIP/2.0/${transport.toUpperCase()} ${this.advertisedHost}:${this.transports.localPort};branch=${branch};rport`;
+    return `SIP/2.0/${transport.toUpperCase()} ${this.advertisedHost}:${this.transports.portOf(transport)};branch=${branch};rport`;
   }
 
   onInvite(handler: (invite: IncomingInvite) => void): void {
@@ -243,19 +253,21 @@ export class NativeSipEngine implements SipEngine {
   }
 
   /**
-   * RFC 3261 §18.2.1 received and RFC 3581 rport; returns where responses must go: over TCP,
-   * back on the same connection (§18.2.2).
+   * RFC 3261 §18.2.1 received and RFC 3581 rport; returns where responses must go: over TCP or
+   * TLS, back on the same connection (§18.2.2).
    */
   private stampVia(request: SipRequest, top: Via, source: SipPeer): SipPeer {
-    if (source.transport === 'tcp') this.transports.alias(source, top.host, top.port ?? 5060);
-    let port = top.port ?? 5060;
+    const defaultPort = source.transport === 'tls' ? 5061 : 5060;
+    if (source.transport !== 'udp')
+      this.transports.alias(source, top.host, top.port ?? defaultPort);
+    let port = top.port ?? defaultPort;
     if (top.host !== source.address) top.params.set('received', source.address);
     if (top.params.has('rport')) {
       top.params.set('rport', String(source.port));
       port = source.port;
     }
     replaceTopVia(request, formatVia(top));
-    if (source.transport === 'tcp') return source;
+    if (source.transport !== 'udp') return source;
     return { transport: source.transport, address: source.address, port };
   }
 

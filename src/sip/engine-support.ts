@@ -35,7 +35,8 @@ export function canAnswer(request: SipMessage): boolean {
 
 /**
  * The address and port to send to for a SIP URI: an IP literal as is, a name through the
- * system resolver (A/AAAA; RFC 3263 NAPTR/SRV lookups are not done), port 5060 by default.
+ * system resolver (A/AAAA; RFC 3263 NAPTR/SRV lookups are not done), port 5060 by default
+ * (5061 over TLS).
  */
 export async function resolveUri(
   uri: string,
@@ -43,7 +44,7 @@ export async function resolveUri(
 ): Promise<SipPeer | undefined> {
   const parsed = parseUri(uri);
   if (!parsed || parsed.scheme === 'tel') return undefined;
-  const port = parsed.port ?? 5060;
+  const port = parsed.port ?? (transport === 'tls' ? 5061 : 5060);
   if (net.isIP(parsed.host)) return { transport, address: parsed.host, port };
   try {
     const { address } = await dns.lookup(parsed.host);

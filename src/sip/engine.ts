@@ -117,7 +117,7 @@ export interface OutgoingInviteRequest {
   sdp: string;
   /** Where to send it when that is not the Request-URI's host (an outbound proxy or trunk). */
   nextHop?: string;
-  transport?: 'udp' | 'tcp';
+  transport?: 'udp' | 'tcp' | 'tls';
   headers?: Array<[string, string]>;
   /** For digest authentication on 401/407 (MD5 or SHA-256, qop=auth). */
   credentials?: { username: string; password: string };
@@ -153,5 +153,12 @@ export interface SipEngine {
   /** Resolves once no transaction or dialog is left. */
   whenIdle(): Promise<void>;
   /** Where the engine listens, for logs and the quick start. */
-  readonly listenAddress: { host: string; port: number; transports: Array<'udp' | 'tcp'> };
+  readonly listenAddress: {
+    host: string;
+    /** The UDP and TCP port. */
+    port: number;
+    transports: Array<'udp' | 'tcp' | 'tls'>;
+    /** The TLS port, when TLS listens. */
+    tlsPort?: number;
+  };
 }

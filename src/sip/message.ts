@@ -21,7 +21,7 @@ export type SipMessage = SipRequest | SipResponse;
 
 /** Where a message came from or goes to. */
 export interface SipPeer {
-  transport: 'udp' | 'tcp';
+  transport: 'udp' | 'tcp' | 'tls';
   address: string;
   port: number;
 }

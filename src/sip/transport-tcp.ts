@@ -1,5 +1,6 @@
 /**
- * TCP transport: a listening socket plus outbound connections, all kept in one table keyed by
+ * TCP transport, and TLS over it (RFC 3261 §26.2: `SIP/2.0/TLS`, port 5061 by default, TLS 1.2
+ * or later): a listening socket plus outbound connections, all kept in one table keyed by
  * the far end's address:port. Responses and in-dialog requests reuse the connection a request
  * came in on: a connection is also known by the sent-by of the Vias that arrived on it (the
  * alias of RFC 5923 §5, applied only when the sent-by host is the connection's own address).
@@ -8,6 +9,7 @@
  * limit of the framer; a connection that breaks a limit is closed.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import type { SipPeer } from './message.js';
 import { StreamFramer } from './stream-framer.js';
 
@@ -32,6 +34,18 @@ export interface TcpHandlers {
   onProblem(problem: string, peer: SipPeer): void;
 }
 
+/** What makes the transport TLS: the server's certificate, and how peers are verified. */
+export interface TlsSettings {
+  key: Buffer;
+  cert: Buffer;
+  /** CAs that sign peers' certificates (clients', and servers' telgate connects to). */
+  ca?: Buffer;
+  /** Clients must present a certificate the CAs signed. */
+  requireClientCert: boolean;
+  /** Check the certificates of servers telgate connects to (off only for labs). */
+  verifyServers: boolean;
+}
+
 interface Connection {
   socket: net.Socket;
   key: string;
@@ -45,15 +59,42 @@ export class TcpTransport {
   private readonly connections = new Map<string, Connection>();
   private readonly perSource = new Map<string, number>();
 
+  private readonly transport: 'tcp' | 'tls';
+
   constructor(
     private readonly host: string,
     private readonly port: number,
     private readonly limits: TcpLimits,
     private readonly handlers: TcpHandlers,
-  ) {}
+    private readonly secure?: TlsSettings,
+  ) {
+    this.transport = secure ? 'tls' : 'tcp';
+  }
 
   async listen(): Promise<void> {
-    const server = net.createServer((socket) => this.accept(socket));
+    const secure = this.secure;
+    const server = secure
+      ? tls.createServer(
+          {
+            key: secure.key,
+            cert: secure.cert,
+            ca: secure.ca,
+            minVersion: 'TLSv1.2',
+            requestCert: secure.requireClientCert,
+            rejectUnauthorized: secure.requireClientCert,
+            handshakeTimeout: 10_000,
+          },
+          (socket) => this.accept(socket),
+        )
+      : net.createServer((socket) => this.accept(socket));
+    // A handshake that fails (a plain client, a bad certificate) is the peer's problem.
+    server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+      this.handlers.onProblem(`TLS handshake failed: ${err.message}`, {
+        transport: 'tls',
+        address: socket.remoteAddress ?? '',
+        port: socket.remotePort ?? 0,
+      });
+    });
     server.maxConnections = this.limits.maxConnections;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -79,8 +120,8 @@ export class TcpTransport {
     const address = socket.remoteAddress ?? '';
     const count = this.perSource.get(address) ?? 0;
     if (count >= this.limits.maxConnectionsPerSource) {
-      this.handlers.onProblem('too many TCP connections from one source', {
-        transport: 'tcp',
+      this.handlers.onProblem(`too many ${this.transport} connections from one source`, {
+        transport: this.transport,
         address,
         port: socket.remotePort ?? 0,
       });
@@ -95,7 +136,7 @@ export class TcpTransport {
     const connection: Connection = { socket, key, aliases: new Set() };
     this.connections.set(key, connection);
     this.perSource.set(address, (this.perSource.get(address) ?? 0) + 1);
-    const peer: SipPeer = { transport: 'tcp', address, port };
+    const peer: SipPeer = { transport: this.transport, address, port };
     const framer = new StreamFramer(this.limits.maxMessageBytes);
     socket.setNoDelay(true);
     socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy());
@@ -142,7 +183,19 @@ export class TcpTransport {
     let connection = this.connections.get(key);
     if (!connection || connection.socket.destroyed) {
       if (!this.server) return;
-      const socket = net.connect({ host: peer.address, port: peer.port });
+      const socket = this.secure
+        ? tls.connect({
+            host: peer.address,
+            port: peer.port,
+            ca: this.secure.ca,
+            minVersion: 'TLSv1.2',
+            rejectUnauthorized: this.secure.verifyServers,
+            // Present telgate's own certificate where the far end asks for one.
+            key: this.secure.key,
+            cert: this.secure.cert,
+            servername: net.isIP(peer.address) ? undefined : peer.address,
+          })
+        : net.connect({ host: peer.address, port: peer.port });
       connection = this.adopt(socket, peer.address, peer.port);
     }
     connection.socket.write(data);

@@ -1,10 +1,11 @@
 /**
- * UDP and TCP on one port, as SIP peers expect, and the send that picks between them by the
- * peer's transport. With port 0 both must land on the same free port: UDP picks one and TCP
- * takes it, retrying when another process already holds that TCP port.
+ * UDP and TCP on one port, as SIP peers expect, TLS on its own (5061 by default), and the send
+ * that picks between them by the peer's transport. With port 0 UDP and TCP must land on the same
+ * free port: UDP picks one and TCP takes it, retrying when another process already holds that
+ * TCP port.
  */
 import type { SipPeer } from './message.js';
-import { TcpTransport, type TcpLimits } from './transport-tcp.js';
+import { TcpTransport, type TcpLimits, type TlsSettings } from './transport-tcp.js';
 import { UdpTransport } from './transport-udp.js';
 
 export type TransportName = SipPeer['transport'];
@@ -20,16 +21,21 @@ const BIND_ATTEMPTS = 5;
 export class Transports {
   private udp: UdpTransport | undefined;
   private tcp: TcpTransport | undefined;
+  private tls: TcpTransport | undefined;
   private port: number;
+  /** Transports listening: the enabled ones, and TLS when it has settings. */
+  readonly enabled: TransportName[];
 
   constructor(
     private readonly host: string,
     port: number,
-    readonly enabled: TransportName[],
+    enabled: Array<'udp' | 'tcp'>,
     private readonly tcpLimits: TcpLimits,
     private readonly handlers: TransportHandlers,
+    private readonly tlsListen?: { port: number; settings: TlsSettings },
   ) {
     this.port = port;
+    this.enabled = tlsListen ? [...enabled, 'tls'] : [...enabled];
   }
 
   async listen(): Promise<void> {
@@ -55,31 +61,57 @@ export class Transports {
       this.udp = udp;
       this.tcp = tcp;
       this.port = tcp ? tcp.localPort : port;
-      return;
+      break;
     }
+    if (!this.tlsListen) return;
+    const tls = new TcpTransport(
+      this.host,
+      this.tlsListen.port,
+      this.tcpLimits,
+      this.handlers,
+      this.tlsListen.settings,
+    );
+    try {
+      await tls.listen();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    this.tls = tls;
   }
 
+  /** The UDP and TCP port. */
   get localPort(): number {
     return this.port;
   }
 
+  /** The port `transport` listens on. */
+  portOf(transport: TransportName): number {
+    return transport === 'tls' ? (this.tls?.localPort ?? 0) : this.port;
+  }
+
   send(data: Buffer, peer: SipPeer): void {
-    if (peer.transport === 'tcp') this.tcp?.send(data, peer);
-    else this.udp?.send(data, peer);
+    this.stream(peer)?.send(data, peer);
+    if (peer.transport === 'udp') this.udp?.send(data, peer);
+  }
+
+  private stream(peer: SipPeer): TcpTransport | undefined {
+    return peer.transport === 'tcp' ? this.tcp : peer.transport === 'tls' ? this.tls : undefined;
   }
 
   /** See TcpTransport.alias: lets in-dialog requests reuse the connection a request came on. */
   alias(peer: SipPeer, sentByHost: string, sentByPort: number): void {
-    if (peer.transport === 'tcp') this.tcp?.alias(peer, sentByHost, sentByPort);
+    this.stream(peer)?.alias(peer, sentByHost, sentByPort);
   }
 
   get tcpConnections(): number {
-    return this.tcp?.connectionCount ?? 0;
+    return (this.tcp?.connectionCount ?? 0) + (this.tls?.connectionCount ?? 0);
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.udp?.close(), this.tcp?.close()]);
+    await Promise.all([this.udp?.close(), this.tcp?.close(), this.tls?.close()]);
     this.udp = undefined;
     this.tcp = undefined;
+    this.tls = undefined;
   }
 }

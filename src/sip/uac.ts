@@ -11,7 +11,7 @@ import type { OutgoingCall, OutgoingInviteRequest, OutgoingResult } from './engi
 import type { SipPeer, SipRequest, SipResponse } from './message.js';
 import type { ClientOutcome } from './transaction-client.js';
 import type { InviteClientEvents, InviteClientTransaction } from './transaction-client-invite.js';
-import { parseNameAddr, parseUri, tagOf } from './uri.js';
+import { parseNameAddr, tagOf, transportOfUri } from './uri.js';
 import { newBranch, randomToken } from './via.js';
 
 export interface UacHost extends DialogHost {
@@ -49,10 +49,7 @@ export class OutgoingInvite implements OutgoingCall {
     private readonly spec: OutgoingInviteRequest,
   ) {
     this.callId = spec.callId ?? `${randomToken(20)}@${host.hostname}`;
-    const param = parseUri(spec.nextHop ?? spec.uri)
-      ?.params.get('transport')
-      ?.toLowerCase();
-    this.transport = spec.transport ?? (param === 'tcp' ? 'tcp' : 'udp');
+    this.transport = spec.transport ?? transportOfUri(spec.nextHop ?? spec.uri, 'udp');
     this.result = new Promise((resolve) => (this.settle = resolve));
   }
 

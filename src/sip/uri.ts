@@ -188,3 +188,17 @@ export function tagOf(value: string | undefined): string | undefined {
   if (!value) return undefined;
   return parseNameAddr(value)?.params.get('tag') ?? undefined;
 }
+
+/**
+ * The transport a URI asks for: its `transport` parameter, TLS for a `sips:` URI (RFC 3261
+ * §26.2.2), else `fallback`.
+ */
+export function transportOfUri(
+  uri: string,
+  fallback: 'udp' | 'tcp' | 'tls',
+): 'udp' | 'tcp' | 'tls' {
+  const parsed = parseUri(uri);
+  const param = parsed?.params.get('transport')?.toLowerCase();
+  if (param === 'udp' || param === 'tcp' || param === 'tls') return param;
+  return parsed?.scheme === 'sips' ? 'tls' : fallback;
+}
