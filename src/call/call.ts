@@ -114,6 +114,11 @@ export class Call implements LiveCall {
       this.agent.linkRate,
       passThroughCodec(deps.linkFormat),
       deps.comfortNoise,
+      {
+        encryption: endpoint.encryption,
+        suites: endpoint.ciphers,
+        keysAllowed: invite.source.transport === 'tls',
+      },
     );
     invite.onCancel(() => this.refuse('cancelled', undefined, [], false));
     const transfer = endpoint.kind === 'phone' ? endpoint.transfer : undefined;

@@ -18,7 +18,8 @@ import { RtpSession, type RtpReceiver } from '../media/rtp-session.js';
 import type { Negotiated } from '../codecs/negotiate.js';
 import type { CallerLeg, LegPeer, LegQuality } from './caller-leg.js';
 import { MediaChain } from './media-chain.js';
-import type { MediaPlan } from './session-description.js';
+import type { MediaPlan, SrtpPlan } from './session-description.js';
+import { SrtpReceiver, SrtpSender } from '../media/srtp.js';
 
 const TICKS_PER_SECOND = 50;
 /** The CN level sent during the agent's silence, in −dBov: a quiet hiss, not a dead line. */
@@ -77,6 +78,8 @@ export class RtpCallerLeg implements CallerLeg, Tickable, RtpReceiver {
   private heardCheck = 0;
   private started = false;
   private closed = false;
+  /** The SRTP keys in force, as one string ('' for plain RTP). */
+  private srtpKeys = '';
 
   constructor(
     private readonly deps: RtpLegDeps,
@@ -133,11 +136,35 @@ export class RtpCallerLeg implements CallerLeg, Tickable, RtpReceiver {
     rtp.setPayloadType(codec.payloadType, this.media.current!.rtpSamplesPerFrame);
     rtp.setRemote(plan.remoteAddress, plan.remotePort);
     rtp.rtcpMux = plan.rtcpMux;
+    this.applySrtp(plan.srtp);
     if (this.rtcp?.clockRate !== codec.clockRate) {
       this.rtcp = new RtcpReporter(rtp, codec.clockRate, `telgate@${this.deps.mediaAddress}`);
     }
     if (rtp.sending !== plan.send) this.deps.log.info({ onHold: !plan.send }, 'hold state changed');
     rtp.sending = plan.send;
+  }
+
+  /** SRTP as the plan says: new transforms only when a key changed (a re-INVITE may keep them). */
+  private applySrtp(srtp: SrtpPlan | undefined): void {
+    const keys = srtp
+      ? [srtp.local.suite, srtp.local.masterKey, srtp.remote.masterKey, srtp.remote.masterSalt]
+          .map((part) => (typeof part === 'string' ? part : part.toString('hex')))
+          .join('|')
+      : '';
+    if (keys === this.srtpKeys) return;
+    this.srtpKeys = keys;
+    if (!srtp) return this.rtp.setSrtp(undefined);
+    const { local, remote } = srtp;
+    this.rtp.setSrtp({
+      sender: new SrtpSender(local.suite, local),
+      receiver: new SrtpReceiver(remote.suite, remote),
+    });
+    this.deps.log.info({ suite: local.suite }, 'SRTP on');
+  }
+
+  /** The SRTP suite in use, if the stream is SRTP. */
+  get srtpSuite(): string | undefined {
+    return this.srtpKeys ? this.srtpKeys.split('|')[0] : undefined;
   }
 
   start(): void {
@@ -258,7 +285,8 @@ export class RtpCallerLeg implements CallerLeg, Tickable, RtpReceiver {
   }
 
   counters(): object {
-    return this.rtp.counters;
+    const drops = this.rtp.srtpDrops;
+    return drops ? { ...this.rtp.counters, srtpDrops: { ...drops } } : this.rtp.counters;
   }
 
   close(): void {

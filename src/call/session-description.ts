@@ -15,6 +15,30 @@ import {
   type OfferedCodec,
 } from '../codecs/sdp.js';
 import type { Rejection } from '../sip/engine.js';
+import {
+  chooseCrypto,
+  cryptoAttribute,
+  newSdesKey,
+  readCrypto,
+  type SdesKey,
+} from '../media/sdes.js';
+import type { SrtpSuite } from '../media/srtp-keys.js';
+
+/** How a call's media is protected (the endpoint's `encryption` and `ciphers`). */
+export interface MediaSecurity {
+  /** `required`: SRTP only (RTP/SAVP, else 488); `optional`: SRTP when the far side offers it. */
+  encryption: 'required' | 'optional';
+  /** The SRTP suites allowed, in telgate's order of preference for its own offers. */
+  suites: readonly SrtpSuite[];
+  /** The signalling is TLS: SDES keys may travel in it (never in the clear). */
+  keysAllowed: boolean;
+}
+
+/** SRTP for the stream: telgate's key (for what it sends) and the far side's. */
+export interface SrtpPlan {
+  local: SdesKey;
+  remote: SdesKey;
+}
 
 /** What the media path must do after an exchange. */
 export interface MediaPlan {
@@ -25,6 +49,8 @@ export interface MediaPlan {
   send: boolean;
   /** RTCP on the RTP port: offered and answered with a=rtcp-mux. */
   rtcpMux: boolean;
+  /** SRTP keys, when the stream is SRTP. */
+  srtp?: SrtpPlan;
 }
 
 export type OfferResult =
@@ -38,6 +64,10 @@ export class SessionDescription {
   private readonly sessionId = Math.floor(Date.now() / 1000);
   private version = this.sessionId;
   private lastOffer: OfferedCodec[] = [];
+  /** telgate's SRTP key per suite: kept over re-INVITEs, new only when the suite changes. */
+  private readonly localKeys = new Map<SrtpSuite, SdesKey>();
+  /** The keys of telgate's last SRTP offer (none for a plain one). */
+  private offeredKeys: SdesKey[] = [];
 
   /** The local RTP port; 0 until one is leased (an answer made then only checks the offer). */
   port = 0;
@@ -51,6 +81,11 @@ export class SessionDescription {
     private readonly passThrough?: SipCodecName,
     /** Whether to answer CN (RFC 3389) when offered: media.comfortNoise. */
     private readonly comfortNoise = false,
+    private readonly security: MediaSecurity = {
+      encryption: 'optional',
+      suites: [],
+      keysAllowed: false,
+    },
   ) {}
 
   /** Answers an offer (the INVITE's or a re-INVITE's), or says why it cannot be used. */
@@ -64,6 +99,11 @@ export class SessionDescription {
         ok: false,
         rejection: { status: 488, headers: [['warning', `399 telgate "${err.message}"`]] },
       };
+    }
+    const secured = this.secureAnswer(offer.secure, offer.crypto);
+    if ('refused' in secured) {
+      const warning = `399 telgate "${secured.refused}"`;
+      return { ok: false, rejection: { status: 488, headers: [['warning', warning]] } };
     }
     const choice = negotiate(offer, this.codecs, this.linkRate, this.passThrough);
     if (!choice.ok) {
@@ -86,6 +126,7 @@ export class SessionDescription {
       negotiated.ptime,
       answerDirection(offer.direction),
       offer.rtcpMux,
+      secured.srtp && [cryptoAttribute({ ...secured.srtp.local, tag: secured.srtp.remote.tag })],
     );
     return {
       ok: true,
@@ -96,8 +137,34 @@ export class SessionDescription {
         remotePort: offer.port,
         send: canSend(offer.direction, offer.address),
         rtcpMux: offer.rtcpMux,
+        srtp: secured.srtp,
       },
     };
+  }
+
+  /**
+   * The SRTP side of an answer: for an RTP/SAVP offer, the first offered key of an allowed
+   * suite and telgate's own key of that suite; a plain offer to an endpoint that requires SRTP,
+   * or any SRTP offer over signalling that is not TLS, is refused.
+   */
+  private secureAnswer(
+    secure: boolean,
+    crypto: Parameters<typeof chooseCrypto>[0],
+  ): { srtp?: SrtpPlan } | { refused: string } {
+    const security = this.security;
+    if (!secure) {
+      return security.encryption === 'required'
+        ? { refused: 'this endpoint requires SRTP (RTP/SAVP with a=crypto)' }
+        : {};
+    }
+    if (!security.keysAllowed) return { refused: 'SRTP keys are exchanged only over SIP over TLS' };
+    const remote = chooseCrypto(crypto, security.suites);
+    if (!remote) {
+      return { refused: `no acceptable crypto suite; supported ${security.suites.join(' ')}` };
+    }
+    let local = this.localKeys.get(remote.suite);
+    if (!local) this.localKeys.set(remote.suite, (local = newSdesKey(remote.suite, remote.tag)));
+    return { srtp: { local, remote } };
   }
 
   /** An offer of every allowed codec, for an INVITE or re-INVITE that came without SDP. */
@@ -117,7 +184,22 @@ export class SessionDescription {
       channels: 1,
       fmtp: '0-15',
     });
-    return this.describe(this.lastOffer, 20, 'sendrecv', true);
+    const security = this.security;
+    const srtp = security.encryption === 'required' && security.keysAllowed;
+    this.offeredKeys = srtp
+      ? security.suites.map((suite, i) => {
+          let key = this.localKeys.get(suite);
+          if (!key) this.localKeys.set(suite, (key = newSdesKey(suite, i + 1)));
+          return { ...key, tag: i + 1 };
+        })
+      : [];
+    return this.describe(
+      this.lastOffer,
+      20,
+      'sendrecv',
+      true,
+      this.offeredKeys.map(cryptoAttribute),
+    );
   }
 
   /** Reads the answer to our offer (from the ACK); undefined when it is missing or unusable. */
@@ -135,12 +217,25 @@ export class SessionDescription {
     };
     const choice = negotiate(usable, this.codecs, this.linkRate, this.passThrough);
     if (!choice.ok) return undefined;
+    let srtp: SrtpPlan | undefined;
+    if (this.offeredKeys.length) {
+      // An SRTP offer takes only an SRTP answer naming one of its keys' tags and suites.
+      if (!answer.secure) return undefined;
+      for (const line of answer.crypto) {
+        const remote = readCrypto(line);
+        const local = this.offeredKeys.find((k) => k.tag === remote?.tag);
+        if (remote && local?.suite === remote.suite) srtp = { local, remote };
+        if (srtp) break;
+      }
+      if (!srtp) return undefined;
+    }
     return {
       negotiated: choice.value,
       remoteAddress: answer.address,
       remotePort: answer.port,
       send: canSend(answer.direction, answer.address),
       rtcpMux: answer.rtcpMux,
+      srtp,
     };
   }
 
@@ -149,8 +244,10 @@ export class SessionDescription {
     ptime: number,
     direction: Direction,
     rtcpMux = false,
+    crypto?: string[],
   ): string {
     return buildAnswer({
+      crypto,
       rtcpMux,
       address: this.address,
       port: this.port,

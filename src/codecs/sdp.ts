@@ -23,6 +23,10 @@ export interface AudioOffer {
   sessionVersion: number;
   /** a=rtcp-mux: RTCP may share the RTP port (RFC 5761). */
   rtcpMux: boolean;
+  /** RTP/SAVP: the stream is SRTP, keyed by `crypto` (RFC 4568). */
+  secure: boolean;
+  /** The stream's a=crypto lines, in the offer's order. */
+  crypto: Array<{ id: number; suite: string; config: string; sessionConfig?: string }>;
 }
 
 export class SdpError extends Error {}
@@ -51,7 +55,7 @@ export function parseAudioOffer(text: string): AudioOffer {
   }
   const audio = (session.media ?? []).find((m) => m.type === 'audio' && m.port !== 0);
   if (!audio) throw new SdpError('no active audio stream in SDP');
-  if (!/^RTP\/AVP$/i.test(audio.protocol))
+  if (!/^RTP\/S?AVP$/i.test(audio.protocol))
     throw new SdpError(`unsupported media protocol ${audio.protocol}`);
   const address = audio.connection?.ip ?? session.connection?.ip;
   if (!address) throw new SdpError('SDP has no connection address');
@@ -87,6 +91,8 @@ export function parseAudioOffer(text: string): AudioOffer {
     direction,
     sessionVersion: Number(session.origin?.sessionVersion ?? 0),
     rtcpMux: audio.rtcpMux !== undefined,
+    secure: /^RTP\/SAVP$/i.test(audio.protocol),
+    crypto: audio.crypto ?? [],
   };
 }
 
@@ -100,6 +106,8 @@ export interface AnswerSpec {
   ptime: number;
   direction: Direction;
   rtcpMux?: boolean;
+  /** SRTP: RTP/SAVP with these a=crypto attribute values (`1 AES_CM_128_HMAC_SHA1_80 inline:…`). */
+  crypto?: string[];
 }
 
 const ANSWER_DIRECTION: Record<Direction, Direction> = {
@@ -123,7 +131,7 @@ export function buildAnswer(spec: AnswerSpec): string {
     's=telgate',
     `c=IN ${family} ${spec.address}`,
     't=0 0',
-    `m=audio ${spec.port} RTP/AVP ${spec.codecs.map((c) => c.payloadType).join(' ')}`,
+    `m=audio ${spec.port} ${spec.crypto?.length ? 'RTP/SAVP' : 'RTP/AVP'} ${spec.codecs.map((c) => c.payloadType).join(' ')}`,
   ];
   for (const c of spec.codecs) {
     lines.push(
@@ -133,5 +141,6 @@ export function buildAnswer(spec: AnswerSpec): string {
   }
   lines.push(`a=ptime:${spec.ptime}`, `a=${spec.direction}`);
   if (spec.rtcpMux) lines.push('a=rtcp-mux');
+  for (const crypto of spec.crypto ?? []) lines.push(`a=crypto:${crypto}`);
   return lines.join('\r\n') + '\r\n';
 }

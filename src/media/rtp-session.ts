@@ -5,10 +5,18 @@
  * Frames are encoded into one buffer per session, and each packet leaves as its own copy:
  * dgram's send to an address takes the datagram only on the next tick (after its address
  * lookup), so two frames sent in one tick (a catch-up after a stall, a digit) must not share
- * memory. Receiving parses in place.
+ * memory. Receiving parses in place. With SRTP (setSrtp) every packet is protected on its way
+ * out and checked on its way in, RTCP too; a packet that fails the check is dropped.
  */
 import type { PortLease, PortPool } from './port-pool.js';
 import { newRtpHeader, readRtpHeader, writeRtpHeader, type RtpHeader } from './rtp-packet.js';
+import type { SrtpReceiver, SrtpSender } from './srtp.js';
+
+/** SRTP for a session: what it sends is protected, what arrives is checked and decrypted. */
+export interface SrtpPair {
+  sender: SrtpSender;
+  receiver: SrtpReceiver;
+}
 
 export interface RtpSessionOptions {
   remoteAddress: string;
@@ -55,6 +63,7 @@ export class RtpSession {
   /** RTCP on the RTP port (RFC 5761), when both sides said a=rtcp-mux. */
   rtcpMux = false;
   private rtcpRemote: { address: string; port: number } | undefined;
+  private srtp: SrtpPair | undefined;
   readonly counters: RtpCounters = {
     packetsIn: 0,
     packetsOut: 0,
@@ -79,7 +88,7 @@ export class RtpSession {
     lease.socket.on('error', () => undefined); // ICMP unreachable while the caller is gone
     lease.rtcpSocket.on('message', (packet, rinfo) => {
       this.rtcpRemote = { address: rinfo.address, port: rinfo.port };
-      receiver.onRtcp?.(packet);
+      this.receiveRtcp(packet);
     });
     lease.rtcpSocket.on('error', () => undefined);
   }
@@ -88,9 +97,20 @@ export class RtpSession {
     return this.ssrc;
   }
 
+  /** From now on SRTP (or plain RTP again, undefined). */
+  setSrtp(srtp: SrtpPair | undefined): void {
+    this.srtp = srtp;
+  }
+
+  /** Why SRTP packets were dropped (authentication, replay, malformed), if SRTP is on. */
+  get srtpDrops(): SrtpReceiver['drops'] | undefined {
+    return this.srtp?.receiver.drops;
+  }
+
   /** Sends an RTCP packet: on the RTP port with rtcp-mux, else from port + 1 to the far RTCP. */
-  sendRtcp(packet: Buffer): void {
+  sendRtcp(plain: Buffer): void {
     if (this.closed || this.remotePort <= 9) return;
+    const packet = this.srtp ? this.srtp.sender.protectRtcp(plain) : plain;
     if (this.rtcpMux) {
       this.lease.socket.send(packet, this.remotePort, this.remoteAddress);
       return;
@@ -126,11 +146,17 @@ export class RtpSession {
     this.markerPending = true;
   }
 
-  private receive(packet: Buffer, address: string, port: number): void {
+  private receiveRtcp(packet: Buffer): void {
+    const plain = this.srtp ? this.srtp.receiver.unprotectRtcp(packet) : packet;
+    if (plain) this.receiver.onRtcp?.(plain);
+  }
+
+  private receive(wire: Buffer, address: string, port: number): void {
     // RFC 5761 §4: payload types 64–95 with the marker are RTCP (SR 200 … 223) on a muxed port.
-    const second = packet.length > 1 ? packet[1] : 0;
-    if (second >= 192 && second <= 223) return this.receiver.onRtcp?.(packet);
-    if (!readRtpHeader(packet, this.header)) {
+    const second = wire.length > 1 ? wire[1] : 0;
+    if (second >= 192 && second <= 223) return this.receiveRtcp(wire);
+    const packet = this.srtp ? this.srtp.receiver.unprotectRtp(wire) : wire;
+    if (!packet || !readRtpHeader(packet, this.header)) {
       this.counters.dropped++;
       return;
     }
@@ -208,8 +234,12 @@ export class RtpSession {
     this.timestamp = (this.timestamp + this.samplesPerFrame) >>> 0;
     this.counters.packetsOut++;
     this.counters.bytesOut += 12 + length;
-    const packet = Buffer.allocUnsafe(12 + length); // from Node's pool: cheap at this size
-    this.sendBuffer.copy(packet, 0, 0, 12 + length);
+    let packet: Buffer;
+    if (this.srtp) packet = this.srtp.sender.protectRtp(this.sendBuffer.subarray(0, 12 + length));
+    else {
+      packet = Buffer.allocUnsafe(12 + length); // from Node's pool: cheap at this size
+      this.sendBuffer.copy(packet, 0, 0, 12 + length);
+    }
     this.lease.socket.send(packet, this.remotePort, this.remoteAddress);
   }
 

@@ -5,6 +5,7 @@
  */
 import net from 'node:net';
 import { z } from 'zod';
+import { SRTP_SUITE_NAMES, type SrtpSuite } from '../media/srtp-keys.js';
 
 export const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 export const ID_MESSAGE = 'letters, digits, _ . - only (1-64)';
@@ -77,6 +78,19 @@ const codecs = z
   .min(1)
   .default(['PCMU', 'PCMA', 'G722', 'L16', 'opus']);
 
+/**
+ * Media encryption (SRTP with SDES keys, which only ever travel over SIP over TLS): `optional`
+ * answers SRTP when it is offered; `required` takes only RTP/SAVP (488 otherwise).
+ */
+const encryption = z.enum(['optional', 'required']).default('optional');
+
+/** The SRTP suites allowed, in the order telgate offers them. */
+const ciphers = z
+  .array(z.enum(SRTP_SUITE_NAMES as [SrtpSuite, ...SrtpSuite[]]))
+  .min(1)
+  .refine((c) => new Set(c).size === c.length, 'each suite once')
+  .default([...SRTP_SUITE_NAMES]);
+
 /** A transfer target pattern: E.164 digits, `*` at the end for any suffix. */
 const targetPattern = z
   .string()
@@ -113,6 +127,8 @@ const phoneEndpoint = z
     audio: audioSettings,
     link: linkSettings,
     codecs,
+    encryption,
+    ciphers,
     egressBaseNumber: e164.optional(),
     transfer: z
       .object({
@@ -142,6 +158,8 @@ const webVoiceEndpoint = z
     provider: id.optional(),
     maxCalls: z.number().int().min(0).optional(),
     codecs,
+    encryption,
+    ciphers,
   })
   .strict();
 

@@ -6,6 +6,27 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { runProcess, type Finished } from './processes.js';
 
+/** A WAV of a `hz` tone for baresip to play: `seconds` long at `rate`, made by sox in `dir`. */
+export async function toneWav(dir: string, hz: number, rate: number, seconds: number) {
+  const wav = path.join(dir, `tone${hz}-${rate}-${seconds}s.wav`);
+  const args = ['-n', '-r', String(rate), '-c', '1', '-b', '16', wav];
+  const sox = await runProcess(
+    'sox',
+    [...args, 'synth', String(seconds), 'sine', String(hz), 'vol', '0.5'],
+    { timeoutMs: 10_000 },
+  );
+  if (sox.code !== 0) throw new Error(`sox failed: ${sox.stderr}`);
+  return wav;
+}
+
+/** What baresip recorded of its one call (its `-dec.wav`), in 20 ms frames, and the rate. */
+export async function recordedFrames(recordDir: string) {
+  const recordings = (await fs.readdir(recordDir)).filter((f) => f.endsWith('-dec.wav'));
+  if (recordings.length !== 1) throw new Error(`${recordings.length} recordings, not one`);
+  const recorded = readWav(await fs.readFile(path.join(recordDir, recordings[0])));
+  return { rate: recorded.rate, all: frames(recorded.samples, recorded.rate / 50) };
+}
+
 export interface BaresipOptions {
   dir: string;
   sipPort: number;
@@ -14,6 +35,10 @@ export interface BaresipOptions {
   codecs: string;
   /** Sample rate of baresip's audio source and player (16000 for G.722). */
   sampleRate?: number;
+  /** SIP over TLS: the CA file baresip checks the server's certificate against. */
+  tlsCaFile?: string;
+  /** SRTP: `srtp-mand` offers RTP/SAVP only (SDES keys). */
+  mediaenc?: 'srtp-mand' | 'srtp';
 }
 
 export async function writeBaresipConfig(
@@ -43,13 +68,15 @@ export async function writeBaresipConfig(
     'module aufile.so',
     'module aubridge.so',
     'module sndfile.so',
+    ...(o.mediaenc ? ['module srtp.so'] : []),
+    ...(o.tlsCaFile ? [`sip_cafile ${o.tlsCaFile}`] : []),
     'module_tmp account.so',
     'module_app menu.so',
   ];
   await fs.writeFile(path.join(configDir, 'config'), config.join('\n') + '\n');
   await fs.writeFile(
     path.join(configDir, 'accounts'),
-    `<sip:phone@127.0.0.1:${o.sipPort}>;regint=0;answermode=auto;audio_codecs=${o.codecs}\n`,
+    `<sip:phone@127.0.0.1:${o.sipPort}${o.tlsCaFile ? ';transport=tls' : ''}>;regint=0;answermode=auto;audio_codecs=${o.codecs}${o.mediaenc ? `;mediaenc=${o.mediaenc}` : ''}\n`,
   );
   await fs.writeFile(path.join(configDir, 'contacts'), '');
   return { configDir, recordDir };

@@ -1,9 +1,7 @@
 /** A real SIP phone (baresip) calls telgate with PCMA and hears its own tone back. */
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { countFramesAt } from '../helpers/audio.js';
-import { dial, frames, readWav, writeBaresipConfig } from '../helpers/baresip.js';
+import { dial, recordedFrames, toneWav, writeBaresipConfig } from '../helpers/baresip.js';
 import {
   BASE,
   NUMBERS,
@@ -12,7 +10,7 @@ import {
   testConfig,
   type TestGateway,
 } from '../helpers/gateway.js';
-import { killAll, runProcess } from '../helpers/processes.js';
+import { killAll } from '../helpers/processes.js';
 import { sippPorts, workDir } from '../helpers/sipp.js';
 
 let tg: TestGateway;
@@ -62,28 +60,7 @@ async function baresipCall(
   rate: number,
   seconds = 3,
 ) {
-  const wav = path.join(dir, `tone${toneHz}-${rate}-${seconds}s.wav`);
-  const sox = await runProcess(
-    'sox',
-    [
-      '-n',
-      '-r',
-      String(rate),
-      '-c',
-      '1',
-      '-b',
-      '16',
-      wav,
-      'synth',
-      String(seconds),
-      'sine',
-      String(toneHz),
-      'vol',
-      '0.5',
-    ],
-    { timeoutMs: 10_000 },
-  );
-  expect(sox.code).toBe(0);
+  const wav = await toneWav(dir, toneHz, rate, seconds);
   const ports = sippPorts();
   const { configDir, recordDir } = await writeBaresipConfig({
     dir,
@@ -95,10 +72,7 @@ async function baresipCall(
   });
   const result = await dial(configDir, `sip:${number}@127.0.0.1:${tg.sipPort}`, seconds + 3);
   expect(result.stdout + result.stderr).toMatch(/Call established/i);
-  const recordings = (await fs.readdir(recordDir)).filter((f) => f.endsWith('-dec.wav'));
-  expect(recordings).toHaveLength(1);
-  const recorded = readWav(await fs.readFile(path.join(recordDir, recordings[0])));
-  return { rate: recorded.rate, all: frames(recorded.samples, recorded.rate / 50) };
+  return recordedFrames(recordDir);
 }
 
 it('G.722: baresip’s 6 kHz tone, beyond narrowband, comes back through a slin16 echo agent', async () => {

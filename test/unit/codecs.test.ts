@@ -111,7 +111,7 @@ describe('SDP and negotiation', () => {
     ['empty', ''],
     ['no audio', 'v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=video 4000 RTP/AVP 96\r\n'],
     ['no address', 'v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n'],
-    ['SRTP profile', offer('0').replace('RTP/AVP', 'RTP/SAVP')],
+    ['DTLS profile', offer('0').replace('RTP/AVP', 'UDP/TLS/RTP/SAVPF')],
   ])('refuses an unusable offer (%s)', (_n, text) => {
     expect(() => parseAudioOffer(text)).toThrow(SdpError);
   });
