@@ -525,6 +525,12 @@ export class Gateway {
         'the endpoint has no egress base number with an outbound trunk',
       );
     }
+    if (endpoint.encryption === 'required' && egress.transport !== 'tls') {
+      throw new PlacementRefused(
+        409,
+        'the endpoint requires SRTP, whose keys travel only over TLS: its egress trunk is not TLS',
+      );
+    }
     const verdict = checkTransferTarget(request.to, transferPolicyOf(endpoint), egress.number);
     if (!verdict.ok) throw new PlacementRefused(403, `${request.to} refused: ${verdict.reason}`);
     const why = this.unavailable();

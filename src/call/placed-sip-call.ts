@@ -71,6 +71,11 @@ export class PlacedSipCall implements LiveCall {
       this.agent.linkRate,
       undefined,
       deps.comfortNoise,
+      {
+        encryption: facts.endpoint.encryption,
+        suites: facts.endpoint.ciphers,
+        keysAllowed: facts.egress.transport === 'tls',
+      },
     );
   }
 
@@ -104,7 +109,7 @@ export class PlacedSipCall implements LiveCall {
     const { egress, to } = this.facts;
     return {
       from: `sip:${egress.number}@${egress.host}`,
-      uri: `sip:${to}@${egress.host}:${egress.port}`,
+      uri: `sip:${to}@${egress.host}:${egress.port}${egress.transport === 'tls' ? ';transport=tls' : ''}`,
     };
   }
 

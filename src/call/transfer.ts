@@ -24,7 +24,7 @@ export interface EgressRoute {
   number: string;
   host: string;
   port: number;
-  transport: 'udp' | 'tcp';
+  transport: 'udp' | 'tcp' | 'tls';
   credentials?: { username: string; password: string };
   callerIdentity: 'pai' | 'diversion' | 'history-info' | 'none';
   /** Takes a slot of the trunk's cap; undefined when the trunk is full (or unreachable). */

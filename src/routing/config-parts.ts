@@ -52,7 +52,8 @@ export const trunk = z
       .object({
         host: z.string().min(1),
         port: z.number().int().min(1).max(65535).default(5060),
-        transport: z.enum(['udp', 'tcp']).default('udp'),
+        /** `tls` needs sip.tls (telgate's certificate, and the CAs the trunk's is checked by). */
+        transport: z.enum(['udp', 'tcp', 'tls']).default('udp'),
         username: z.string().min(1).optional(),
         passwordEnv: envName.optional(),
         /** How the original caller travels on a bridged transfer's INVITE. */

@@ -37,6 +37,10 @@ export interface BaresipOptions {
   sampleRate?: number;
   /** SIP over TLS: the CA file baresip checks the server's certificate against. */
   tlsCaFile?: string;
+  /** The account's user: what a Request-URI must name for baresip to answer (default phone). */
+  user?: string;
+  /** SIP over TLS as a server too (on sipPort + 1): its certificate and key in one PEM file. */
+  tlsCertificate?: string;
   /** SRTP: `srtp-mand` offers RTP/SAVP only (SDES keys). */
   mediaenc?: 'srtp-mand' | 'srtp';
 }
@@ -70,13 +74,14 @@ export async function writeBaresipConfig(
     'module sndfile.so',
     ...(o.mediaenc ? ['module srtp.so'] : []),
     ...(o.tlsCaFile ? [`sip_cafile ${o.tlsCaFile}`] : []),
+    ...(o.tlsCertificate ? [`sip_certificate ${o.tlsCertificate}`] : []),
     'module_tmp account.so',
     'module_app menu.so',
   ];
   await fs.writeFile(path.join(configDir, 'config'), config.join('\n') + '\n');
   await fs.writeFile(
     path.join(configDir, 'accounts'),
-    `<sip:phone@127.0.0.1:${o.sipPort}${o.tlsCaFile ? ';transport=tls' : ''}>;regint=0;answermode=auto;audio_codecs=${o.codecs}${o.mediaenc ? `;mediaenc=${o.mediaenc}` : ''}\n`,
+    `<sip:${o.user ?? 'phone'}@127.0.0.1:${o.sipPort}${o.tlsCaFile || o.tlsCertificate ? ';transport=tls' : ''}>;regint=0;answermode=auto;audio_codecs=${o.codecs}${o.mediaenc ? `;mediaenc=${o.mediaenc}` : ''}\n`,
   );
   await fs.writeFile(path.join(configDir, 'contacts'), '');
   return { configDir, recordDir };
