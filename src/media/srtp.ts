@@ -10,10 +10,10 @@
  * werift's SRTP has neither the 32-bit-tag and 256-bit suites nor replay protection, and the
  * others are unmaintained bindings of libsrtp.
  */
-import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, timingSafeEqual } from 'node:crypto';
+import { CtrKeystream, HmacSha1 } from './srtp-transforms.js';
 import { ReplayWindow } from './replay-window.js';
 import {
-  aesCtr,
   aesGcm,
   SRTP_SUITES,
   sessionKeys,
@@ -69,10 +69,14 @@ function gcmIv(salt: Buffer, ssrc: number, high: number, low: number, lowBits: 1
   return iv;
 }
 
-function hmacTag(keys: SessionKeys, length: number, ...parts: Buffer[]): Buffer {
-  const hmac = createHmac('sha1', keys.authKey);
-  for (const part of parts) hmac.update(part);
-  return hmac.digest().subarray(0, length);
+/** An AES-CM session key's keystream and HMAC, set up once. */
+interface CmTransform {
+  ctr: CtrKeystream;
+  mac: HmacSha1;
+}
+
+function cmTransform(keys: SessionKeys): CmTransform {
+  return { ctr: new CtrKeystream(keys.cipherKey), mac: new HmacSha1(keys.authKey) };
 }
 
 function u32(value: number): Buffer {
@@ -86,6 +90,9 @@ class Keys {
   readonly spec: SuiteSpec;
   readonly rtp: SessionKeys;
   readonly rtcp: SessionKeys;
+  /** The AES-CM suites' transforms (none for AES-GCM). */
+  readonly rtpCm: CmTransform | undefined;
+  readonly rtcpCm: CmTransform | undefined;
 
   constructor(
     readonly suite: SrtpSuite,
@@ -99,6 +106,8 @@ class Keys {
       this.rtp = sessionKeys(suite, keys.masterKey, keys.masterSalt, false);
       this.rtcp = sessionKeys(suite, keys.masterKey, keys.masterSalt, true);
     }
+    this.rtpCm = this.spec.aead ? undefined : cmTransform(this.rtp);
+    this.rtcpCm = this.spec.aead ? undefined : cmTransform(this.rtcp);
   }
 }
 
@@ -142,14 +151,10 @@ export class SrtpSender {
       return out;
     }
     const index = state.roc * 0x10000 + seq;
-    const cipher = createCipheriv(
-      aesCtr(spec.keyLength),
-      rtp.cipherKey,
-      cmIv(rtp.salt, ssrc, index),
-    );
-    cipher.update(payload).copy(out, header);
+    const cm = this.keys.rtpCm!;
+    cm.ctr.xor(cmIv(rtp.salt, ssrc, index), payload, out, header);
     const authenticated = out.subarray(0, packet.length);
-    hmacTag(rtp, spec.rtpTagLength, authenticated, u32(state.roc)).copy(out, packet.length);
+    cm.mac.tag(spec.rtpTagLength, authenticated, u32(state.roc)).copy(out, packet.length);
     return out;
   }
 
@@ -185,15 +190,11 @@ export class SrtpSender {
     }
     const out = Buffer.allocUnsafe(packet.length + 4 + spec.rtcpTagLength);
     packet.copy(out, 0, 0, 8);
-    const cipher = createCipheriv(
-      aesCtr(spec.keyLength),
-      rtcp.cipherKey,
-      cmIv(rtcp.salt, ssrc, index),
-    );
-    cipher.update(body).copy(out, 8);
+    const cm = this.keys.rtcpCm!;
+    cm.ctr.xor(cmIv(rtcp.salt, ssrc, index), body, out, 8);
     eIndex.copy(out, packet.length);
     const authenticated = out.subarray(0, packet.length + 4);
-    hmacTag(rtcp, spec.rtcpTagLength, authenticated).copy(out, packet.length + 4);
+    cm.mac.tag(spec.rtcpTagLength, authenticated).copy(out, packet.length + 4);
     return out;
   }
 }
@@ -243,17 +244,12 @@ export class SrtpReceiver {
       }
       plain = Buffer.concat([packet.subarray(0, header), clear]);
     } else {
-      const expected = hmacTag(rtp, spec.rtpTagLength, packet.subarray(0, end), u32(roc));
+      const cm = this.keys.rtpCm!;
+      const expected = cm.mac.tag(spec.rtpTagLength, packet.subarray(0, end), u32(roc));
       if (!timingSafeEqual(expected, tag)) return this.drop('authentication');
-      const decipher = createDecipheriv(
-        aesCtr(spec.keyLength),
-        rtp.cipherKey,
-        cmIv(rtp.salt, ssrc, index),
-      );
-      plain = Buffer.concat([
-        packet.subarray(0, header),
-        decipher.update(packet.subarray(header, end)),
-      ]);
+      plain = Buffer.allocUnsafe(end);
+      packet.copy(plain, 0, 0, header);
+      cm.ctr.xor(cmIv(rtp.salt, ssrc, index), packet.subarray(header, end), plain, header);
     }
     if (!state) {
       const window = new ReplayWindow();
@@ -307,16 +303,11 @@ export class SrtpReceiver {
         : Buffer.from(packet.subarray(0, tagAt));
     } else {
       const tagAt = packet.length - spec.rtcpTagLength;
-      const expected = hmacTag(rtcp, spec.rtcpTagLength, packet.subarray(0, tagAt));
+      const cm = this.keys.rtcpCm!;
+      const expected = cm.mac.tag(spec.rtcpTagLength, packet.subarray(0, tagAt));
       if (!timingSafeEqual(expected, packet.subarray(tagAt))) return this.drop('authentication');
-      if (encrypted) {
-        const decipher = createDecipheriv(
-          aesCtr(spec.keyLength),
-          rtcp.cipherKey,
-          cmIv(rtcp.salt, ssrc, index),
-        );
-        plain = Buffer.concat([packet.subarray(0, 8), decipher.update(packet.subarray(8, eAt))]);
-      } else plain = Buffer.from(packet.subarray(0, eAt));
+      plain = Buffer.from(packet.subarray(0, eAt));
+      if (encrypted) cm.ctr.xor(cmIv(rtcp.salt, ssrc, index), packet.subarray(8, eAt), plain, 8);
     }
     if (!window) this.rtcpWindows.set(ssrc, (window = new ReplayWindow()));
     window.mark(index);
