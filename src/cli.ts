@@ -8,6 +8,7 @@
  *   telgate calls [--json] [DIR]   the cluster's live calls (Redis, or this host's ops server)
  *   telgate events schema          the JSON Schema of the call events
  *   telgate providers schema       the JSON Schema of the providers' stream messages
+ *   telgate device ha1 USER [--realm R]  a device's digest HA1s, the password read from stdin
  * Arguments are parsed with node:util parseArgs.
  */
 import { parseArgs } from 'node:util';
@@ -18,6 +19,7 @@ import { formatCalls, listLiveCalls } from './ops/cli-calls.js';
 import { callEventsJsonSchema } from './state/call-events.js';
 import { providerStreamsJsonSchema } from './call/provider-messages.js';
 import { redacted } from './state/store-redis.js';
+import { ha1Of } from './sip/digest-server.js';
 import type { TelgateConfig } from './routing/config-schema.js';
 
 const USAGE = `usage:
@@ -27,13 +29,18 @@ const USAGE = `usage:
   telgate config schema
   telgate calls [--json] [DIR]
   telgate events schema
-  telgate providers schema`;
+  telgate providers schema
+  telgate device ha1 USER [--realm R]   (password on stdin)`;
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } },
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      json: { type: 'boolean' },
+      realm: { type: 'string', default: 'telgate' },
+    },
   });
   if (values.help) {
     process.stdout.write(USAGE + '\n');
@@ -59,6 +66,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(JSON.stringify(providerStreamsJsonSchema(), null, 2) + '\n');
     return 0;
   }
+  if (command === 'device' && sub === 'ha1' && dirArg) {
+    return printHa1(dirArg, values.realm ?? 'telgate');
+  }
   if (command === 'calls') {
     const { source, calls } = await listLiveCalls(
       sub ?? process.env.TELGATE_CONFIG ?? 'config',
@@ -75,6 +85,26 @@ async function main(argv: string[]): Promise<number> {
   process.argv.splice(2, process.argv.length - 2, ...(dir ? [dir] : []));
   await import('./main.js');
   return -1; // the gateway runs until a signal stops it
+}
+
+/**
+ * A device's `ha1` for the config: the password comes on stdin (never the command line, which
+ * shell histories and process lists keep), one line.
+ */
+async function printHa1(username: string, realm: string): Promise<number> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  if (!password) {
+    process.stderr.write('telgate: give the password on stdin\n');
+    return 2;
+  }
+  const ha1 = {
+    MD5: ha1Of('MD5', username, realm, password),
+    'SHA-256': ha1Of('SHA-256', username, realm, password),
+  };
+  process.stdout.write(YAML.stringify({ username, ha1 }));
+  return 0;
 }
 
 async function check(dir: string): Promise<number> {

@@ -24,6 +24,7 @@ import { parseNameAddr } from '../sip/uri.js';
 import { Call, type CallOutcome } from './call.js';
 import { callBasics, type CallPlace } from './call-config.js';
 import { PlacedSipCall } from './placed-sip-call.js';
+import { Registrar } from './registrar.js';
 import { ProviderCalls } from './provider-calls.js';
 import { PlacementRefused } from './provider-server.js';
 import { CallWorkers, type CallCallbacks } from './call-workers.js';
@@ -91,6 +92,8 @@ export class Gateway {
   /** Cloud telephony providers' webhooks, streams and settings API (`telephony`), if set. */
   private providers: ProviderCalls | undefined;
   readonly store: StateStore;
+  /** The registrar of the config's SIP devices. */
+  readonly registrar: Registrar;
   readonly metrics: Metrics;
   private instance = '';
   private callsTotal = 0;
@@ -150,6 +153,14 @@ export class Gateway {
     );
     this.store = createStateStore(config, env, logger);
     this.store.onHealth = (health) => this.events.emit('state', health);
+    this.registrar = new Registrar({
+      config: () => this.config,
+      store: this.store,
+      instance: () => this.instance,
+      env,
+      logger,
+    });
+    this.engine.onRegister((register) => this.registrar.handle(register));
     this.metrics = new Metrics(() => ({
       activeCalls: this.calls.size,
       eventLoopUtilization: this.overload.load.utilization,

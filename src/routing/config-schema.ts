@@ -14,6 +14,7 @@ import {
   trunk,
 } from './config-parts.js';
 import { agent, telephony } from './config-telephony.js';
+import { device, registrar } from './config-devices.js';
 import { checkReferences } from './config-rules.js';
 
 const port = z.number().int().min(0).max(65535);
@@ -111,6 +112,7 @@ export const configSchema = z
           })
           .strict()
           .optional(),
+        registrar: registrar.default(registrar.parse({})),
         timers: z
           .object({
             t1: z.number().int().min(50).max(5000),
@@ -125,6 +127,7 @@ export const configSchema = z
         listen: { host: '127.0.0.1', port: 5060 },
         transports: ['udp', 'tcp'],
         tcp: {},
+        registrar: registrar.parse({}),
         timers: {},
       }),
     media: z
@@ -280,6 +283,7 @@ export const configSchema = z
     baseNumbers: z.array(baseNumber).default([]),
     endpoints: z.array(endpoint).default([]),
     agents: z.array(agent).default([]),
+    devices: z.array(device).default([]),
     telephony: telephony.optional(),
     routing: routing.default({
       numberFrom: 'request-uri',

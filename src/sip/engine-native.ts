@@ -10,6 +10,7 @@ import { handleInDialogRequest, type InDialogReply } from './dialog-requests.js'
 import type {
   EngineStats,
   IncomingInvite,
+  IncomingRegister,
   OutgoingCall,
   OutgoingInviteRequest,
   Rejection,
@@ -77,6 +78,7 @@ export class NativeSipEngine implements SipEngine {
   private readonly mergedByTxn = new Map<string, string>();
   private idleWaiters: Array<() => void> = [];
   private inviteHandler: ((invite: IncomingInvite) => void) | undefined;
+  private registerHandler: ((register: IncomingRegister) => void) | undefined;
   readonly commonHeaders: Array<[string, string]>;
   private readonly userAgent: string;
   private readonly hostname = os.hostname();
@@ -130,6 +132,10 @@ export class NativeSipEngine implements SipEngine {
 
   onInvite(handler: (invite: IncomingInvite) => void): void {
     this.inviteHandler = handler;
+  }
+
+  onRegister(handler: (register: IncomingRegister) => void): void {
+    this.registerHandler = handler;
   }
 
   async start(): Promise<void> {
@@ -337,17 +343,49 @@ export class NativeSipEngine implements SipEngine {
             ['supported', 'replaces'],
           ],
         });
+      case 'REGISTER':
+        if (this.registerHandler) return this.receiveRegister(request, replyTo);
+        break;
       case 'BYE':
       case 'REFER':
       case 'NOTIFY':
       case 'UPDATE':
       case 'INFO':
         return this.respondOnce(request, replyTo, 481);
-      default:
-        return this.respondOnce(request, replyTo, refusalForMethod(request.method), {
-          headers: [['allow', ALLOW]],
-        });
     }
+    return this.respondOnce(request, replyTo, refusalForMethod(request.method), {
+      headers: [['allow', ALLOW]],
+    });
+  }
+
+  /** A REGISTER for the registrar, answered through its own server transaction. */
+  private receiveRegister(request: SipRequest, replyTo: SipPeer): void {
+    const txn = this.newServerTransaction(request, replyTo);
+    let settled = false;
+    this.registerHandler!({
+      callId: request.headers.get('call-id') ?? '',
+      requestUri: request.uri,
+      to: request.headers.get('to') ?? '',
+      cseq: parseCSeq(request.headers.get('cseq'))?.seq ?? 0,
+      source: { ...replyTo },
+      header: (name) => request.headers.get(name),
+      headers: (name) => request.headers.getAll(name),
+      respond: (status, headers = []) => {
+        if (settled) return;
+        settled = true;
+        txn.respond(
+          buildResponse(request, status, {
+            toTag: randomToken(10),
+            headers: [...headers, ...this.commonHeaders],
+          }),
+        );
+      },
+      ignore: () => {
+        if (settled) return;
+        settled = true;
+        txn.terminate();
+      },
+    });
   }
 
   private receiveInvite(request: SipRequest, replyTo: SipPeer): void {

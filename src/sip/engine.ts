@@ -142,8 +142,26 @@ export interface EngineStats {
   dialogs: number;
 }
 
+/** A REGISTER (RFC 3261 §10) for the registrar to answer, once. */
+export interface IncomingRegister {
+  readonly callId: string;
+  readonly requestUri: string;
+  readonly to: string;
+  readonly cseq: number;
+  /** Where it came from: requests to the device go back there (and over its connection). */
+  readonly source: SipPeer;
+  header(name: string): string | undefined;
+  /** Every value of a header, list headers (Contact) split on their commas. */
+  headers(name: string): string[];
+  respond(status: number, headers?: Array<[string, string]>): void;
+  /** Answers nothing at all (a source being rate-limited). */
+  ignore(): void;
+}
+
 export interface SipEngine {
   onInvite(handler: (invite: IncomingInvite) => void): void;
+  /** REGISTERs go to `handler`; without one they get 405. */
+  onRegister(handler: (register: IncomingRegister) => void): void;
   /** Places a call (UAC): for transfers and outbound legs. */
   invite(request: OutgoingInviteRequest): OutgoingCall;
   start(): Promise<void>;

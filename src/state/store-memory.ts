@@ -5,7 +5,7 @@
  */
 import { LocalCaps } from './caps-local.js';
 import type { CallEvent } from './call-events.js';
-import type { Admission, CapRequest, LiveCallRecord, StateStore } from './store.js';
+import type { Admission, Binding, CapRequest, LiveCallRecord, StateStore } from './store.js';
 
 export class MemoryStore implements StateStore {
   readonly kind = 'memory';
@@ -13,6 +13,7 @@ export class MemoryStore implements StateStore {
   onEvent?: (event: CallEvent) => void;
   private readonly caps = new LocalCaps();
   private readonly calls = new Map<string, LiveCallRecord>();
+  private readonly registrations = new Map<string, Map<string, Binding>>();
 
   acquire(_holder: string, caps: CapRequest[]): Promise<Admission> {
     const taken = this.caps.tryTake(caps);
@@ -31,6 +32,28 @@ export class MemoryStore implements StateStore {
 
   listCalls(): Promise<LiveCallRecord[]> {
     return Promise.resolve([...this.calls.values()]);
+  }
+
+  putBinding(aor: string, binding: Binding): Promise<void> {
+    let of = this.registrations.get(aor);
+    if (!of) this.registrations.set(aor, (of = new Map()));
+    of.set(binding.contact, binding);
+    return Promise.resolve();
+  }
+
+  removeBinding(aor: string, contact: string): Promise<void> {
+    const of = this.registrations.get(aor);
+    of?.delete(contact);
+    if (of?.size === 0) this.registrations.delete(aor);
+    return Promise.resolve();
+  }
+
+  bindings(aor: string, now = Date.now()): Promise<Binding[]> {
+    const of = this.registrations.get(aor);
+    if (!of) return Promise.resolve([]);
+    for (const [contact, binding] of of) if (binding.expiresAt <= now) of.delete(contact);
+    if (of.size === 0) this.registrations.delete(aor);
+    return Promise.resolve([...of.values()]);
   }
 
   emit(event: CallEvent): void {

@@ -14,6 +14,7 @@ import { eventToFields, type CallEvent } from './call-events.js';
 import { ACQUIRE, LIVE_MEMBERS, PUT_CALL, RENEW } from './redis-scripts.js';
 import type {
   Admission,
+  Binding,
   CapRequest,
   LiveCallRecord,
   Slot,
@@ -194,6 +195,39 @@ export class RedisStore implements StateStore {
     return replies
       .map(([, fields]) => recordFromHash(fields as Record<string, string>))
       .filter((r): r is LiveCallRecord => r !== undefined);
+  }
+
+  /**
+   * Bindings of one AOR: a hash `bindings:<aor>` of contact → binding (JSON), the key expiring
+   * with its longest binding; expired ones are dropped as they are read. Unlike caps, they need
+   * Redis: while it is away a REGISTER fails (the registrar answers 503).
+   */
+  async putBinding(aor: string, binding: Binding): Promise<void> {
+    const key = this.key(`bindings:${aor}`);
+    await this.redis
+      .multi()
+      .hset(key, binding.contact, JSON.stringify(binding))
+      .pexpireat(key, binding.expiresAt, 'NX')
+      .pexpireat(key, binding.expiresAt, 'GT')
+      .exec();
+  }
+
+  async removeBinding(aor: string, contact: string): Promise<void> {
+    await this.redis.hdel(this.key(`bindings:${aor}`), contact);
+  }
+
+  async bindings(aor: string, now = Date.now()): Promise<Binding[]> {
+    const key = this.key(`bindings:${aor}`);
+    const all = await this.redis.hgetall(key);
+    const live: Binding[] = [];
+    const expired: string[] = [];
+    for (const [contact, json] of Object.entries(all)) {
+      const binding = JSON.parse(json) as Binding;
+      if (binding.expiresAt > now) live.push(binding);
+      else expired.push(contact);
+    }
+    if (expired.length) await this.redis.hdel(key, ...expired);
+    return live;
   }
 
   emit(event: CallEvent): void {

@@ -38,6 +38,20 @@ export interface LiveCallRecord {
   answeredAt?: number;
 }
 
+/** A device's registration (RFC 3261 §10) of one contact, as the registrar keeps it. */
+export interface Binding {
+  /** The Contact URI the device registered. */
+  contact: string;
+  /** ms since the epoch. */
+  expiresAt: number;
+  callId: string;
+  cseq: number;
+  /** Where its REGISTER came from: requests to the device go there (NAT), over that transport. */
+  source: { transport: 'udp' | 'tcp' | 'tls'; address: string; port: number };
+  /** The instance that holds its connection (TCP, TLS). */
+  instance: string;
+}
+
 export type StoreHealth = 'up' | 'degraded' | 'refusing';
 
 export interface StateStore {
@@ -51,6 +65,11 @@ export interface StateStore {
   removeCall(callId: string): void;
   /** The live calls of the whole cluster. */
   listCalls(): Promise<LiveCallRecord[]>;
+  /** Adds or refreshes a binding of `aor` (a device's username), cluster-wide. */
+  putBinding(aor: string, binding: Binding): Promise<void>;
+  removeBinding(aor: string, contact: string): Promise<void>;
+  /** The unexpired bindings of `aor`. */
+  bindings(aor: string): Promise<Binding[]>;
   /** Appends a call event (best effort: an outage never holds a call up). */
   emit(event: CallEvent): void;
   /** Told about every event as it is emitted here, for metrics and tests. */

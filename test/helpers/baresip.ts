@@ -37,6 +37,8 @@ export interface BaresipOptions {
   sampleRate?: number;
   /** SIP over TLS: the CA file baresip checks the server's certificate against. */
   tlsCaFile?: string;
+  /** The whole `accounts` line instead of the default (a registering account). */
+  account?: string;
   /** The account's user: what a Request-URI must name for baresip to answer (default phone). */
   user?: string;
   /** SIP over TLS as a server too (on sipPort + 1): its certificate and key in one PEM file. */
@@ -81,7 +83,9 @@ export async function writeBaresipConfig(
   await fs.writeFile(path.join(configDir, 'config'), config.join('\n') + '\n');
   await fs.writeFile(
     path.join(configDir, 'accounts'),
-    `<sip:${o.user ?? 'phone'}@127.0.0.1:${o.sipPort}${o.tlsCaFile || o.tlsCertificate ? ';transport=tls' : ''}>;regint=0;answermode=auto;audio_codecs=${o.codecs}${o.mediaenc ? `;mediaenc=${o.mediaenc}` : ''}\n`,
+    o.account
+      ? `${o.account}\n`
+      : `<sip:${o.user ?? 'phone'}@127.0.0.1:${o.sipPort}${o.tlsCaFile || o.tlsCertificate ? ';transport=tls' : ''}>;regint=0;answermode=auto;audio_codecs=${o.codecs}${o.mediaenc ? `;mediaenc=${o.mediaenc}` : ''}\n`,
   );
   await fs.writeFile(path.join(configDir, 'contacts'), '');
   return { configDir, recordDir };

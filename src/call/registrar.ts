@@ -1,0 +1,211 @@
+/**
+ * The registrar (RFC 3261 §10.3) for the config's SIP devices: REGISTER is challenged with
+ * digest (the device's algorithms, qop=auth; an expired nonce gets `stale=true`), a username
+ * may only bind its own address of record (403 otherwise), registrations shorter than
+ * `minExpires` get 423 with Min-Expires, `Contact: *` with `Expires: 0` removes every binding,
+ * a device may hold several, and the 200 lists them all. Bindings live in the state store, so
+ * any instance of a cluster finds a device; each keeps where its REGISTER came from (received
+ * and rport, its transport), which is where requests to the device go.
+ *
+ * Failed authentications are counted per source address: past `maxFailures` in
+ * `failureWindowSeconds` the source gets no answer at all for `blockSeconds`, so a password
+ * cannot be guessed over SIP at any useful rate.
+ */
+import type { Logger } from 'pino';
+import type { DeviceConfig } from '../routing/config-devices.js';
+import type { TelgateConfig } from '../routing/config-schema.js';
+import type { IncomingRegister } from '../sip/engine.js';
+import {
+  DigestServer,
+  parseCredentials,
+  type ServerAlgorithm,
+  type StoredHa1,
+} from '../sip/digest-server.js';
+import { parseNameAddr, parseUri } from '../sip/uri.js';
+import type { StateStore } from '../state/store.js';
+
+export interface RegistrarDeps {
+  config(): TelgateConfig;
+  store: StateStore;
+  instance(): string;
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+}
+
+/** The digest algorithms a device may use: those it has an HA1 for. */
+export function algorithmsOf(device: DeviceConfig | undefined): ServerAlgorithm[] {
+  if (!device) return ['MD5'];
+  return (['SHA-256', 'MD5'] as const).filter((a) => device.ha1[a]);
+}
+
+/** Counts failures per source and blocks a source that fails too often. */
+class FailureLimiter {
+  private readonly sources = new Map<
+    string,
+    { failures: number; since: number; blockedUntil: number }
+  >();
+
+  constructor(private readonly settings: () => TelgateConfig['sip']['registrar']) {}
+
+  blocked(address: string, now = Date.now()): boolean {
+    const entry = this.sources.get(address);
+    return entry !== undefined && entry.blockedUntil > now;
+  }
+
+  /** Counts a failure; true when the source is blocked from now on. */
+  fail(address: string, now = Date.now()): boolean {
+    const s = this.settings();
+    if (this.sources.size > 10_000) this.sweep(now);
+    let entry = this.sources.get(address);
+    if (!entry || now - entry.since > s.failureWindowSeconds * 1000) {
+      entry = { failures: 0, since: now, blockedUntil: 0 };
+      this.sources.set(address, entry);
+    }
+    entry.failures++;
+    if (entry.failures < s.maxFailures) return false;
+    entry.blockedUntil = now + s.blockSeconds * 1000;
+    return true;
+  }
+
+  private sweep(now: number): void {
+    const window = this.settings().failureWindowSeconds * 1000;
+    for (const [address, e] of this.sources) {
+      if (e.blockedUntil < now && now - e.since > window) this.sources.delete(address);
+    }
+  }
+}
+
+export class Registrar {
+  private readonly digest: DigestServer;
+  private readonly limiter: FailureLimiter;
+
+  constructor(private readonly deps: RegistrarDeps) {
+    const settings = deps.config().sip.registrar;
+    const secret = deps.env[settings.nonceSecretEnv];
+    this.digest = new DigestServer({
+      realm: settings.realm,
+      nonceTtlSeconds: settings.nonceTtlSeconds,
+      secret: secret ? Buffer.from(secret) : undefined,
+    });
+    this.limiter = new FailureLimiter(() => this.deps.config().sip.registrar);
+  }
+
+  /** The device `username`, if the config has it. */
+  device(username: string): DeviceConfig | undefined {
+    return this.deps.config().devices.find((d) => d.username === username);
+  }
+
+  /** The digest checks of INVITEs from devices share the registrar's nonces and limits. */
+  get digestServer(): DigestServer {
+    return this.digest;
+  }
+
+  /** Whether `address` is blocked; counts a failure of it (true: blocked from now on). */
+  blocked(address: string): boolean {
+    return this.limiter.blocked(address);
+  }
+
+  failed(address: string): boolean {
+    return this.limiter.fail(address);
+  }
+
+  ha1(username: string): StoredHa1 | undefined {
+    return this.device(username)?.ha1;
+  }
+
+  handle(register: IncomingRegister): void {
+    this.serve(register).catch((err: Error) => {
+      this.deps.logger.error({ err: err.message, callId: register.callId }, 'REGISTER failed');
+      register.respond(503, [['retry-after', '5']]);
+    });
+  }
+
+  private async serve(r: IncomingRegister): Promise<void> {
+    const log = this.deps.logger.child({ callId: r.callId, source: r.source });
+    if (this.deps.config().devices.length === 0) {
+      return r.respond(405, [['allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REFER']]);
+    }
+    if (this.limiter.blocked(r.source.address)) return r.ignore();
+    const aor = parseUri(parseNameAddr(r.to)?.uri ?? '')?.user ?? '';
+    const device = this.device(aor);
+    const verdict = this.digest.verify(
+      parseCredentials(r.header('authorization')),
+      'REGISTER',
+      (username) => this.ha1(username),
+    );
+    if (!verdict.ok && verdict.why !== 'refused') {
+      const challenges = this.digest.challenges(algorithmsOf(device), verdict.why === 'stale');
+      return r.respond(
+        401,
+        challenges.map((c) => ['www-authenticate', c]),
+      );
+    }
+    if (!verdict.ok || verdict.username !== aor) {
+      const detail = verdict.ok ? `${verdict.username} does not own ${aor}` : verdict.detail;
+      const blocked = this.limiter.fail(r.source.address);
+      log.warn({ aor, detail, blocked }, 'REGISTER refused');
+      return r.respond(403);
+    }
+    await this.bind(r, aor, log);
+  }
+
+  /** Applies the REGISTER's contacts to `aor`'s bindings and answers with all of them. */
+  private async bind(r: IncomingRegister, aor: string, log: Logger): Promise<void> {
+    const settings = this.deps.config().sip.registrar;
+    const store = this.deps.store;
+    const contacts = r.headers('contact');
+    const expiresHeader = r.header('expires');
+    const now = Date.now();
+    if (contacts.some((c) => c.trim() === '*')) {
+      if (contacts.length !== 1 || expiresHeader?.trim() !== '0') {
+        return r.respond(400, [['warning', '399 telgate "Contact: * needs Expires: 0 alone"']]);
+      }
+      for (const binding of await store.bindings(aor))
+        await store.removeBinding(aor, binding.contact);
+      log.info({ aor }, 'every binding removed');
+      return r.respond(200, [['date', new Date(now).toUTCString()]]);
+    }
+    const existing = new Map((await store.bindings(aor)).map((b) => [b.contact, b]));
+    const changes: Array<{ contact: string; expires: number }> = [];
+    for (const value of contacts) {
+      const addr = parseNameAddr(value);
+      if (!addr || !parseUri(addr.uri)) return r.respond(400);
+      const param = addr.params.get('expires') ?? expiresHeader ?? String(settings.defaultExpires);
+      const asked = Number.parseInt(param, 10);
+      if (!Number.isFinite(asked) || asked < 0) return r.respond(400);
+      if (asked > 0 && asked < settings.minExpires) {
+        return r.respond(423, [['min-expires', String(settings.minExpires)]]);
+      }
+      const before = existing.get(addr.uri);
+      if (before && before.callId === r.callId && before.cseq >= r.cseq) {
+        return r.respond(500, [['retry-after', '1']]); // out of order (RFC 3261 §10.3 step 7)
+      }
+      changes.push({ contact: addr.uri, expires: Math.min(asked, settings.maxExpires) });
+    }
+    for (const { contact, expires } of changes) {
+      if (expires === 0) await store.removeBinding(aor, contact);
+      else {
+        await store.putBinding(aor, {
+          contact,
+          expiresAt: now + expires * 1000,
+          callId: r.callId,
+          cseq: r.cseq,
+          source: r.source,
+          instance: this.deps.instance(),
+        });
+      }
+    }
+    const bound = await store.bindings(aor);
+    log.info(
+      { aor, bindings: bound.length, contacts: changes.map((c) => `${c.contact} ${c.expires}s`) },
+      'registered',
+    );
+    r.respond(200, [
+      ...bound.map((b): [string, string] => [
+        'contact',
+        `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`,
+      ]),
+      ['date', new Date(now).toUTCString()],
+    ]);
+  }
+}
