@@ -25,6 +25,7 @@ import { Call, type CallOutcome } from './call.js';
 import { callBasics, type CallPlace } from './call-config.js';
 import { PlacedSipCall } from './placed-sip-call.js';
 import { Registrar } from './registrar.js';
+import { deviceCall } from './device-callers.js';
 import { ProviderCalls } from './provider-calls.js';
 import { PlacementRefused } from './provider-server.js';
 import { CallWorkers, type CallCallbacks } from './call-workers.js';
@@ -378,17 +379,28 @@ export class Gateway {
 
   private async onInvite(invite: IncomingInvite): Promise<void> {
     const invitedAt = Date.now();
+    // A device's call is authenticated first: its challenge is not a call offered.
+    const fromDevice = deviceCall(invite, this.config, this.registrar, (source) =>
+      this.router.fromTrunk(source),
+    );
+    if (fromDevice && 'rejection' in fromDevice) {
+      const { status } = fromDevice.rejection;
+      this.logger.info({ callId: invite.callId, status, why: fromDevice.why }, 'device INVITE');
+      return invite.reject(fromDevice.rejection);
+    }
     this.callsTotal++;
     this.metrics.callOffered();
     const unavailable = this.unavailable();
     // Before routing: a saturated or draining process spends as little as it can on refusals.
     if (unavailable) return this.refuse(invite, unavailable.cause, unavailable.rejection);
-    const route = this.router.resolve({
-      requestUri: invite.requestUri,
-      to: invite.to,
-      source: invite.source.address,
-      header: (name) => invite.header(name),
-    });
+    const route = fromDevice
+      ? { ok: true as const, endpoint: fromDevice.endpoint, dialed: fromDevice.dialed }
+      : this.router.resolve({
+          requestUri: invite.requestUri,
+          to: invite.to,
+          source: invite.source.address,
+          header: (name) => invite.header(name),
+        });
     if (!route.ok) return this.refuseRoute(invite, route.cause, route.dialed);
     const telapi = this.telapi;
     if (!telapi) return invite.reject(rejectionFor('link-unavailable', 'not started'));

@@ -57,6 +57,12 @@ export class Router {
     }
   }
 
+  /** Whether `source` is inside a trunk's inbound ACL (its calls are the trunk's, not a device's). */
+  fromTrunk(source: string): boolean {
+    for (const { acl } of this.trunks.values()) if (acl?.allows(source)) return true;
+    return false;
+  }
+
   resolve(input: RouteInput): RouteResult {
     const routing = this.config.routing;
     const uri = routing.numberFrom === 'to' ? uriOf(input.to) : input.requestUri;

@@ -5,7 +5,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ha1Of } from '../../src/sip/digest-server.js';
-import { toneWav, writeBaresipConfig } from '../helpers/baresip.js';
+import { dial, recordedFrames, toneWav, writeBaresipConfig } from '../helpers/baresip.js';
+import { countFramesAt } from '../helpers/audio.js';
 import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { killAll, signal, startProcess, waitForOutput } from '../helpers/processes.js';
 import { sippPorts, workDir } from '../helpers/sipp.js';
@@ -30,6 +31,7 @@ beforeAll(async () => {
           id: 'alice-phone',
           username: 'alice',
           ha1: { MD5: ha1Of('MD5', 'alice', 'telgate', 'secret') },
+          handler: { endpoint: 'echo' },
         },
       ];
     }),
@@ -46,20 +48,25 @@ afterEach(async () => {
 
 /** baresip registering as alice over `transport` with `password`; running. */
 async function registeringPhone(transport: 'udp' | 'tcp' | 'tls', password: string) {
+  const { configDir } = await aliceConfig(transport, password, 600);
+  return startProcess('baresip', ['-f', configDir, '-t', '20'], { timeoutMs: 25_000 });
+}
+
+/** baresip's config as alice (registering every 600 s, or not at all with `regint` 0). */
+async function aliceConfig(transport: 'udp' | 'tcp' | 'tls', password: string, regint: number) {
   const dir = await workDir();
   const ports = sippPorts();
   const port = transport === 'tls' ? tg.gateway.engine.listenAddress.tlsPort! : tg.sipPort;
-  const { configDir } = await writeBaresipConfig({
+  const { configDir, recordDir } = await writeBaresipConfig({
     dir,
     sipPort: ports.sip,
     rtpRange: [ports.media, ports.media + 4],
-    sourceWav: await toneWav(dir, 600, 8000, 1),
+    sourceWav: await toneWav(dir, 600, 8000, 2),
     codecs: 'PCMU',
     tlsCaFile: transport === 'tls' ? caFile : undefined,
-    account: `<sip:alice@127.0.0.1:${port};transport=${transport}>;auth_pass=${password};regint=600;answermode=auto;audio_codecs=PCMU`,
+    account: `<sip:alice@127.0.0.1:${port};transport=${transport}>;auth_pass=${password};regint=${regint};answermode=auto;audio_codecs=PCMU`,
   });
-  const phone = startProcess('baresip', ['-f', configDir, '-t', '20'], { timeoutMs: 25_000 });
-  return phone;
+  return { configDir, recordDir, port };
 }
 
 describe('baresip registers', () => {
@@ -88,5 +95,23 @@ describe('baresip registers', () => {
     const phone = await registeringPhone('udp', 'nope');
     await waitForOutput(phone, /403 Forbidden/, 10_000);
     expect(await tg.gateway.store.bindings('alice')).toEqual([]);
+  });
+});
+
+describe('calls from a device', () => {
+  it('are challenged with 407, and once authenticated reach its handler endpoint', async () => {
+    const { configDir, recordDir, port } = await aliceConfig('udp', 'secret', 0);
+    const result = await dial(configDir, `sip:anything@127.0.0.1:${port}`, 4);
+    expect(result.stdout + result.stderr).toMatch(/Call established/i);
+    // The echo endpoint returned alice's own tone.
+    const { rate, all } = await recordedFrames(recordDir);
+    expect(countFramesAt(all, 600, rate)).toBeGreaterThanOrEqual(60);
+  });
+
+  it('with a wrong password are refused with 403', async () => {
+    const { configDir, port } = await aliceConfig('udp', 'nope', 0);
+    const result = await dial(configDir, `sip:anything@127.0.0.1:${port}`, 3);
+    expect(result.stdout + result.stderr).toMatch(/403 Forbidden/);
+    expect(result.stdout + result.stderr).not.toMatch(/Call established/i);
   });
 });
