@@ -94,7 +94,9 @@ async function main(argv: string[]): Promise<number> {
 async function printHa1(username: string, realm: string): Promise<number> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  const password = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
   if (!password) {
     process.stderr.write('telgate: give the password on stdin\n');
     return 2;

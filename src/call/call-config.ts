@@ -63,6 +63,7 @@ export interface CallPlace {
   telapi: TelApiClient;
   config: TelgateConfig;
   placeCall(request: OutgoingInviteRequest): OutgoingCall;
+  findDevice: CallDeps['findDevice'];
 }
 
 /** What a call is given apart from its callbacks and egress, built the same way everywhere. */
@@ -86,6 +87,7 @@ export function callBasics(
     logger: place.logger,
     trace: call.trace,
     placeCall: place.placeCall,
+    findDevice: place.findDevice,
     calls: call.calls,
     openLink: linkOpener(place.telapi, place.config, call.dialect),
   };

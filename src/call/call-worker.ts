@@ -18,7 +18,7 @@ import { serveStreamCalls } from './call-worker-streams.js';
 import { RemoteEngine } from './engine-remote.js';
 import { PlacedSipCall } from './placed-sip-call.js';
 import { utilizationMeter } from './overload.js';
-import type { EgressRoute } from './transfer.js';
+import type { DeviceTarget, EgressRoute } from './transfer.js';
 import { Rpc } from './worker-rpc.js';
 import {
   callAnswered,
@@ -70,7 +70,17 @@ rpc.handle('config', (next: TelgateConfig) => {
 
 /** This worker as the place its calls run. */
 function place(): CallPlace {
-  return { clock, ports, logger, telapi, config, placeCall: (request) => engine.place(request) };
+  return {
+    clock,
+    ports,
+    logger,
+    telapi,
+    config,
+    placeCall: (request) => engine.place(request),
+    findDevice: async (target) =>
+      (await rpc.request<DeviceTarget | null>('device.find', target).catch(() => null)) ??
+      undefined,
+  };
 }
 
 serveStreamCalls({ rpc, clock, logger, telapi, config: () => config, calls, counts });

@@ -19,7 +19,7 @@ import { NO_QUALITY } from './caller-leg.js';
 import { EngineHost } from './engine-host.js';
 import { byeReason, rejectionFor, type EndCause } from './failure.js';
 import type { LiveCall } from './live-call.js';
-import type { EgressRoute } from './transfer.js';
+import type { DeviceTarget, EgressRoute } from './transfer.js';
 import { Rpc } from './worker-rpc.js';
 import type {
   CallAnswered,
@@ -53,6 +53,8 @@ export interface CallWorkersOptions {
   logger: Logger;
   /** Each worker's second, for the overload guard. */
   onLoad(loads: WorkerLoad[]): void;
+  /** A transfer target that is a registered device (the registrar and its bindings are here). */
+  findDevice(target: string): Promise<DeviceTarget | undefined>;
 }
 
 /** A call running in a worker, as the main thread sees it. */
@@ -194,6 +196,7 @@ class CallWorker {
     readonly thread: Worker,
     engine: SipEngine,
     readonly logger: Logger,
+    findDevice: CallWorkersOptions['findDevice'],
   ) {
     this.rpc = new Rpc(thread);
     this.host = new EngineHost(this.rpc, engine);
@@ -241,6 +244,7 @@ class CallWorker {
       const call = this.calls.get(message.callId);
       if (call instanceof WorkerStreamCall) call.out(message);
     });
+    rpc.handle('device.find', (target: string) => findDevice(target).then((d) => d ?? null));
     rpc.handle('egress.acquire', async (callId: string) => {
       const slot = await this.calls.get(callId)?.egress?.acquireSlot();
       if (!slot) return null;
@@ -435,7 +439,12 @@ export class CallWorkers {
       logLevel: this.options.logger.level,
     };
     const thread = startThread(init, this.options.env);
-    const worker = new CallWorker(thread, this.options.engine, this.options.logger);
+    const worker = new CallWorker(
+      thread,
+      this.options.engine,
+      this.options.logger,
+      this.options.findDevice,
+    );
     thread.on('error', (err) => worker.failed(err));
     thread.on('exit', (code) => {
       const wasRunning = worker.running;

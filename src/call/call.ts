@@ -31,7 +31,7 @@ import { agentSideFor, ProvisioningTimeout, type AgentSide } from './agent-side.
 import { expiredTimer, type LiveCall } from './live-call.js';
 import { RtpCallerLeg, rtpLegDeps } from './caller-leg-rtp.js';
 import { SessionDescription } from './session-description.js';
-import { TransferController, type EgressRoute } from './transfer.js';
+import { TransferController, type DeviceTarget, type EgressRoute } from './transfer.js';
 import type { TraceContext } from './trace-context.js';
 import { byeReason, rejectionFor, type EndCause, type RefusalCause } from './failure.js';
 import type { CallQuality } from '../link/protocol.js';
@@ -64,6 +64,8 @@ export interface CallDeps {
   egress: EgressRoute | undefined;
   /** Places an outgoing call (a REFER's target). */
   placeCall(request: OutgoingInviteRequest): OutgoingCall;
+  /** The registered device a transfer target names, if it is one agents may transfer to. */
+  findDevice(target: string): Promise<DeviceTarget | undefined>;
   /** Opens the agent link; `bytesPerMs` sizes the audio it holds while resuming. */
   openLink(events: LinkEvents, bytesPerMs: number): LinkSession;
 }
@@ -126,6 +128,7 @@ export class Call implements LiveCall {
       log: this.log,
       policy: transferPolicyOf(endpoint),
       egress: deps.egress,
+      findDevice: deps.findDevice,
       callerUri: parseNameAddr(invite.from)?.uri ?? 'sip:anonymous@anonymous.invalid',
       agentListens: transfer?.agentListens ?? false,
       legDeps: {

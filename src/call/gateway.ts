@@ -207,6 +207,7 @@ export class Gateway {
           engine: this.engine,
           logger: this.logger,
           onLoad: (loads) => this.overload.onWorkerLoads(loads),
+          findDevice: (target) => this.registrar.transferTarget(target),
         });
         await this.workers.start();
       }
@@ -641,6 +642,7 @@ export class Gateway {
       telapi,
       config: this.config,
       placeCall: (request) => this.engine.invite(request),
+      findDevice: (target) => this.registrar.transferTarget(target),
     };
   }
 

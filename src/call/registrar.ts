@@ -5,7 +5,8 @@
  * `minExpires` get 423 with Min-Expires, `Contact: *` with `Expires: 0` removes every binding,
  * a device may hold several, and the 200 lists them all. Bindings live in the state store, so
  * any instance of a cluster finds a device; each keeps where its REGISTER came from (received
- * and rport, its transport), which is where requests to the device go.
+ * and rport, its transport), which is where requests to the device go when NAT is between
+ * (hopOf).
  *
  * Failed authentications are counted per source address: past `maxFailures` in
  * `failureWindowSeconds` the source gets no answer at all for `blockSeconds`, so a password
@@ -22,7 +23,8 @@ import {
   type StoredHa1,
 } from '../sip/digest-server.js';
 import { parseNameAddr, parseUri } from '../sip/uri.js';
-import type { StateStore } from '../state/store.js';
+import type { Binding, StateStore } from '../state/store.js';
+import type { DeviceTarget } from './transfer.js';
 
 export interface RegistrarDeps {
   config(): TelgateConfig;
@@ -75,6 +77,19 @@ class FailureLimiter {
   }
 }
 
+/**
+ * Where requests to a binding go: over TCP and TLS the connection its REGISTER came on; over UDP
+ * its Contact when that names the address the REGISTER came from (no NAT between), else the
+ * address and port it came from (received/rport: the NAT's mapping).
+ */
+export function hopOf(binding: Binding): Binding['source'] {
+  const { source } = binding;
+  if (source.transport !== 'udp') return source;
+  const uri = parseUri(binding.contact);
+  if (!uri || uri.host !== source.address) return source;
+  return { transport: 'udp', address: uri.host, port: uri.port ?? 5060 };
+}
+
 export class Registrar {
   private readonly digest: DigestServer;
   private readonly limiter: FailureLimiter;
@@ -111,6 +126,21 @@ export class Registrar {
 
   ha1(username: string): StoredHa1 | undefined {
     return this.device(username)?.ha1;
+  }
+
+  /**
+   * The device a transfer target names (`sip:<username>`, with or without a host) and where its
+   * bindings are, when agents may transfer to it.
+   */
+  async transferTarget(target: string): Promise<DeviceTarget | undefined> {
+    const username = /^sips?:([^@;>?]+)/i.exec(target.trim())?.[1];
+    const device = username ? this.device(username) : undefined;
+    if (!device?.handler.transferTarget) return undefined;
+    const bindings = await this.deps.store.bindings(device.username);
+    return {
+      username: device.username,
+      bindings: bindings.map((b) => ({ contact: b.contact, source: hopOf(b) })),
+    };
   }
 
   handle(register: IncomingRegister): void {

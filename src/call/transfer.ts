@@ -31,8 +31,22 @@ export interface EgressRoute {
   acquireSlot(): Promise<{ release(): void } | undefined>;
 }
 
+/** A registered device as a transfer target: where each of its bindings is reached. */
+export interface DeviceTarget {
+  username: string;
+  bindings: Array<{
+    contact: string;
+    source: { transport: 'udp' | 'tcp' | 'tls'; address: string; port: number };
+  }>;
+}
+
 export interface TransferHost {
   log: Logger;
+  /**
+   * The registered device `target` names (`sip:<username>`), when it is one agents may transfer
+   * to; undefined for any other target.
+   */
+  findDevice(target: string): Promise<DeviceTarget | undefined>;
   policy: TransferPolicy;
   egress: EgressRoute | undefined;
   /** The caller as it reached telgate (its From URI). */
@@ -56,6 +70,8 @@ type Progress = (state: TransferState, extra?: { sipStatus?: number; reason?: st
 export class TransferController {
   private active = false;
   leg: OutboundLeg | undefined;
+  /** The legs of a forked transfer while they ring (one per binding of a device). */
+  private forks: OutboundLeg[] = [];
   private slot: { release(): void } | undefined;
   /** A warm transfer's answered leg while the agent consults it, and how to report on it. */
   private consulting: { leg: OutboundLeg; progress: Progress } | undefined;
@@ -80,6 +96,8 @@ export class TransferController {
         ...extra,
       });
     if (this.active) return progress('failed', { reason: 'a transfer is already in progress' });
+    const device = await host.findDevice(request.target);
+    if (device) return this.toDevice(device, request, progress);
     const egress = host.egress;
     if (!egress) return progress('failed', { reason: 'the endpoint has no egress base number' });
     const verdict = checkTransferTarget(request.target, host.policy, egress.number);
@@ -166,26 +184,121 @@ export class TransferController {
     request: TransferRequest,
     progress: Progress,
   ): Promise<void> {
-    const leg = new OutboundLeg(this.host.legDeps);
-    this.leg = leg;
-    this.host.ringback(true);
-    const result = await leg.place(
-      {
-        uri,
-        from: `sip:${egress.number}@${egress.host}`,
-        transport: egress.transport,
-        headers: [...identityHeaders(egress, this.host.callerUri), ...request.headers],
-        credentials: egress.credentials,
-      } satisfies Omit<OutgoingInviteRequest, 'sdp'>,
-      (status) => progress('ringing', { sipStatus: status }),
-      request.timeoutMs,
+    const placed = await this.placeForked(
+      [
+        {
+          uri,
+          from: `sip:${egress.number}@${egress.host}`,
+          transport: egress.transport,
+          headers: [...identityHeaders(egress, this.host.callerUri), ...request.headers],
+          credentials: egress.credentials,
+        },
+      ],
+      request,
+      progress,
     );
-    if (!result.ok) {
-      this.leg = undefined;
-      void leg.close();
-      this.host.ringback(false);
-      return progress('failed', { sipStatus: result.status, reason: result.reason });
+    if (placed) this.answered(placed, request, progress);
+  }
+
+  /**
+   * A transfer to a registered device: every binding is called at once (RFC 3261 §16.7
+   * forking, done by telgate), the first to answer is bridged and the others get CANCEL; 480
+   * when none is registered. A device is reached only by telgate's own legs (it may sit behind
+   * NAT, known only to telgate): a blind transfer to it fails.
+   */
+  private async toDevice(
+    device: DeviceTarget,
+    request: TransferRequest,
+    progress: Progress,
+  ): Promise<void> {
+    if (request.mode === 'blind') {
+      return progress('failed', { reason: 'a device is reached by a bridged or warm transfer' });
     }
+    if (device.bindings.length === 0) {
+      return progress('failed', { sipStatus: 480, reason: `${device.username} is not registered` });
+    }
+    this.active = true;
+    this.host.log.info(
+      { target: request.target, mode: request.mode, bindings: device.bindings.length },
+      'transfer to a device requested by the agent',
+    );
+    progress('trying');
+    try {
+      const placed = await this.placeForked(
+        device.bindings.map((b) => ({
+          uri: b.contact,
+          to: `sip:${device.username}@${b.source.address}`,
+          from: this.host.callerUri,
+          // Where its REGISTER came from, over its connection: NAT keeps that path open.
+          nextHop: `sip:${b.source.address}:${b.source.port};transport=${b.source.transport}`,
+          transport: b.source.transport,
+          headers: request.headers,
+        })),
+        request,
+        progress,
+      );
+      if (placed) this.answered(placed, request, progress);
+    } catch (err) {
+      this.host.log.error({ err }, 'transfer to a device failed');
+      this.host.ringback(false);
+      void this.close();
+      progress('failed', { reason: `internal error: ${(err as Error).message}` });
+    } finally {
+      this.active = this.consulting !== undefined;
+    }
+  }
+
+  /**
+   * Places one leg per request at once; the first answered wins, the others are cancelled (or
+   * get BYE if they answer too). Undefined, the failure reported, when none answered.
+   */
+  private async placeForked(
+    requests: Array<Omit<OutgoingInviteRequest, 'sdp'>>,
+    request: TransferRequest,
+    progress: Progress,
+  ): Promise<OutboundLeg | undefined> {
+    const legs = requests.map(() => new OutboundLeg(this.host.legDeps));
+    this.forks = legs;
+    this.leg = legs[0];
+    this.host.ringback(true);
+    let last: { status: number; reason: string } = { status: 480, reason: 'no answer' };
+    const winner = await new Promise<OutboundLeg | undefined>((resolve) => {
+      let pending = legs.length;
+      let decided = false;
+      legs.forEach((leg, i) => {
+        void leg
+          .place(
+            requests[i],
+            (status) => progress('ringing', { sipStatus: status }),
+            request.timeoutMs,
+          )
+          .then((result) => {
+            if (result.ok && !decided) {
+              decided = true;
+              return resolve(leg);
+            }
+            if (result.ok) void leg.close('Q.850 ;cause=26 ;text="answered elsewhere"');
+            else last = result;
+            if (--pending === 0 && !decided) resolve(undefined);
+          });
+      });
+    });
+    this.forks = [];
+    for (const leg of legs) {
+      if (leg !== winner) void leg.close('Q.850 ;cause=26 ;text="answered elsewhere"');
+    }
+    if (!winner) {
+      this.leg = undefined;
+      this.host.ringback(false);
+      progress('failed', { sipStatus: last.status, reason: last.reason });
+      return undefined;
+    }
+    this.leg = winner;
+    return winner;
+  }
+
+  /** The target answered: bridged at once, or consulted first (warm). */
+  private answered(leg: OutboundLeg, request: TransferRequest, progress: Progress): void {
     progress('answered', { sipStatus: 200 });
     this.host.ringback(false);
     if (request.mode === 'warm') {
@@ -203,11 +316,12 @@ export class TransferController {
   /** Ends any leg (the call is ending). */
   close(reason?: string): Promise<void> {
     this.closed = true;
-    const leg = this.leg;
+    const legs = new Set([...this.forks, ...(this.leg ? [this.leg] : [])]);
     this.leg = undefined;
+    this.forks = [];
     this.consulting = undefined;
     this.releaseSlot();
-    return leg ? leg.close(reason) : Promise.resolve();
+    return Promise.all([...legs].map((leg) => leg.close(reason))).then(() => undefined);
   }
 
   private releaseSlot(): void {
