@@ -2,10 +2,11 @@
  * Where an agent may send a caller: the endpoint's transfer policy. A refused target never
  * leaves telgate; the reason goes back to the agent.
  *
- * Order: a `deny` pattern refuses; an `allow` pattern accepts (it also lifts the defaults);
- * then the defaults refuse premium-rate numbers and numbers abroad (another country code than
- * the egress base number's) unless `allowPremium` / `allowInternational`; and when `allow` is
- * not empty, anything it does not match is refused. SIP URIs that are not a phone number are
+ * Order: a `deny` pattern refuses; a premium-rate number is refused unless `allowPremium`,
+ * whatever `allow` says (a broad pattern such as `+1*` must not open +1900 by accident); an
+ * `allow` pattern accepts (it also lifts the international default); then numbers abroad
+ * (another country code than the egress base number's) are refused unless
+ * `allowInternational`; and when `allow` is not empty, anything it does not match is refused. SIP URIs that are not a phone number are
  * accepted only when an allow pattern names them exactly.
  */
 
@@ -137,11 +138,11 @@ export function checkTransferTarget(
   }
   const denied = policy.deny.find((p) => matches(p, number));
   if (denied) return { ok: false, reason: `${number} is denied by ${denied}` };
-  if (policy.allow.some((p) => matches(p, number))) return { ok: true, number };
   const premium = PREMIUM_PREFIXES.find((p) => number.startsWith(p));
   if (premium && !policy.allowPremium) {
     return { ok: false, reason: `${number} is a premium-rate number (${premium}…)` };
   }
+  if (policy.allow.some((p) => matches(p, number))) return { ok: true, number };
   const home = countryCodeOf(egressNumber);
   if (countryCodeOf(number) !== home && !policy.allowInternational) {
     return { ok: false, reason: `${number} is international (egress country code +${home})` };

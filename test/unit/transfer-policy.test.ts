@@ -45,6 +45,15 @@ describe('transfer policy', () => {
     const only = { allow: ['+4420*'], deny: [] };
     expect(checkTransferTarget('+442079460000', only, EGRESS).ok).toBe(true);
     expect(checkTransferTarget('+15550100200', only, EGRESS)).toMatchObject({ ok: false });
+    // A broad allow pattern does not open premium-rate numbers: only allowPremium does.
+    const broad = { allow: ['+1*'], deny: [] };
+    expect(checkTransferTarget('+19005550100', broad, EGRESS)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/premium-rate/),
+    });
+    expect(checkTransferTarget('+19005550100', { ...broad, allowPremium: true }, EGRESS).ok).toBe(
+      true,
+    );
     // deny wins over allow.
     const both = { allow: ['+1555*'], deny: ['+1555019*'] };
     expect(checkTransferTarget('+15550199001', both, EGRESS)).toMatchObject({
