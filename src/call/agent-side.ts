@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { LinkEvents, LinkSession } from '../link/link-session.js';
 import type {
   AgentMessage,
+  CallerFacts,
   CallQuality,
   CreateSessionRequest,
   GatewayMessage,
@@ -174,7 +175,13 @@ export class AgentSide implements LegPeer {
   }
 
   /** The call is up: tells the agent its facts, the link audio and the leg's codec chain. */
-  startSession(call: { callId: string; endpointId: string; from: string; to: string }): void {
+  startSession(call: {
+    callId: string;
+    endpointId: string;
+    from: string;
+    to: string;
+    caller?: CallerFacts;
+  }): void {
     this.send({
       type: 'session.start',
       sessionId: this.sessionId ?? '',

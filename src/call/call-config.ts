@@ -67,7 +67,10 @@ export interface CallPlace {
 }
 
 /** What a call is given apart from its callbacks and egress, built the same way everywhere. */
-export type CallBasics = Omit<CallDeps, 'onAnswered' | 'onTransferred' | 'egress'>;
+export type CallBasics = Omit<
+  CallDeps,
+  'onAnswered' | 'onTransferred' | 'egress' | 'identity' | 'dialed'
+>;
 
 /** A call's basics from where it runs and its own settings. */
 export function callBasics(

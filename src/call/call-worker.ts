@@ -101,6 +101,8 @@ rpc.handle('call.start', (start: CallStart) => {
           sipStatus,
         } satisfies CallTransferred),
       egress: start.egress && egressOf(start.egress, start.invite.callId),
+      identity: start.identity,
+      dialed: start.dialed,
     },
     (c: Call, outcome: CallOutcome) => {
       calls.delete(c.callId);

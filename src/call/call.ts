@@ -32,6 +32,7 @@ import { expiredTimer, type LiveCall } from './live-call.js';
 import { RtpCallerLeg, rtpLegDeps } from './caller-leg-rtp.js';
 import { SessionDescription } from './session-description.js';
 import { TransferController, type DeviceTarget, type EgressRoute } from './transfer.js';
+import type { CallerIdentity } from './caller-identity.js';
 import type { TraceContext } from './trace-context.js';
 import { byeReason, rejectionFor, type EndCause, type RefusalCause } from './failure.js';
 import type { CallQuality } from '../link/protocol.js';
@@ -64,6 +65,9 @@ export interface CallDeps {
   egress: EgressRoute | undefined;
   /** Places an outgoing call (a REFER's target). */
   placeCall(request: OutgoingInviteRequest): OutgoingCall;
+  /** What telgate vouches for about the caller, and the number it dialed. */
+  identity: CallerIdentity;
+  dialed: string;
   /** The registered device a transfer target names, if it is one agents may transfer to. */
   findDevice(target: string): Promise<DeviceTarget | undefined>;
   /** Opens the agent link; `bytesPerMs` sizes the audio it holds while resuming. */
@@ -130,6 +134,8 @@ export class Call implements LiveCall {
       egress: deps.egress,
       findDevice: deps.findDevice,
       callerUri: parseNameAddr(invite.from)?.uri ?? 'sip:anonymous@anonymous.invalid',
+      identity: deps.identity,
+      dialed: deps.dialed,
       agentListens: transfer?.agentListens ?? false,
       legDeps: {
         clock: deps.clock,
@@ -260,6 +266,12 @@ export class Call implements LiveCall {
       endpointId: this.endpoint.id,
       from: this.invite.from,
       to: this.invite.to,
+      caller: {
+        ...(this.deps.identity.asserted && { asserted: this.deps.identity.asserted }),
+        ...(this.deps.identity.verstat && { verstat: this.deps.identity.verstat }),
+        identityHeader: this.deps.identity.signed,
+        privacy: this.deps.identity.privacy,
+      },
     });
     leg.start();
     this.deps.onAnswered(this);

@@ -11,6 +11,7 @@ export const REFUSALS = {
   'extension-missing': { status: 484, text: 'the dialed number needs an extension' },
   'not-active': { status: 480, text: 'endpoint not active: its flow has no published version' },
   'source-not-allowed': { status: 403, text: 'source address not allowed' },
+  'identity-failed': { status: 403, text: 'caller identity failed verification (STIR/SHAKEN)' },
   'web-chat-only': { status: 404, text: 'a web chat endpoint takes no calls' },
   'over-cap': { status: 503, text: 'concurrent call limit reached' },
   'bad-sdp': { status: 488, text: 'SDP offer not usable' },

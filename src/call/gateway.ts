@@ -26,6 +26,7 @@ import { callBasics, type CallPlace } from './call-config.js';
 import { PlacedSipCall } from './placed-sip-call.js';
 import { Registrar } from './registrar.js';
 import { deviceCall } from './device-callers.js';
+import { callerIdentityOf, type CallerIdentity } from './caller-identity.js';
 import { ProviderCalls } from './provider-calls.js';
 import { PlacementRefused } from './provider-server.js';
 import { CallWorkers, type CallCallbacks } from './call-workers.js';
@@ -403,6 +404,22 @@ export class Gateway {
           header: (name) => invite.header(name),
         });
     if (!route.ok) return this.refuseRoute(invite, route.cause, route.dialed);
+    const identity = callerIdentityOf(
+      invite,
+      fromDevice
+        ? {
+            device: this.registrar.device(fromDevice.device)?.callerId ?? fromDevice.device,
+            host: this.config.sip.registrar.realm,
+          }
+        : 'trunk' in route && route.trunk?.trusted
+          ? { trustedTrunk: true }
+          : undefined,
+    );
+    const refuseUnverified =
+      route.endpoint.kind === 'phone' && route.endpoint.refuseFailedVerification;
+    if (refuseUnverified && identity.verstat === 'TN-Validation-Failed') {
+      return this.refuseRoute(invite, 'identity-failed', route.dialed);
+    }
     const telapi = this.telapi;
     if (!telapi) return invite.reject(rejectionFor('link-unavailable', 'not started'));
     const endpoint = route.endpoint;
@@ -422,7 +439,7 @@ export class Gateway {
     try {
       const admission = await this.store.acquire(invite.callId, caps);
       // Synchronous from here: the admission counts until its call (if any) is in `calls`.
-      this.admitted(invite, route, admission, cancelled, invitedAt, telapi);
+      this.admitted(invite, route, admission, cancelled, invitedAt, telapi, identity);
     } finally {
       this.admitting--;
       this.settled();
@@ -437,6 +454,7 @@ export class Gateway {
     cancelled: boolean,
     invitedAt: number,
     telapi: TelApiClient,
+    identity: CallerIdentity,
   ): void {
     const endpoint = route.endpoint;
     if (!admission.ok) {
@@ -498,6 +516,8 @@ export class Gateway {
           egress: egress && withoutSlots(egress),
           dialect,
           calls: this.config.calls,
+          identity,
+          dialed: route.dialed,
         },
         egress,
         callbacks,
@@ -518,6 +538,8 @@ export class Gateway {
         onAnswered: callbacks.onAnswered,
         onTransferred: callbacks.onTransferred,
         egress,
+        identity,
+        dialed: route.dialed,
       },
       callbacks.onClosed,
     );

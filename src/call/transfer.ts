@@ -4,9 +4,9 @@
  *   blind:   REFER to the caller's side; its NOTIFY progress goes to the agent; on success
  *            telgate ends its part of the call, on failure the call goes on with the agent;
  *   bridged: a new INVITE through the egress trunk (digest auth, the egress base number as
- *            caller ID, the original caller in P-Asserted-Identity, Diversion or History-Info
- *            as the trunk says); the caller hears ringback meanwhile; on answer the two legs
- *            are bridged inside telgate and the agent's session ends (or keeps listening);
+ *            caller ID, P-Asserted-Identity (only of a verified caller), Diversion or
+ *            History-Info as the trunk says: caller-identity.ts); the caller hears ringback
+ *            meanwhile; on answer the two legs are bridged inside telgate and the agent's session ends (or keeps listening);
  *            busy, no answer or failure: the agent is told and the caller stays with it.
  *   warm:    as bridged, but on answer the agent talks to the target alone while the caller
  *            waits in silence; the agent then completes (caller and target bridged, the agent
@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { GatewayMessage, TransferRequest, TransferState } from '../link/protocol.js';
 import { checkTransferTarget, type TransferPolicy } from '../routing/transfer-policy.js';
 import type { OutgoingInviteRequest, SipDialog } from '../sip/engine.js';
+import { egressIdentityHeaders, type CallerIdentity } from './caller-identity.js';
 import { OutboundLeg, type LegDeps } from './leg.js';
 
 /** Where bridged and blind transfers leave: the endpoint's egress base number and its trunk. */
@@ -51,6 +52,10 @@ export interface TransferHost {
   egress: EgressRoute | undefined;
   /** The caller as it reached telgate (its From URI). */
   callerUri: string;
+  /** What telgate vouches for about the caller (caller-identity.ts). */
+  identity: CallerIdentity;
+  /** The number the caller dialed: the diverting party of a transfer. */
+  dialed: string;
   agentListens: boolean;
   legDeps: LegDeps;
   callerDialog(): SipDialog | undefined;
@@ -190,7 +195,16 @@ export class TransferController {
           uri,
           from: `sip:${egress.number}@${egress.host}`,
           transport: egress.transport,
-          headers: [...identityHeaders(egress, this.host.callerUri), ...request.headers],
+          headers: [
+            ...egressIdentityHeaders(
+              egress.callerIdentity,
+              this.host.identity,
+              this.host.dialed,
+              egress.host,
+              uri,
+            ),
+            ...request.headers,
+          ],
           credentials: egress.credentials,
         },
       ],
@@ -228,7 +242,10 @@ export class TransferController {
         device.bindings.map((b) => ({
           uri: b.contact,
           to: `sip:${device.username}@${b.source.address}`,
-          from: this.host.callerUri,
+          // The caller's own address shows on the phone, unless the caller asked for privacy.
+          from: this.host.identity.privacy
+            ? 'sip:anonymous@anonymous.invalid'
+            : this.host.callerUri,
           // Where its REGISTER came from, over its connection: NAT keeps that path open.
           nextHop: `sip:${b.source.address}:${b.source.port};transport=${b.source.transport}`,
           transport: b.source.transport,
@@ -327,19 +344,5 @@ export class TransferController {
   private releaseSlot(): void {
     this.slot?.release();
     this.slot = undefined;
-  }
-}
-
-/** The original caller, as the egress trunk wants to see it. */
-function identityHeaders(egress: EgressRoute, callerUri: string): Array<[string, string]> {
-  switch (egress.callerIdentity) {
-    case 'pai':
-      return [['p-asserted-identity', `<${callerUri}>`]];
-    case 'diversion':
-      return [['diversion', `<sip:${egress.number}@${egress.host}>;reason=unconditional`]];
-    case 'history-info':
-      return [['history-info', `<${callerUri}>;index=1`]];
-    case 'none':
-      return [];
   }
 }

@@ -13,6 +13,7 @@ import type { CallEndpointConfig } from '../routing/config-parts.js';
 import type { SipPeer } from '../sip/message.js';
 import type { DialogEndCause, OutgoingInviteRequest, Rejection } from '../sip/engine.js';
 import type { CallOutcome } from './call.js';
+import type { CallerIdentity } from './caller-identity.js';
 import type { LiveCall } from './live-call.js';
 import type { StreamCallFacts } from './stream-call.js';
 import type { EgressRoute } from './transfer.js';
@@ -51,6 +52,9 @@ export interface CallStart {
   egress: Omit<EgressRoute, 'acquireSlot'> | undefined;
   dialect: { name: DialectName; url: string | undefined };
   calls: TelgateConfig['calls'];
+  /** What telgate vouches for about the caller, and the number it dialed. */
+  identity: CallerIdentity;
+  dialed: string;
 }
 
 /** A call to place through an endpoint's egress trunk (PlacedSipCall), handed to a worker. */

@@ -42,6 +42,18 @@ export interface AudioFormat {
 }
 
 /** telgate → agent */
+/** The caller's identity as telgate can vouch for it (docs/link-protocol.md §2). */
+export interface CallerFacts {
+  /** The identity telgate verified (an authenticated device, a trusted trunk's assertion). */
+  asserted?: string;
+  /** STIR/SHAKEN: the trunk's verification result (TN-Validation-Passed, -Failed, No-TN-Validation). */
+  verstat?: string;
+  /** The INVITE carried an RFC 8224 Identity header. */
+  identityHeader: boolean;
+  /** The caller asked for privacy (Privacy: id): do not read its number out. */
+  privacy: boolean;
+}
+
 export type GatewayMessage =
   | {
       type: 'session.start';
@@ -55,6 +67,8 @@ export type GatewayMessage =
       codec: string;
       /** The conversion between the two, e.g. `PCMU/8000 → slin16, resample 8000→16000`. */
       chain: string;
+      /** What telgate knows of the caller's identity (SIP calls). */
+      caller?: CallerFacts;
     }
   | { type: 'session.end'; reason: string; sipStatus?: number }
   /** A caller's RFC 4733 digit, when it ended. */

@@ -62,6 +62,11 @@ export const trunk = z
       .strict()
       .optional(),
     maxCalls: z.number().int().min(0).optional(),
+    /**
+     * Its callers' identity is vouched for (P-Asserted-Identity, else From): telgate asserts
+     * it onward on transfers. An untrusted trunk's caller is never asserted.
+     */
+    trusted: z.boolean().default(false),
   })
   .strict();
 
@@ -130,6 +135,8 @@ const phoneEndpoint = z
     codecs,
     encryption,
     ciphers,
+    /** Refuse (403) calls whose trunk reports STIR/SHAKEN verification failed. */
+    refuseFailedVerification: z.boolean().default(false),
     egressBaseNumber: e164.optional(),
     transfer: z
       .object({
