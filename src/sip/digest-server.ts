@@ -81,7 +81,10 @@ export interface DigestServerOptions {
   secret?: Buffer;
 }
 
-/** Nonces are `time.mac`: the minting time (ms, base 36) and its HMAC under the secret. */
+/**
+ * Nonces are `time-random.mac`: the minting time (ms, base 36), 72 random bits, and their HMAC
+ * under the secret.
+ */
 export class DigestServer {
   private readonly secret: Buffer;
   /** The highest nonce count seen per nonce, while the nonce lives. */
@@ -144,8 +147,9 @@ export class DigestServer {
     return { ok: true, username: credentials.username };
   }
 
+  /** A fresh nonce: unique (random part) even when many are minted in one millisecond. */
   private mint(now = Date.now()): string {
-    const time = now.toString(36);
+    const time = `${now.toString(36)}-${randomBytes(9).toString('base64url')}`;
     return `${time}.${this.mac(time)}`;
   }
 
@@ -162,7 +166,7 @@ export class DigestServer {
     const expected = Buffer.from(this.mac(time));
     const given = Buffer.from(mac);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return undefined;
-    const at = parseInt(time, 36);
+    const at = parseInt(time.split('-')[0], 36);
     return Number.isFinite(at) ? at : undefined;
   }
 
