@@ -14,7 +14,8 @@ import type { SipCodecName } from '../codecs/negotiate.js';
 import type { OutgoingCall, OutgoingInviteRequest, SipDialog } from '../sip/engine.js';
 import { AgentPlayout } from './agent-playout.js';
 import { MediaChain } from './media-chain.js';
-import { SessionDescription } from './session-description.js';
+import { SessionDescription, type MediaSecurity } from './session-description.js';
+import { SrtpReceiver, SrtpSender } from '../media/srtp.js';
 
 const MAX_PAYLOAD_BYTES = 1920;
 
@@ -43,7 +44,11 @@ export class OutboundLeg implements Tickable, RtpReceiver {
   /** Where this leg's audio goes (the caller's leg), in the link format. */
   sink: (frame: Buffer) => void = () => undefined;
 
-  constructor(private readonly deps: LegDeps) {
+  constructor(
+    private readonly deps: LegDeps,
+    /** SRTP for this leg (a device that requires it, reached over TLS). */
+    security?: MediaSecurity,
+  ) {
     this.media = new MediaChain({ linkFormat: deps.linkFormat, jitterMinMs: 20, jitterMaxMs: 200 });
     this.playout = new AgentPlayout({
       linkFormat: deps.linkFormat,
@@ -56,6 +61,8 @@ export class OutboundLeg implements Tickable, RtpReceiver {
       deps.mediaAddress,
       this.media.linkRate,
       this.media.passThroughCodec,
+      false,
+      security,
     );
   }
 
@@ -114,6 +121,14 @@ export class OutboundLeg implements Tickable, RtpReceiver {
     );
     this.rtp.setRemote(plan.remoteAddress, plan.remotePort);
     this.rtp.rtcpMux = plan.rtcpMux;
+    if (plan.srtp) {
+      const { local, remote } = plan.srtp;
+      this.rtp.setSrtp({
+        sender: new SrtpSender(local.suite, local),
+        receiver: new SrtpReceiver(remote.suite, remote),
+      });
+      this.deps.logger.info({ suite: local.suite }, 'SRTP on the transfer leg');
+    }
     this.deps.clock.add(this);
     return { ok: true };
   }

@@ -139,6 +139,9 @@ export class Registrar {
     const bindings = await this.deps.store.bindings(device.username);
     return {
       username: device.username,
+      codecs: device.codecs,
+      encryption: device.encryption,
+      ciphers: device.ciphers,
       bindings: bindings.map((b) => ({ contact: b.contact, source: hopOf(b) })),
     };
   }

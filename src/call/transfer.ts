@@ -18,6 +18,9 @@ import { checkTransferTarget, type TransferPolicy } from '../routing/transfer-po
 import type { OutgoingInviteRequest, SipDialog } from '../sip/engine.js';
 import { egressIdentityHeaders, type CallerIdentity } from './caller-identity.js';
 import { OutboundLeg, type LegDeps } from './leg.js';
+import type { MediaSecurity } from './session-description.js';
+import type { SipCodecName } from '../codecs/negotiate.js';
+import type { SrtpSuite } from '../media/srtp-keys.js';
 
 /** Where bridged and blind transfers leave: the endpoint's egress base number and its trunk. */
 export interface EgressRoute {
@@ -35,6 +38,10 @@ export interface EgressRoute {
 /** A registered device as a transfer target: where each of its bindings is reached. */
 export interface DeviceTarget {
   username: string;
+  /** Its media: codecs, and SRTP (`required`: offered over TLS bindings, refused otherwise). */
+  codecs: readonly SipCodecName[];
+  encryption: 'optional' | 'required';
+  ciphers: readonly SrtpSuite[];
   bindings: Array<{
     contact: string;
     source: { transport: 'udp' | 'tcp' | 'tls'; address: string; port: number };
@@ -237,9 +244,26 @@ export class TransferController {
       'transfer to a device requested by the agent',
     );
     progress('trying');
+    // SDES keys travel only over TLS: an SRTP-only device is rung on its TLS bindings alone.
+    const bindings =
+      device.encryption === 'required'
+        ? device.bindings.filter((b) => b.source.transport === 'tls')
+        : device.bindings;
+    if (bindings.length === 0) {
+      this.active = false;
+      return progress('failed', {
+        sipStatus: 480,
+        reason: `${device.username} requires SRTP and is registered over no TLS connection`,
+      });
+    }
+    const security = (b: DeviceTarget['bindings'][number]): MediaSecurity => ({
+      encryption: device.encryption,
+      suites: device.ciphers,
+      keysAllowed: b.source.transport === 'tls',
+    });
     try {
       const placed = await this.placeForked(
-        device.bindings.map((b) => ({
+        bindings.map((b) => ({
           uri: b.contact,
           to: `sip:${device.username}@${b.source.address}`,
           // The caller's own address shows on the phone, unless the caller asked for privacy.
@@ -253,6 +277,7 @@ export class TransferController {
         })),
         request,
         progress,
+        bindings.map((b) => ({ codecs: device.codecs, security: security(b) })),
       );
       if (placed) this.answered(placed, request, progress);
     } catch (err) {
@@ -273,8 +298,15 @@ export class TransferController {
     requests: Array<Omit<OutgoingInviteRequest, 'sdp'>>,
     request: TransferRequest,
     progress: Progress,
+    media: Array<{ codecs: readonly SipCodecName[]; security: MediaSecurity }> = [],
   ): Promise<OutboundLeg | undefined> {
-    const legs = requests.map(() => new OutboundLeg(this.host.legDeps));
+    const legs = requests.map(
+      (_, i) =>
+        new OutboundLeg(
+          media[i] ? { ...this.host.legDeps, codecs: media[i].codecs } : this.host.legDeps,
+          media[i]?.security,
+        ),
+    );
     this.forks = legs;
     this.leg = legs[0];
     this.host.ringback(true);

@@ -5,6 +5,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { runProcess, type Finished } from './processes.js';
+import { until } from './wait.js';
 
 /** A WAV of a `hz` tone for baresip to play: `seconds` long at `rate`, made by sox in `dir`. */
 export async function toneWav(dir: string, hz: number, rate: number, seconds: number) {
@@ -17,6 +18,24 @@ export async function toneWav(dir: string, hz: number, rate: number, seconds: nu
   );
   if (sox.code !== 0) throw new Error(`sox failed: ${sox.stderr}`);
   return wav;
+}
+
+/**
+ * Waits until baresip's recording of its one call holds at least `frames` 20 ms frames that
+ * `accept` takes (its WAV is written as the call goes and completed at its end, a moment after
+ * baresip says the call closed: no event says when, so the file is polled), and returns it.
+ */
+export async function awaitRecording(
+  recordDir: string,
+  accept: (recording: { rate: number; all: Int16Array[] }) => boolean,
+  timeoutMs = 5000,
+) {
+  return until(
+    () => recordedFrames(recordDir).catch(() => ({ rate: 8000, all: [] as Int16Array[] })),
+    accept,
+    timeoutMs,
+    `baresip's recording in ${recordDir}`,
+  );
 }
 
 /** What baresip recorded of its one call (its `-dec.wav`), in 20 ms frames, and the rate. */

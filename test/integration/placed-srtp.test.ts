@@ -10,7 +10,7 @@ import path from 'node:path';
 import fs from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { countFramesAt } from '../helpers/audio.js';
-import { recordedFrames, toneWav, writeBaresipConfig } from '../helpers/baresip.js';
+import { awaitRecording, toneWav, writeBaresipConfig } from '../helpers/baresip.js';
 import { BASE, callsClosed, PUBLISHED } from '../helpers/gateway.js';
 import { killAll, startProcess, waitForOutput } from '../helpers/processes.js';
 import {
@@ -105,8 +105,7 @@ describe('SRTP offered by telgate to a TLS trunk', () => {
       await callsClosed(gw.tg.gateway);
       const output = phone.output().stdout + phone.output().stderr;
       expect(output).toMatch(new RegExp(`SRTP is Enabled \\(cryptosuite=${suite}\\)`));
-      const { rate, all } = await recordedFrames(recordDir);
-      expect(countFramesAt(all, 600, rate)).toBeGreaterThanOrEqual(100);
+      await awaitRecording(recordDir, ({ rate, all }) => countFramesAt(all, 600, rate) >= 100);
     },
     30_000,
   );

@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ha1Of } from '../../src/sip/digest-server.js';
 import { countFramesAt } from '../helpers/audio.js';
-import { recordedFrames, toneWav, writeBaresipConfig } from '../helpers/baresip.js';
+import { awaitRecording, toneWav, writeBaresipConfig } from '../helpers/baresip.js';
 import { Capture } from '../helpers/capture.js';
 import { BASE, PUBLISHED, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { killAll, startProcess, waitForOutput } from '../helpers/processes.js';
@@ -22,22 +22,46 @@ import {
 } from '../helpers/sipp.js';
 import { RegisterClient } from '../helpers/sip-register.js';
 import { until } from '../helpers/wait.js';
+import { testCertificate } from '../helpers/tls-cert.js';
 
 let tg: TestGateway;
+let caFile: string;
+
+/** Devices that require SRTP, one suite each, and the extensions whose agent transfers there. */
+const SECURE = [
+  ['881', 'dave32', 'AES_CM_128_HMAC_SHA1_32'],
+  ['882', 'davegcm', 'AEAD_AES_128_GCM'],
+  ['883', 'davegcm256', 'AEAD_AES_256_GCM'],
+] as const;
 
 beforeAll(async () => {
+  const cert = await testCertificate();
+  caFile = cert.certFile;
   tg = await startGateway(
     testConfig(31440, (raw) => {
-      raw.devices = ['bob', 'carol'].map((username) => ({
-        id: `${username}-phone`,
-        username,
-        ha1: { MD5: ha1Of('MD5', username, 'telgate', 'secret') },
+      (raw.sip as Record<string, unknown>).tls = {
+        port: 0,
+        certFile: cert.certFile,
+        keyFile: cert.keyFile,
+      };
+      raw.devices = [
+        ...['bob', 'carol'].map((username) => ({ username })),
+        ...SECURE.map(([, username, suite]) => ({
+          username,
+          encryption: 'required',
+          ciphers: [suite],
+        })),
+      ].map((d) => ({
+        id: `${d.username}-phone`,
+        ha1: { MD5: ha1Of('MD5', d.username, 'telgate', 'secret') },
         handler: { transferTarget: true },
+        ...d,
       }));
       const agent = raw.localAgent as { behaviours: Record<string, unknown> };
       for (const [ext, target] of [
         ['871', 'sip:bob'],
         ['872', 'sip:carol'],
+        ...SECURE.map(([extension, username]) => [extension, `sip:${username}`]),
       ]) {
         agent.behaviours[`to-${ext}`] = {
           kind: 'tone',
@@ -57,8 +81,10 @@ beforeAll(async () => {
 afterAll(() => tg?.stop());
 afterEach(async () => {
   await killAll();
-  for (const b of await tg.gateway.store.bindings('bob')) {
-    await tg.gateway.store.removeBinding('bob', b.contact);
+  for (const user of ['bob', ...SECURE.map(([, username]) => username)]) {
+    for (const b of await tg.gateway.store.bindings(user)) {
+      await tg.gateway.store.removeBinding(user, b.contact);
+    }
   }
 });
 
@@ -87,8 +113,11 @@ async function caller(dir: string, extension: string, seconds: number) {
   return { done, heard: decodeRtpTo(await toCaller.stop(), ports.media) };
 }
 
-/** baresip registered as bob, answering with 700 Hz. */
-async function bobsPhone(dir: string) {
+/**
+ * baresip registered as `user` (over TLS with mandatory SRTP when `secure`), answering with
+ * 700 Hz.
+ */
+async function bobsPhone(dir: string, user = 'bob', secure = false) {
   const ports = sippPorts();
   const { configDir, recordDir } = await writeBaresipConfig({
     dir,
@@ -96,7 +125,11 @@ async function bobsPhone(dir: string) {
     rtpRange: [ports.media, ports.media + 4],
     sourceWav: await toneWav(dir, 700, 8000, 10),
     codecs: 'PCMU',
-    account: `<sip:bob@127.0.0.1:${tg.sipPort}>;auth_pass=secret;regint=600;answermode=auto;audio_codecs=PCMU`,
+    tlsCaFile: secure ? caFile : undefined,
+    mediaenc: secure ? 'srtp-mand' : undefined,
+    account: secure
+      ? `<sip:${user}@127.0.0.1:${tg.gateway.engine.listenAddress.tlsPort};transport=tls>;auth_pass=secret;regint=600;answermode=auto;audio_codecs=PCMU;mediaenc=srtp-mand`
+      : `<sip:${user}@127.0.0.1:${tg.sipPort}>;auth_pass=secret;regint=600;answermode=auto;audio_codecs=PCMU`,
   });
   const phone = startProcess('baresip', ['-f', configDir, '-t', '15'], { timeoutMs: 20_000 });
   await waitForOutput(phone, /200 OK.*\[1 binding\]/, 10_000);
@@ -122,8 +155,7 @@ describe('a transfer to a registered device', () => {
       5000,
       'the phone hung up',
     );
-    const { rate, all } = await recordedFrames(recordDir);
-    expect(countFramesAt(all, 600, rate)).toBeGreaterThanOrEqual(100);
+    await awaitRecording(recordDir, ({ rate, all }) => countFramesAt(all, 600, rate) >= 100);
   });
 
   it('calls every binding at once: the first to answer wins, the other gets CANCEL', async () => {
@@ -150,6 +182,23 @@ describe('a transfer to a registered device', () => {
     expect(countFramesAt(heard, 700, 8000)).toBeGreaterThanOrEqual(80);
     expect((await ringing.sipp.done).code).toBe(0); // it rang, and got CANCEL
   });
+
+  it.each(SECURE)(
+    'extension %s → %s over TLS: telgate offers only %s, the phone answers it, both hear',
+    async (extension, username, suite) => {
+      const dir = await workDir();
+      const { phone, recordDir } = await bobsPhone(dir, username, true);
+      const { done, heard } = await caller(dir, extension, 4);
+      expect(done.code, done.stdout + done.stderr).toBe(0);
+      // Both directions through SRTP: the caller hears the phone, the phone the caller.
+      expect(countFramesAt(heard, 700, 8000)).toBeGreaterThanOrEqual(80);
+      await awaitRecording(recordDir, ({ rate, all }) => countFramesAt(all, 600, rate) >= 80);
+      expect(phone.output().stdout).toMatch(
+        new RegExp(`SRTP is Enabled \\(cryptosuite=${suite}\\)`),
+      );
+    },
+    30_000,
+  );
 
   it('fails with 480 when the device is registered nowhere; the caller stays with the agent', async () => {
     const dir = await workDir();
