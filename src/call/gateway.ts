@@ -401,6 +401,7 @@ export class Gateway {
           requestUri: invite.requestUri,
           to: invite.to,
           source: invite.source.address,
+          clientCertified: invite.source.certified === true,
           header: (name) => invite.header(name),
         });
     if (!route.ok) return this.refuseRoute(invite, route.cause, route.dialed);

@@ -45,7 +45,11 @@ export const trunk = z
   .object({
     id,
     inbound: z
-      .object({ allow: z.array(cidr).min(1) })
+      .object({
+        allow: z.array(cidr).min(1),
+        /** Its calls must come over TLS with a client certificate `sip.tls.caFile` signed. */
+        requireClientCert: z.boolean().default(false),
+      })
       .strict()
       .optional(),
     outbound: z

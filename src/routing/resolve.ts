@@ -24,6 +24,8 @@ export interface RouteInput {
   to: string;
   /** The address the INVITE came from. */
   source: string;
+  /** It came over TLS with a client certificate the CAs signed. */
+  clientCertified?: boolean;
   header(name: string): string | undefined;
 }
 
@@ -77,6 +79,9 @@ export class Router {
       if (!dialed.digits.startsWith(baseDigits)) continue;
       const entry = base.trunk ? this.trunks.get(base.trunk) : undefined;
       if (entry?.acl && !entry.acl.allows(input.source)) {
+        return { ok: false, cause: 'source-not-allowed', dialed: dialed.digits };
+      }
+      if (entry?.trunk.inbound?.requireClientCert && !input.clientCertified) {
         return { ok: false, cause: 'source-not-allowed', dialed: dialed.digits };
       }
       const rest = dialed.digits.slice(baseDigits.length);

@@ -24,6 +24,8 @@ export interface SipPeer {
   transport: 'udp' | 'tcp' | 'tls';
   address: string;
   port: number;
+  /** Over TLS: the peer presented a certificate the configured CAs signed. */
+  certified?: boolean;
 }
 
 export interface CSeq {

@@ -80,7 +80,9 @@ export class TcpTransport {
             cert: secure.cert,
             ca: secure.ca,
             minVersion: 'TLSv1.2',
-            requestCert: secure.requireClientCert,
+            // Always asked for (a trunk may require one); refused at the handshake only when
+            // every client must have one.
+            requestCert: true,
             rejectUnauthorized: secure.requireClientCert,
             handshakeTimeout: 10_000,
           },
@@ -136,7 +138,13 @@ export class TcpTransport {
     const connection: Connection = { socket, key, aliases: new Set() };
     this.connections.set(key, connection);
     this.perSource.set(address, (this.perSource.get(address) ?? 0) + 1);
-    const peer: SipPeer = { transport: this.transport, address, port };
+    const certified = socket instanceof tls.TLSSocket && socket.authorized;
+    const peer: SipPeer = {
+      transport: this.transport,
+      address,
+      port,
+      ...(certified && { certified }),
+    };
     const framer = new StreamFramer(this.limits.maxMessageBytes);
     socket.setNoDelay(true);
     socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy());
