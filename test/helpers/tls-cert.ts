@@ -54,3 +54,16 @@ export function testCertificate(): Promise<TestCertificate> {
   })();
   return made;
 }
+
+/**
+ * `sip.tls` for the test config: TLS on a free port with `cert`, which is also the CA when
+ * `asCa` (so a client presenting it, or a server telgate dials that has it, is trusted).
+ */
+export function tlsConfig(cert: TestCertificate, asCa = false): Record<string, unknown> {
+  return {
+    port: 0,
+    certFile: cert.certFile,
+    keyFile: cert.keyFile,
+    ...(asCa && { caFile: cert.certFile }),
+  };
+}

@@ -10,7 +10,7 @@ import { dial, recordedFrames, toneWav, writeBaresipConfig } from '../helpers/ba
 import { BASE, PUBLISHED, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { killAll } from '../helpers/processes.js';
 import { messagesLog, scenario, sippPorts, startSipp, workDir } from '../helpers/sipp.js';
-import { testCertificate } from '../helpers/tls-cert.js';
+import { testCertificate, tlsConfig } from '../helpers/tls-cert.js';
 
 let tg: TestGateway;
 let dir: string;
@@ -24,11 +24,7 @@ beforeAll(async () => {
   caFile = cert.certFile;
   tg = await startGateway(
     testConfig(31300, (raw) => {
-      (raw.sip as Record<string, unknown>).tls = {
-        port: 0,
-        certFile: cert.certFile,
-        keyFile: cert.keyFile,
-      };
+      (raw.sip as Record<string, unknown>).tls = tlsConfig(cert);
       const agent = raw.localAgent as { behaviours: Record<string, unknown> };
       for (const [extension, suite] of Object.entries(SUITES)) {
         agent.behaviours[`srtp-${extension}`] = { kind: 'echo' };

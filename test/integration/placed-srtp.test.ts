@@ -19,7 +19,7 @@ import {
   type ProviderGateway,
 } from '../helpers/provider-gateway.js';
 import { egressTrunk, sippPorts, workDir } from '../helpers/sipp.js';
-import { testCertificate } from '../helpers/tls-cert.js';
+import { testCertificate, tlsConfig } from '../helpers/tls-cert.js';
 
 const EGRESS = '+15550177';
 const CALLEE = '+15550177100';
@@ -39,12 +39,7 @@ afterEach(async () => {
 async function gateway(trunk: Record<string, unknown>): Promise<ProviderGateway> {
   const cert = await testCertificate();
   gw = await startProviderGateway(43820, {}, {}, (raw) => {
-    (raw.sip as Record<string, unknown>).tls = {
-      port: 0,
-      certFile: cert.certFile,
-      keyFile: cert.keyFile,
-      caFile: cert.certFile,
-    };
+    (raw.sip as Record<string, unknown>).tls = tlsConfig(cert, true);
     raw.trunks = [trunk];
     (raw.baseNumbers as unknown[]).push({ number: EGRESS, trunk: 'egress' });
     const agent = raw.localAgent as { behaviours: Record<string, unknown> };

@@ -10,7 +10,7 @@ import { countFramesAt } from '../helpers/audio.js';
 import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { killAll, signal, startProcess, waitForOutput } from '../helpers/processes.js';
 import { sippPorts, workDir } from '../helpers/sipp.js';
-import { testCertificate } from '../helpers/tls-cert.js';
+import { testCertificate, tlsConfig } from '../helpers/tls-cert.js';
 import { until } from '../helpers/wait.js';
 
 let tg: TestGateway;
@@ -21,11 +21,7 @@ beforeAll(async () => {
   caFile = cert.certFile;
   tg = await startGateway(
     testConfig(31420, (raw) => {
-      (raw.sip as Record<string, unknown>).tls = {
-        port: 0,
-        certFile: cert.certFile,
-        keyFile: cert.keyFile,
-      };
+      (raw.sip as Record<string, unknown>).tls = tlsConfig(cert);
       raw.devices = [
         {
           id: 'alice-phone',

@@ -22,7 +22,7 @@ import {
 } from '../helpers/sipp.js';
 import { RegisterClient } from '../helpers/sip-register.js';
 import { until } from '../helpers/wait.js';
-import { testCertificate } from '../helpers/tls-cert.js';
+import { testCertificate, tlsConfig } from '../helpers/tls-cert.js';
 
 let tg: TestGateway;
 let caFile: string;
@@ -39,11 +39,7 @@ beforeAll(async () => {
   caFile = cert.certFile;
   tg = await startGateway(
     testConfig(31440, (raw) => {
-      (raw.sip as Record<string, unknown>).tls = {
-        port: 0,
-        certFile: cert.certFile,
-        keyFile: cert.keyFile,
-      };
+      (raw.sip as Record<string, unknown>).tls = tlsConfig(cert);
       raw.devices = [
         ...['bob', 'carol'].map((username) => ({ username })),
         ...SECURE.map(([, username, suite]) => ({

@@ -6,7 +6,7 @@
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NUMBERS, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
-import { testCertificate } from '../helpers/tls-cert.js';
+import { testCertificate, tlsConfig } from '../helpers/tls-cert.js';
 
 let tg: TestGateway;
 
@@ -14,12 +14,7 @@ beforeAll(async () => {
   const cert = await testCertificate();
   tg = await startGateway(
     testConfig(31480, (raw) => {
-      (raw.sip as Record<string, unknown>).tls = {
-        port: 0,
-        certFile: cert.certFile,
-        keyFile: cert.keyFile,
-        caFile: cert.certFile,
-      };
+      (raw.sip as Record<string, unknown>).tls = tlsConfig(cert, true);
       raw.trunks = [
         { id: 'carrier', inbound: { allow: ['127.0.0.0/8'], requireClientCert: true } },
       ];
