@@ -157,6 +157,7 @@ export class Gateway {
     this.store.onHealth = (health) => this.events.emit('state', health);
     this.registrar = new Registrar({
       config: () => this.config,
+      apiDevices: () => this.providers?.devices ?? [],
       store: this.store,
       instance: () => this.instance,
       env,

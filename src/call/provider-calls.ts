@@ -10,6 +10,7 @@ import type { DialectName } from '../link/dialects/dialect.js';
 import type { TelApiClient } from '../link/telapi-client.js';
 import type { MediaClock } from '../media/media-clock.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
+import type { DeviceConfig } from '../routing/config-devices.js';
 import { agentLinkFormat } from '../routing/resolve.js';
 import {
   FileSettingsStore,
@@ -64,12 +65,18 @@ export interface ProviderCallsDeps {
   onClosed(call: LiveCall, outcome: CallOutcome): void;
 }
 
+/** How often devices made over the API on another instance are picked up here. */
+const DEVICE_REFRESH_MS = 5000;
+
 export class ProviderCalls {
   private readonly store: SettingsStore;
   private stored: TelephonySettingsRecord = {};
   private readonly server: ProviderServer;
   /** Where the provider server listens, once started. */
   address: { host: string; port: number } | undefined;
+  /** The SIP devices made over the API (the registrar serves them beside the config's). */
+  devices: DeviceConfig[] = [];
+  private readonly deviceSweep: NodeJS.Timeout;
 
   constructor(private readonly deps: ProviderCallsDeps) {
     const config = deps.config();
@@ -103,6 +110,7 @@ export class ProviderCalls {
         stored: () => this.stored,
         changed: (stored) => (this.stored = stored),
         placeCall: (call) => this.server.placeCall(call),
+        devicesChanged: () => this.loadDevices(),
         placeSipCall: deps.placeSipCall,
       }),
       logger: deps.logger,
@@ -110,16 +118,34 @@ export class ProviderCalls {
       onStatus: (status) => this.reportStatus(status),
       startCall: (facts, wire, end) => this.startCall(facts, wire, end),
     });
+    this.deviceSweep = setInterval(() => void this.loadDevices(), DEVICE_REFRESH_MS);
+    this.deviceSweep.unref();
   }
 
   async start(): Promise<void> {
     this.stored = await this.store.telephony();
+    await this.loadDevices();
     this.address = await this.server.listen();
   }
 
   async close(): Promise<void> {
+    clearInterval(this.deviceSweep);
     await this.server.close();
     await this.store.close();
+  }
+
+  /**
+   * The API's devices, read again: after a change here, and every few seconds for changes made
+   * on another instance of the cluster (the store is shared).
+   */
+  private async loadDevices(): Promise<void> {
+    try {
+      this.devices = (await this.store.devices()).map(
+        ({ created_at: _made, ...device }) => device as DeviceConfig,
+      );
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message }, 'devices not read: the last stay');
+    }
   }
 
   /** The stored settings again: the store is shared, another instance may have changed them. */

@@ -28,6 +28,8 @@ import type { DeviceTarget } from './transfer.js';
 
 export interface RegistrarDeps {
   config(): TelgateConfig;
+  /** Devices made over the settings API, beside the config's. */
+  apiDevices(): readonly DeviceConfig[];
   store: StateStore;
   instance(): string;
   env: NodeJS.ProcessEnv;
@@ -107,7 +109,8 @@ export class Registrar {
 
   /** The device `username`, if the config has it. */
   device(username: string): DeviceConfig | undefined {
-    return this.deps.config().devices.find((d) => d.username === username);
+    const byName = (d: DeviceConfig) => d.username === username;
+    return this.deps.config().devices.find(byName) ?? this.deps.apiDevices().find(byName);
   }
 
   /** The digest checks of INVITEs from devices share the registrar's nonces and limits. */
@@ -155,7 +158,7 @@ export class Registrar {
 
   private async serve(r: IncomingRegister): Promise<void> {
     const log = this.deps.logger.child({ callId: r.callId, source: r.source });
-    if (this.deps.config().devices.length === 0) {
+    if (this.deps.config().devices.length === 0 && this.deps.apiDevices().length === 0) {
       return r.respond(405, [['allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REFER']]);
     }
     if (this.limiter.blocked(r.source.address)) return r.ignore();

@@ -6,6 +6,7 @@
  *                                            outbound_agent_name, label} → 201, the endpoint
  *   PUT    /api/settings/endpoints/{id}     agent names, label, is_active
  *   DELETE /api/settings/endpoints/{id}     204
+ *   …/api/settings/devices                  SIP devices (devices-api.ts)
  *   GET    /api/settings/telephony          the settings, secrets masked
  *   PUT    /api/settings/telephony          a partial update
  *   POST   /api/calls                       {to, endpoint (id or number), agent?, metadata?,
@@ -28,6 +29,8 @@ import type {
 } from '../state/settings-store.js';
 import { PlacementRefused, type OutboundCall } from './provider-server.js';
 import { settingsView, telephonySettingsUpdate } from './telephony-settings.js';
+import { parse, Refusal } from './api-support.js';
+import { DevicesApi } from './devices-api.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
 const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number, e.g. +15551234567');
@@ -76,6 +79,8 @@ export interface SettingsApiDeps {
   stored(): TelephonySettingsRecord;
   /** The settings were changed through the API. */
   changed(stored: TelephonySettingsRecord): void;
+  /** The API's devices changed: the registrar reads them again. */
+  devicesChanged(): Promise<void>;
   /** Places a call through a provider (PlacementRefused when it cannot). */
   placeCall(call: OutboundCall): Promise<{ callId: string | undefined }>;
   /**
@@ -89,18 +94,16 @@ export interface SettingsApiDeps {
   }): Promise<{ callId: string; from: string }>;
 }
 
-class Refusal extends Error {
-  constructor(
-    readonly status: number,
-    readonly field: string | undefined,
-    reason: string,
-  ) {
-    super(reason);
-  }
-}
-
 export class SettingsApi {
-  constructor(private readonly deps: SettingsApiDeps) {}
+  private readonly devices: DevicesApi;
+
+  constructor(private readonly deps: SettingsApiDeps) {
+    this.devices = new DevicesApi({
+      store: deps.store,
+      config: deps.config,
+      changed: deps.devicesChanged,
+    });
+  }
 
   /** Serves `req` if it is the API's; false when the path is not. */
   async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> {
@@ -134,6 +137,8 @@ export class SettingsApi {
   }
 
   private async route(method: string, path: string, body: unknown): Promise<[number, unknown]> {
+    const device = await this.devices.route(method, path, body);
+    if (device) return device;
     const one = /^\/api\/settings\/endpoints\/([\w-]+)$/.exec(path);
     if (path === '/api/settings/endpoints' && method === 'GET') {
       const all = await this.deps.store.endpoints();
@@ -325,18 +330,6 @@ export function webhookSecretMatches(endpoint: TelephonyEndpointRecord, secret: 
   const expected = Buffer.from(endpoint.webhook_secret_sha256, 'hex');
   const given = sha256(secret);
   return expected.length === given.length && timingSafeEqual(expected, given);
-}
-
-function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  const result = schema.safeParse(body);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const field =
-    issue.code === 'unrecognized_keys'
-      ? issue.keys[0]
-      : issue.path.map(String).join('.') || undefined;
-  const reason = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
-  throw new Refusal(400, field, reason);
 }
 
 async function readJson(req: http.IncomingMessage): Promise<unknown> {

@@ -24,6 +24,23 @@ export interface TelephonyEndpointRecord {
   webhook_secret_sha256?: string;
 }
 
+/**
+ * A SIP device made over the API: the config's device shape (routing/config-devices.ts, HA1
+ * only, never the password) and when it was made.
+ */
+export interface DeviceRecord {
+  id: string;
+  username: string;
+  ha1: { MD5?: string; 'SHA-256'?: string };
+  callerId?: string;
+  sendAs?: string;
+  codecs: Array<'PCMU' | 'PCMA' | 'G722' | 'L16' | 'opus'>;
+  encryption: 'optional' | 'required';
+  ciphers: string[];
+  handler: { endpoint?: string; transferTarget: boolean };
+  created_at: string;
+}
+
 /** Telephony settings as the API names them; absent fields are unset. */
 export type TelephonySettingsRecord = Record<string, string | number>;
 
@@ -34,12 +51,17 @@ export interface SettingsStore {
   deleteEndpoint(id: string): Promise<boolean>;
   telephony(): Promise<TelephonySettingsRecord>;
   saveTelephony(settings: TelephonySettingsRecord): Promise<void>;
+  devices(): Promise<DeviceRecord[]>;
+  saveDevice(device: DeviceRecord): Promise<void>;
+  /** False when there was no such device. */
+  deleteDevice(id: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
 interface FileShape {
   endpoints: Record<string, TelephonyEndpointRecord>;
   telephony: TelephonySettingsRecord;
+  devices: Record<string, DeviceRecord>;
 }
 
 /** One JSON file, rewritten whole through a temporary file and a rename (never half-written). */
@@ -53,12 +75,16 @@ export class FileSettingsStore implements SettingsStore {
     if (this.data) return this.data;
     try {
       const parsed = JSON.parse(await fs.readFile(this.file, 'utf8')) as Partial<FileShape>;
-      this.data = { endpoints: parsed.endpoints ?? {}, telephony: parsed.telephony ?? {} };
+      this.data = {
+        endpoints: parsed.endpoints ?? {},
+        telephony: parsed.telephony ?? {},
+        devices: parsed.devices ?? {},
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
         throw new Error(`settings file ${this.file}: ${(err as Error).message}`, { cause: err });
       }
-      this.data = { endpoints: {}, telephony: {} };
+      this.data = { endpoints: {}, telephony: {}, devices: {} };
     }
     return this.data;
   }
@@ -79,15 +105,27 @@ export class FileSettingsStore implements SettingsStore {
     return Object.values((await this.load()).endpoints);
   }
 
-  async saveEndpoint(endpoint: TelephonyEndpointRecord): Promise<void> {
-    (await this.load()).endpoints[endpoint.id] = endpoint;
+  saveEndpoint(endpoint: TelephonyEndpointRecord): Promise<void> {
+    return this.put('endpoints', endpoint.id, endpoint);
+  }
+
+  deleteEndpoint(id: string): Promise<boolean> {
+    return this.remove('endpoints', id);
+  }
+
+  private async put<K extends 'endpoints' | 'devices'>(
+    kind: K,
+    id: string,
+    record: FileShape[K][string],
+  ): Promise<void> {
+    (await this.load())[kind][id] = record;
     await this.persist();
   }
 
-  async deleteEndpoint(id: string): Promise<boolean> {
-    const data = await this.load();
-    if (!data.endpoints[id]) return false;
-    delete data.endpoints[id];
+  private async remove(kind: 'endpoints' | 'devices', id: string): Promise<boolean> {
+    const records = (await this.load())[kind];
+    if (!records[id]) return false;
+    delete records[id];
     await this.persist();
     return true;
   }
@@ -99,6 +137,18 @@ export class FileSettingsStore implements SettingsStore {
   async saveTelephony(settings: TelephonySettingsRecord): Promise<void> {
     (await this.load()).telephony = settings;
     await this.persist();
+  }
+
+  async devices(): Promise<DeviceRecord[]> {
+    return Object.values((await this.load()).devices);
+  }
+
+  saveDevice(device: DeviceRecord): Promise<void> {
+    return this.put('devices', device.id, device);
+  }
+
+  deleteDevice(id: string): Promise<boolean> {
+    return this.remove('devices', id);
   }
 
   close(): Promise<void> {
@@ -122,17 +172,30 @@ export class RedisSettingsStore implements SettingsStore {
     return `${this.prefix}telephony:${name}`;
   }
 
-  async endpoints(): Promise<TelephonyEndpointRecord[]> {
-    const all = await this.redis.hgetall(this.key('endpoints'));
-    return Object.values(all).map((json) => JSON.parse(json) as TelephonyEndpointRecord);
+  endpoints(): Promise<TelephonyEndpointRecord[]> {
+    return this.all<TelephonyEndpointRecord>('endpoints');
   }
 
-  async saveEndpoint(endpoint: TelephonyEndpointRecord): Promise<void> {
-    await this.redis.hset(this.key('endpoints'), endpoint.id, JSON.stringify(endpoint));
+  saveEndpoint(endpoint: TelephonyEndpointRecord): Promise<void> {
+    return this.put('endpoints', endpoint.id, endpoint);
   }
 
-  async deleteEndpoint(id: string): Promise<boolean> {
-    return (await this.redis.hdel(this.key('endpoints'), id)) > 0;
+  deleteEndpoint(id: string): Promise<boolean> {
+    return this.remove('endpoints', id);
+  }
+
+  /** Records of one kind: a hash of id → JSON. */
+  private async all<T>(kind: 'endpoints' | 'devices'): Promise<T[]> {
+    const all = await this.redis.hgetall(this.key(kind));
+    return Object.values(all).map((json) => JSON.parse(json) as T);
+  }
+
+  private async put(kind: 'endpoints' | 'devices', id: string, record: object): Promise<void> {
+    await this.redis.hset(this.key(kind), id, JSON.stringify(record));
+  }
+
+  private async remove(kind: 'endpoints' | 'devices', id: string): Promise<boolean> {
+    return (await this.redis.hdel(this.key(kind), id)) > 0;
   }
 
   async telephony(): Promise<TelephonySettingsRecord> {
@@ -142,6 +205,18 @@ export class RedisSettingsStore implements SettingsStore {
 
   async saveTelephony(settings: TelephonySettingsRecord): Promise<void> {
     await this.redis.set(this.key('settings'), JSON.stringify(settings));
+  }
+
+  devices(): Promise<DeviceRecord[]> {
+    return this.all<DeviceRecord>('devices');
+  }
+
+  saveDevice(device: DeviceRecord): Promise<void> {
+    return this.put('devices', device.id, device);
+  }
+
+  deleteDevice(id: string): Promise<boolean> {
+    return this.remove('devices', id);
   }
 
   async close(): Promise<void> {
