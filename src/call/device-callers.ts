@@ -2,7 +2,8 @@
  * Calls from registered SIP devices: an INVITE whose From names a device (and that does not
  * come from a trunk's addresses, whose calls keep their ACLs) is challenged with 407 and checked
  * against the device's HA1, as its REGISTER is; authenticated, it reaches the device's handler
- * endpoint. Failures count against the source like the registrar's.
+ * endpoint, negotiated with the device's own codecs, encryption and ciphers. Failures count
+ * against the source like the registrar's.
  */
 import type { TelgateConfig } from '../routing/config-schema.js';
 import type { CallEndpointConfig } from '../routing/config-parts.js';
@@ -68,5 +69,11 @@ export function deviceCall(
     };
   }
   const dialed = parseUri(invite.requestUri)?.user ?? '';
-  return { endpoint, device: device.username, dialed };
+  // The device's own media settings govern its leg: its codecs, and its SRTP policy and suites.
+  const media = {
+    codecs: device.codecs,
+    encryption: device.encryption,
+    ciphers: device.ciphers,
+  };
+  return { endpoint: { ...endpoint, ...media }, device: device.username, dialed };
 }

@@ -67,7 +67,7 @@ async function secureCall(extension: string, tls = true) {
   const uri = tls
     ? `sip:${BASE.slice(1)}${extension}@127.0.0.1:${tlsPort};transport=tls`
     : `sip:${BASE.slice(1)}${extension}@127.0.0.1:${tg.sipPort}`;
-  const result = await dial(configDir, uri, 6);
+  const result = await dial(configDir, uri, tls ? 6 : 3);
   const output = result.stdout + result.stderr;
   if (!tls) return { output, all: [], rate: 8000 };
   expect(output).toMatch(/Call established/i);

@@ -29,6 +29,13 @@ beforeAll(async () => {
           ha1: { MD5: ha1Of('MD5', 'alice', 'telgate', 'secret') },
           handler: { endpoint: 'echo' },
         },
+        {
+          id: 'sam-phone',
+          username: 'sam',
+          ha1: { MD5: ha1Of('MD5', 'sam', 'telgate', 'secret') },
+          handler: { endpoint: 'echo' },
+          encryption: 'required',
+        },
       ];
     }),
   );
@@ -49,7 +56,12 @@ async function registeringPhone(transport: 'udp' | 'tcp' | 'tls', password: stri
 }
 
 /** baresip's config as alice (registering every 600 s, or not at all with `regint` 0). */
-async function aliceConfig(transport: 'udp' | 'tcp' | 'tls', password: string, regint: number) {
+async function aliceConfig(
+  transport: 'udp' | 'tcp' | 'tls',
+  password: string,
+  regint: number,
+  user = 'alice',
+) {
   const dir = await workDir();
   const ports = sippPorts();
   const port = transport === 'tls' ? tg.gateway.engine.listenAddress.tlsPort! : tg.sipPort;
@@ -60,7 +72,7 @@ async function aliceConfig(transport: 'udp' | 'tcp' | 'tls', password: string, r
     sourceWav: await toneWav(dir, 600, 8000, 2),
     codecs: 'PCMU',
     tlsCaFile: transport === 'tls' ? caFile : undefined,
-    account: `<sip:alice@127.0.0.1:${port};transport=${transport}>;auth_pass=${password};regint=${regint};answermode=auto;audio_codecs=PCMU`,
+    account: `<sip:${user}@127.0.0.1:${port};transport=${transport}>;auth_pass=${password};regint=${regint};answermode=auto;audio_codecs=PCMU`,
   });
   return { configDir, recordDir, port };
 }
@@ -102,6 +114,13 @@ describe('calls from a device', () => {
     // The echo endpoint returned alice's own tone.
     const { rate, all } = await recordedFrames(recordDir);
     expect(countFramesAt(all, 600, rate)).toBeGreaterThanOrEqual(60);
+  });
+
+  it('negotiate with the device’s own settings: one that requires SRTP gets 488 for plain RTP', async () => {
+    // The echo endpoint takes plain RTP; sam's device settings require SRTP (over TLS).
+    const { configDir, port } = await aliceConfig('udp', 'secret', 0, 'sam');
+    const result = await dial(configDir, `sip:anything@127.0.0.1:${port}`, 3);
+    expect(result.stdout + result.stderr).toMatch(/488 Not Acceptable Here/);
   });
 
   it('with a wrong password are refused with 403', async () => {
