@@ -162,11 +162,6 @@ export class RtpCallerLeg implements CallerLeg, Tickable, RtpReceiver {
     this.deps.log.info({ suite: local.suite }, 'SRTP on');
   }
 
-  /** The SRTP suite in use, if the stream is SRTP. */
-  get srtpSuite(): string | undefined {
-    return this.srtpKeys ? this.srtpKeys.split('|')[0] : undefined;
-  }
-
   start(): void {
     if (this.closed) return;
     if (!this.started) this.heardCheck = Date.now();

@@ -146,8 +146,12 @@ export class PlacedSipCall implements LiveCall {
         err instanceof ProvisioningTimeout ? 'provisioning-timeout' : 'link-unavailable';
       return this.refuse(cause, (err as Error).message);
     }
-    const lease = this.closed ? undefined : await this.deps.ports.acquire();
     if (this.closed) return;
+    const lease = await this.deps.ports.acquire();
+    if (this.closed) {
+      if (lease) this.deps.ports.release(lease); // ended while the port was being leased
+      return;
+    }
     if (!lease) return this.refuse('no-media-port');
     this.sdp.port = lease.port;
     const leg = new RtpCallerLeg(rtpLegDeps(this.deps, lease, this.log), this.agent);

@@ -13,7 +13,7 @@ import {
   twilioMark,
   twilioMedia,
 } from './provider-twilio-stream.js';
-import { statusReport, type ProviderWire } from './provider-wire.js';
+import { statusReport, type ProviderWire, type WebhookRequest } from './provider-wire.js';
 
 /** Twilio's own API host: requests for it go to `apiBaseUrl` instead when that differs. */
 const TWILIO_API = 'https://api.twilio.com';
@@ -105,14 +105,13 @@ export function twilioWire(
 ): ProviderWire {
   const authToken = env[settings.authTokenEnv] ?? '';
   const rest = new TwilioRest({ ...settings, authToken });
+  /** A webhook or status callback signed with the account's token. */
+  const signed = (req: WebhookRequest) =>
+    twilioSignatureValid(authToken, req.headers['x-twilio-signature'], req.url, req.params);
   return {
     name: 'twilio',
     webhook(req) {
-      if (
-        !twilioSignatureValid(authToken, req.headers['x-twilio-signature'], req.url, req.params)
-      ) {
-        return { status: 403, why: 'bad signature' };
-      }
+      if (!signed(req)) return { status: 403, why: 'bad signature' };
       const callId = req.params.CallSid;
       if (!callId) return { status: 400, why: 'CallSid missing' };
       return { callId, from: req.params.From ?? '', to: req.params.To ?? '' };
@@ -130,11 +129,7 @@ export function twilioWire(
     mark: twilioMark,
     hangUp: (callId) => rest.hangUp(callId),
     status(req) {
-      if (
-        !twilioSignatureValid(authToken, req.headers['x-twilio-signature'], req.url, req.params)
-      ) {
-        return { status: 403, why: 'bad signature' };
-      }
+      if (!signed(req)) return { status: 403, why: 'bad signature' };
       return statusReport(req.params.CallSid, req.params.CallStatus, req.params.SipResponseCode);
     },
     async place(call) {
