@@ -3,31 +3,26 @@
  * of the 64 before it have been seen. A packet older than the window, or seen already, is a
  * replay. Indices are checked before authentication and marked only after it, so a forged
  * packet cannot move the window.
+ *
+ * Each of 64 slots holds the last index marked in it (index mod 64): inside the window an index
+ * has its slot to itself, so "seen" is "its slot holds it". No allocation per packet.
  */
-const WINDOW = 64n;
-const MASK = (1n << WINDOW) - 1n;
+const WINDOW = 64;
 
 export class ReplayWindow {
   private highest = -1;
-  /** Bit n: index highest − n has been seen. */
-  private seen = 0n;
+  private readonly slots = new Float64Array(WINDOW).fill(-1);
 
   /** Whether `index` may be taken (new, or inside the window and not seen yet). */
   fresh(index: number): boolean {
-    if (this.highest < 0 || index > this.highest) return true;
-    const behind = BigInt(this.highest - index);
-    if (behind >= WINDOW) return false;
-    return ((this.seen >> behind) & 1n) === 0n;
+    if (index > this.highest) return true;
+    if (this.highest - index >= WINDOW) return false;
+    return this.slots[index % WINDOW] !== index;
   }
 
   /** `index` was authenticated: it is seen from now on. */
   mark(index: number): void {
-    if (index > this.highest) {
-      const ahead = this.highest < 0 ? WINDOW : BigInt(index - this.highest);
-      this.seen = ahead >= WINDOW ? 1n : ((this.seen << ahead) | 1n) & MASK;
-      this.highest = index;
-      return;
-    }
-    this.seen |= 1n << BigInt(this.highest - index);
+    this.slots[index % WINDOW] = index;
+    if (index > this.highest) this.highest = index;
   }
 }

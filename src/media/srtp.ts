@@ -46,9 +46,19 @@ function rtpHeaderLength(packet: Buffer): number {
   return length <= packet.length ? length : 0;
 }
 
+/**
+ * Scratch for the IVs and the rollover counter's octets: each is consumed before the function
+ * that filled it returns (OpenSSL copies an IV when a cipher is made), so one of each serves
+ * every packet without an allocation.
+ */
+const CM_IV = Buffer.alloc(16);
+const GCM_IV = Buffer.alloc(12);
+const ROC = Buffer.alloc(4);
+
 /** AES-CM's IV (RFC 3711 §4.1.1): salt · 2^16 XOR SSRC · 2^64 XOR index · 2^16. */
 function cmIv(salt: Buffer, ssrc: number, index: number): Buffer {
-  const iv = Buffer.alloc(16);
+  const iv = CM_IV;
+  iv.fill(0);
   salt.copy(iv, 0, 0, 14);
   iv.writeUInt32BE((iv.readUInt32BE(4) ^ ssrc) >>> 0, 4);
   const high = Math.floor(index / 0x100000000);
@@ -59,7 +69,8 @@ function cmIv(salt: Buffer, ssrc: number, index: number): Buffer {
 
 /** AES-GCM's IV (RFC 7714 §8.1, §9.1): 00 00 ‖ SSRC ‖ `high` ‖ `low` (16 bits) XOR salt. */
 function gcmIv(salt: Buffer, ssrc: number, high: number, low: number, lowBits: 16 | 32): Buffer {
-  const iv = Buffer.alloc(12);
+  const iv = GCM_IV;
+  iv.fill(0);
   iv.writeUInt32BE(ssrc >>> 0, 2);
   if (lowBits === 16) {
     iv.writeUInt32BE(high >>> 0, 6);
@@ -83,6 +94,12 @@ function u32(value: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(value >>> 0);
   return b;
+}
+
+/** The rollover counter's octets for an SRTP tag, in the shared scratch. */
+function rocOctets(roc: number): Buffer {
+  ROC.writeUInt32BE(roc >>> 0);
+  return ROC;
 }
 
 /** The keys of one direction, for SRTP and SRTCP. */
@@ -154,7 +171,7 @@ export class SrtpSender {
     const cm = this.keys.rtpCm!;
     cm.ctr.xor(cmIv(rtp.salt, ssrc, index), payload, out, header);
     const authenticated = out.subarray(0, packet.length);
-    cm.mac.tag(spec.rtpTagLength, authenticated, u32(state.roc)).copy(out, packet.length);
+    cm.mac.tag(spec.rtpTagLength, authenticated, rocOctets(state.roc)).copy(out, packet.length);
     return out;
   }
 
@@ -245,7 +262,7 @@ export class SrtpReceiver {
       plain = Buffer.concat([packet.subarray(0, header), clear]);
     } else {
       const cm = this.keys.rtpCm!;
-      const expected = cm.mac.tag(spec.rtpTagLength, packet.subarray(0, end), u32(roc));
+      const expected = cm.mac.tag(spec.rtpTagLength, packet.subarray(0, end), rocOctets(roc));
       if (!timingSafeEqual(expected, tag)) return this.drop('authentication');
       plain = Buffer.allocUnsafe(end);
       packet.copy(plain, 0, 0, header);
