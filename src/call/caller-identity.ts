@@ -1,10 +1,13 @@
 /**
  * Who the caller is, as far as telgate can vouch for it, and what it passes on when the call
  * leaves through an egress trunk (a transfer):
- *   - an asserted identity only when telgate verified it: an authenticated device, or the
- *     P-Asserted-Identity (else From) of a trunk marked `trusted`; normalised to user@host with
- *     no port or parameters. Anything else (a raw From with its address and port) is never
- *     asserted (RFC 3325 §9.1: a trust domain asserts what it checked);
+ *   - an asserted identity only when telgate verified it: an authenticated device (as the
+ *     number it sends as, `tel:+…`, else `sip:<username>@<realm>`), or the P-Asserted-Identity
+ *     (else From) of a trunk marked `trusted`; normalised to user@host with no port or
+ *     parameters. Anything else (a raw From with its address and port) is never asserted
+ *     (RFC 3325 §9.1: a trust domain asserts what it checked);
+ *   - a device's `send_as` and `caller_id` become the From number and display name of its
+ *     calls' egress legs (`random`: one of the config's base numbers, chosen per call);
  *   - `Privacy: id` from the caller is honoured: it travels with the identity, so the next hop
  *     withholds it (RFC 3323);
  *   - Diversion (RFC 5806) names the number the caller dialed as the diverting party;
@@ -25,24 +28,44 @@ export interface CallerIdentity {
   verstat?: string;
   /** The INVITE carried an RFC 8224 Identity header. */
   signed: boolean;
+  /** How egress legs present the caller: a device's send_as number and caller_id name. */
+  presentAs?: { number?: string; display?: string };
+}
+
+/** An authenticated device, as its config presents it. */
+export interface VouchedDevice {
+  device: string;
+  host: string;
+  /** Its `send_as`, `random` already resolved to a number. */
+  sendAs?: string;
+  callerId?: string;
 }
 
 /** The identity of `invite`: asserted when `vouched` names how telgate knows it. */
 export function callerIdentityOf(
   invite: Pick<InviteView, 'from' | 'header'>,
-  vouched: { device: string; host: string } | { trustedTrunk: true } | undefined,
+  vouched: VouchedDevice | { trustedTrunk: true } | undefined,
 ): CallerIdentity {
   const pai = invite.header('p-asserted-identity');
   const privacyHeader = invite.header('privacy') ?? '';
   const verstat = /;\s*verstat=([A-Za-z0-9-]+)/i.exec(pai ?? invite.from)?.[1];
   let asserted: string | undefined;
-  if (vouched && 'device' in vouched) asserted = `sip:${vouched.device}@${vouched.host}`;
-  else if (vouched) asserted = plainUri(parseNameAddr(pai ?? invite.from)?.uri);
+  let presentAs: CallerIdentity['presentAs'];
+  if (vouched && 'device' in vouched) {
+    asserted = vouched.sendAs ? `tel:${vouched.sendAs}` : `sip:${vouched.device}@${vouched.host}`;
+    if (vouched.sendAs || vouched.callerId) {
+      presentAs = {
+        ...(vouched.sendAs && { number: vouched.sendAs }),
+        ...(vouched.callerId && { display: vouched.callerId }),
+      };
+    }
+  } else if (vouched) asserted = plainUri(parseNameAddr(pai ?? invite.from)?.uri);
   return {
     asserted,
     privacy: /(^|[;\s])(id|header|user)($|[;\s])/i.test(privacyHeader),
     verstat,
     signed: invite.header('identity') !== undefined,
+    ...(presentAs && { presentAs }),
   };
 }
 

@@ -85,6 +85,7 @@ export class DevicesApi {
       (await this.deps.store.devices()).some((d) => d.username === input.username);
     if (taken) throw new Refusal(409, 'username', `${input.username} is already a device`);
     this.checkHandler(input.handler_endpoint);
+    this.checkSendAs(input.send_as);
     const device: DeviceRecord = {
       id: randomUUID(),
       username: input.username,
@@ -110,6 +111,7 @@ export class DevicesApi {
     const device = (await this.deps.store.devices()).find((d) => d.id === id);
     if (!device) throw notFound(id);
     this.checkHandler(input.handler_endpoint);
+    this.checkSendAs(input.send_as);
     if (input.algorithms && !input.password) {
       throw new Refusal(400, 'password', 'new algorithms need the password again');
     }
@@ -135,6 +137,14 @@ export class DevicesApi {
   private ha1(username: string, password: string, algorithms: ServerAlgorithm[]) {
     const realm = this.deps.config().sip.registrar.realm;
     return Object.fromEntries(algorithms.map((a) => [a, ha1Of(a, username, realm, password)]));
+  }
+
+  /** A device presents only a number the team owns (a base number), or `random` among them. */
+  private checkSendAs(number: string | undefined): void {
+    if (number === undefined || number === 'random') return;
+    if (!this.deps.config().baseNumbers.some((b) => b.number === number)) {
+      throw new Refusal(400, 'send_as', `${number} is not a base number`);
+    }
   }
 
   private checkHandler(endpoint: string | undefined): void {

@@ -26,7 +26,7 @@ import { callBasics, type CallPlace } from './call-config.js';
 import { PlacedSipCall } from './placed-sip-call.js';
 import { Registrar } from './registrar.js';
 import { deviceCall } from './device-callers.js';
-import { callerIdentityOf, type CallerIdentity } from './caller-identity.js';
+import { callerIdentityOf, type CallerIdentity, type VouchedDevice } from './caller-identity.js';
 import { ProviderCalls } from './provider-calls.js';
 import { PlacementRefused } from './provider-server.js';
 import { CallWorkers, type CallCallbacks } from './call-workers.js';
@@ -380,6 +380,22 @@ export class Gateway {
     };
   }
 
+  /** An authenticated device as its egress legs present it (`send_as: random` chosen now). */
+  private vouchedDevice(username: string): VouchedDevice {
+    const device = this.registrar.device(username);
+    const numbers = this.config.baseNumbers.map((b) => b.number);
+    const sendAs =
+      device?.sendAs === 'random'
+        ? numbers[Math.floor(Math.random() * numbers.length)]
+        : device?.sendAs;
+    return {
+      device: username,
+      host: this.config.sip.registrar.realm,
+      ...(sendAs && { sendAs }),
+      ...(device?.callerId && { callerId: device.callerId }),
+    };
+  }
+
   private async onInvite(invite: IncomingInvite): Promise<void> {
     const invitedAt = Date.now();
     // A device's call is authenticated first: its challenge is not a call offered.
@@ -409,10 +425,7 @@ export class Gateway {
     const identity = callerIdentityOf(
       invite,
       fromDevice
-        ? {
-            device: this.registrar.device(fromDevice.device)?.callerId ?? fromDevice.device,
-            host: this.config.sip.registrar.realm,
-          }
+        ? this.vouchedDevice(fromDevice.device)
         : 'trunk' in route && route.trunk?.trusted
           ? { trustedTrunk: true }
           : undefined,

@@ -200,7 +200,11 @@ export class TransferController {
       [
         {
           uri,
-          from: `sip:${egress.number}@${egress.host}`,
+          // A device's call goes out as the number and name its config gives it.
+          from: `sip:${this.host.identity.presentAs?.number ?? egress.number}@${egress.host}`,
+          ...(this.host.identity.presentAs?.display && {
+            fromDisplayName: this.host.identity.presentAs.display,
+          }),
           transport: egress.transport,
           headers: [
             ...egressIdentityHeaders(

@@ -45,9 +45,9 @@ export const device = z
       .object({ MD5: hex(32).optional(), 'SHA-256': hex(64).optional() })
       .strict()
       .refine((h) => h.MD5 || h['SHA-256'], 'needs the HA1 of at least one algorithm'),
-    /** The caller ID (and From display) of its outbound calls. */
+    /** The From display name of its calls' egress legs (transfers through the egress trunk). */
     callerId: z.string().min(1).max(64).optional(),
-    /** The number its PSTN calls leave from: one of the team's, or `random` among them. */
+    /** The number its calls' egress legs show and assert: a base number, or `random` among them. */
     sendAs: z.union([e164, z.literal('random')]).optional(),
     codecs: z
       .array(z.enum(['PCMU', 'PCMA', 'G722', 'L16', 'opus']))

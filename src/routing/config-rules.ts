@@ -1,7 +1,7 @@
 /**
  * Cross-field rules of the config model, reported through zod's issue channel so every problem
  * names its path: references between trunks, base numbers, providers and endpoints, and the
- * uniqueness of ids, extensions and slugs.
+ * uniqueness of ids, extensions, slugs and device usernames; a device's handler and send_as.
  */
 import type { z } from 'zod';
 import type { BaseNumberConfig, EndpointConfig, TrunkConfig } from './config-parts.js';
@@ -13,6 +13,7 @@ interface ReferencedParts {
   baseNumbers: BaseNumberConfig[];
   endpoints: EndpointConfig[];
   agents: Array<{ name: string; provider?: string }>;
+  devices: Array<{ username: string; sendAs?: string; handler: { endpoint?: string } }>;
 }
 
 type Path = Array<string | number>;
@@ -107,6 +108,25 @@ export function checkReferences(cfg: ReferencedParts, ctx: z.RefinementCtx): voi
         [...path, 'link', 'url'],
         `the ${link.dialect} dialect needs the agent's url (or the local agent enabled)`,
       );
+    }
+  });
+
+  unique(
+    cfg.devices.map((d) => d.username),
+    ['devices'],
+    'username',
+    'device username',
+    problem,
+  );
+  const endpointIds = new Set(cfg.endpoints.map((e) => e.id));
+  cfg.devices.forEach((d, i) => {
+    const handler = d.handler.endpoint;
+    if (handler && !endpointIds.has(handler)) {
+      problem(['devices', i, 'handler', 'endpoint'], `unknown endpoint ${handler}`);
+    }
+    // A device presents only a number the team owns: a trunk would carry any other as spoofed.
+    if (d.sendAs && d.sendAs !== 'random' && !bases.has(d.sendAs)) {
+      problem(['devices', i, 'sendAs'], `${d.sendAs} is not a base number${known(bases.keys())}`);
     }
   });
 

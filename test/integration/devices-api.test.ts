@@ -50,6 +50,13 @@ describe('devices over the settings API', () => {
         pin: 1,
       }),
     ).toMatchObject({ status: 400, body: { field: 'pin' } });
+    expect(
+      await api('POST', '/api/settings/devices', {
+        username: 'x',
+        password: 'long enough',
+        send_as: '+4930123456',
+      }),
+    ).toMatchObject({ status: 400, body: { field: 'send_as' } });
   });
 
   it('makes a device the registrar serves at once; never shows its secret', async () => {

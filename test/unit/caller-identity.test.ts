@@ -53,6 +53,17 @@ describe('the caller identity', () => {
     ]);
   });
 
+  it('a device that sends as a number is asserted as it, and presented with its name', () => {
+    const id = callerIdentityOf(invite('<sip:alice@10.0.0.5:5062>;tag=1'), {
+      device: 'alice',
+      host: 'telgate',
+      sendAs: '+15550100',
+      callerId: 'Front Desk',
+    });
+    expect(id.asserted).toBe('tel:+15550100');
+    expect(id.presentAs).toEqual({ number: '+15550100', display: 'Front Desk' });
+  });
+
   it('Diversion and History-Info name the dialed number (RFC 5806, RFC 7044 indexing)', () => {
     const id = callerIdentityOf(invite('<sip:a@b>;tag=1'), undefined);
     expect(

@@ -123,6 +123,11 @@ describe('routing', () => {
   });
 });
 
+/** A device config for alice, with `fields` over it. */
+function device(fields: Record<string, unknown>) {
+  return { id: 'alice-phone', username: 'alice', ha1: { MD5: 'a'.repeat(32) }, ...fields };
+}
+
 describe('config validation', () => {
   it('accepts the example and fills defaults', () => {
     const cfg = validateConfig(base);
@@ -203,6 +208,21 @@ describe('config validation', () => {
       /must be a 3-digit extension code/,
     ],
     ['an unknown field', { ...base, sip: { lisen: {} } }, /sip: Unrecognized key: "lisen"/],
+    [
+      'a device sending as a number that is not the team’s',
+      { ...base, devices: [device({ sendAs: '+4930123' })] },
+      /devices\.0\.sendAs: \+4930123 is not a base number \(known: /,
+    ],
+    [
+      'a device whose handler endpoint is unknown',
+      { ...base, devices: [device({ handler: { endpoint: 'nope' } })] },
+      /devices\.0\.handler\.endpoint: unknown endpoint nope/,
+    ],
+    [
+      'two devices with one username',
+      { ...base, devices: [device({}), device({})] },
+      /devices\.1\.username: duplicate device username alice/,
+    ],
   ])('refuses %s with a message naming the path', (_n, raw, message) => {
     expect(problems(raw).join('\n')).toMatch(message);
   });
