@@ -164,6 +164,7 @@ export class Gateway {
       logger,
     });
     this.engine.onRegister((register) => this.registrar.handle(register));
+    this.engine.onFlowClosed((peer) => this.registrar.flowClosed(peer));
     this.metrics = new Metrics(() => ({
       activeCalls: this.calls.size,
       eventLoopUtilization: this.overload.load.utilization,

@@ -8,6 +8,12 @@
  * and rport, its transport), which is where requests to the device go when NAT is between
  * (hopOf).
  *
+ * SIP outbound (RFC 5626): a REGISTER that supports `outbound` and whose Contact carries
+ * `+sip.instance` and `reg-id` binds a flow: a later REGISTER of the same flow replaces its
+ * binding whatever its Contact, the 200 says `Require: outbound` (and, over TCP and TLS, the
+ * Flow-Timer of its CRLF keep-alives: STUN keep-alives over UDP are answered by the transport),
+ * and the binding goes as soon as its connection closes, so a transfer never rings a dead flow.
+ *
  * Failed authentications are counted per source address: past `maxFailures` in
  * `failureWindowSeconds` the source gets no answer at all for `blockSeconds`, so a password
  * cannot be guessed over SIP at any useful rate.
@@ -92,9 +98,30 @@ export function hopOf(binding: Binding): Binding['source'] {
   return { transport: 'udp', address: uri.host, port: uri.port ?? 5060 };
 }
 
+/** The key of a connection-oriented flow: transport, address and port of its far end. */
+const flowKey = (peer: { transport: string; address: string; port: number }): string =>
+  `${peer.transport}|${peer.address}|${peer.port}`;
+
+/** The RFC 5626 flow a contact binds, when the REGISTER supports outbound. */
+function flowOf(
+  r: IncomingRegister,
+  params: ReadonlyMap<string, string | null>,
+): Binding['flow'] | undefined {
+  const supported = (r.header('supported') ?? '').split(',').map((t) => t.trim().toLowerCase());
+  const instance = params.get('+sip.instance');
+  const regId = params.get('reg-id');
+  if (!supported.includes('outbound') || !instance || !regId || !/^\d+$/.test(regId)) return;
+  return { instance, regId };
+}
+
+const sameFlow = (a: Binding['flow'], b: Binding['flow']): boolean =>
+  a !== undefined && b !== undefined && a.instance === b.instance && a.regId === b.regId;
+
 export class Registrar {
   private readonly digest: DigestServer;
   private readonly limiter: FailureLimiter;
+  /** Outbound bindings this instance holds, by the connection they came over. */
+  private readonly flows = new Map<string, Set<string>>();
 
   constructor(private readonly deps: RegistrarDeps) {
     const settings = deps.config().sip.registrar;
@@ -149,6 +176,28 @@ export class Registrar {
     };
   }
 
+  /** A TCP or TLS connection closed: the outbound bindings of its flow go with it. */
+  flowClosed(peer: { transport: string; address: string; port: number }): void {
+    const key = flowKey(peer);
+    const bound = this.flows.get(key);
+    if (!bound) return;
+    this.flows.delete(key);
+    const store = this.deps.store;
+    const drop = async (aor: string) => {
+      for (const b of await store.bindings(aor)) {
+        if (b.flow && b.instance === this.deps.instance() && flowKey(b.source) === key) {
+          await store.removeBinding(aor, b.contact);
+          this.deps.logger.info({ aor, contact: b.contact }, 'flow closed: binding removed');
+        }
+      }
+    };
+    for (const aor of bound) {
+      drop(aor).catch((err: Error) =>
+        this.deps.logger.warn({ aor, err: err.message }, 'binding of a closed flow not removed'),
+      );
+    }
+  }
+
   handle(register: IncomingRegister): void {
     this.serve(register).catch((err: Error) => {
       this.deps.logger.error({ err: err.message, callId: register.callId }, 'REGISTER failed');
@@ -201,24 +250,32 @@ export class Registrar {
       log.info({ aor }, 'every binding removed');
       return r.respond(200, [['date', new Date(now).toUTCString()]]);
     }
-    const existing = new Map((await store.bindings(aor)).map((b) => [b.contact, b]));
-    const changes: Array<{ contact: string; expires: number }> = [];
+    const current = await store.bindings(aor);
+    const existing = new Map(current.map((b) => [b.contact, b]));
+    const changes: Array<{ contact: string; expires: number; flow?: Binding['flow'] }> = [];
     for (const value of contacts) {
       const addr = parseNameAddr(value);
       if (!addr || !parseUri(addr.uri)) return r.respond(400);
+      const flow = flowOf(r, addr.params);
       const param = addr.params.get('expires') ?? expiresHeader ?? String(settings.defaultExpires);
       const asked = Number.parseInt(param, 10);
       if (!Number.isFinite(asked) || asked < 0) return r.respond(400);
       if (asked > 0 && asked < settings.minExpires) {
         return r.respond(423, [['min-expires', String(settings.minExpires)]]);
       }
-      const before = existing.get(addr.uri);
+      const before = flow ? current.find((b) => sameFlow(b.flow, flow)) : existing.get(addr.uri);
       if (before && before.callId === r.callId && before.cseq >= r.cseq) {
         return r.respond(500, [['retry-after', '1']]); // out of order (RFC 3261 §10.3 step 7)
       }
-      changes.push({ contact: addr.uri, expires: Math.min(asked, settings.maxExpires) });
+      changes.push({ contact: addr.uri, expires: Math.min(asked, settings.maxExpires), flow });
     }
-    for (const { contact, expires } of changes) {
+    for (const { contact, expires, flow } of changes) {
+      // The flow's earlier binding is replaced, whatever Contact it had (RFC 5626 §6).
+      for (const old of current) {
+        if (flow && sameFlow(old.flow, flow) && old.contact !== contact) {
+          await store.removeBinding(aor, old.contact);
+        }
+      }
       if (expires === 0) await store.removeBinding(aor, contact);
       else {
         await store.putBinding(aor, {
@@ -228,20 +285,36 @@ export class Registrar {
           cseq: r.cseq,
           source: r.source,
           instance: this.deps.instance(),
+          ...(flow && { flow }),
         });
+        if (flow && r.source.transport !== 'udp') this.trackFlow(r.source, aor);
       }
     }
+    const outbound = changes.some((c) => c.flow);
     const bound = await store.bindings(aor);
     log.info(
       { aor, bindings: bound.length, contacts: changes.map((c) => `${c.contact} ${c.expires}s`) },
       'registered',
     );
+    const stream = r.source.transport !== 'udp';
     r.respond(200, [
       ...bound.map((b): [string, string] => [
         'contact',
-        `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`,
+        `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}` +
+          (b.flow ? `;+sip.instance=${b.flow.instance};reg-id=${b.flow.regId}` : ''),
       ]),
+      ...(outbound ? [['require', 'outbound'] as [string, string]] : []),
+      ...(outbound && stream
+        ? [['flow-timer', String(settings.flowTimerSeconds)] as [string, string]]
+        : []),
       ['date', new Date(now).toUTCString()],
     ]);
+  }
+
+  private trackFlow(source: Binding['source'], aor: string): void {
+    const key = flowKey(source);
+    let aors = this.flows.get(key);
+    if (!aors) this.flows.set(key, (aors = new Set()));
+    aors.add(aor);
   }
 }

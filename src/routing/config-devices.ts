@@ -28,6 +28,12 @@ export const registrar = z
     maxFailures: z.number().int().min(1).max(10_000).default(10),
     failureWindowSeconds: z.number().int().min(1).max(3600).default(60),
     blockSeconds: z.number().int().min(1).max(86_400).default(300),
+    /**
+     * How often a device registered with SIP outbound over TCP or TLS sends its CRLF keep-alive
+     * (the 200's Flow-Timer, RFC 5626 §5.4): below `sip.tcp.idleTimeoutMs` (120 s by default), so
+     * a live flow is never closed as idle.
+     */
+    flowTimerSeconds: z.number().int().min(10).max(3600).default(90),
   })
   .strict();
 

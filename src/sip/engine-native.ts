@@ -79,6 +79,7 @@ export class NativeSipEngine implements SipEngine {
   private idleWaiters: Array<() => void> = [];
   private inviteHandler: ((invite: IncomingInvite) => void) | undefined;
   private registerHandler: ((register: IncomingRegister) => void) | undefined;
+  private flowClosedHandler: ((peer: SipPeer) => void) | undefined;
   readonly commonHeaders: Array<[string, string]>;
   private readonly userAgent: string;
   private readonly hostname = os.hostname();
@@ -96,6 +97,7 @@ export class NativeSipEngine implements SipEngine {
         onMessage: (data, peer) => this.receive(data, peer),
         onOversize: (head, peer) => this.receiveOversize(head, peer),
         onProblem: (problem, peer) => options.onProtocolError?.(problem, peer),
+        onClosed: (peer) => this.flowClosedHandler?.(peer),
       },
       options.tls,
     );
@@ -136,6 +138,10 @@ export class NativeSipEngine implements SipEngine {
 
   onRegister(handler: (register: IncomingRegister) => void): void {
     this.registerHandler = handler;
+  }
+
+  onFlowClosed(handler: (peer: SipPeer) => void): void {
+    this.flowClosedHandler = handler;
   }
 
   async start(): Promise<void> {

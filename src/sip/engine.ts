@@ -162,6 +162,8 @@ export interface SipEngine {
   onInvite(handler: (invite: IncomingInvite) => void): void;
   /** REGISTERs go to `handler`; without one they get 405. */
   onRegister(handler: (register: IncomingRegister) => void): void;
+  /** A connection-oriented flow (TCP, TLS) closed: what was bound to it is unreachable. */
+  onFlowClosed(handler: (peer: SipPeer) => void): void;
   /** Places a call (UAC): for transfers and outbound legs. */
   invite(request: OutgoingInviteRequest): OutgoingCall;
   start(): Promise<void>;

@@ -32,6 +32,8 @@ export interface TcpHandlers {
   /** A message over the size limit: its head, so the engine can answer 513 before the close. */
   onOversize(head: Buffer, peer: SipPeer): void;
   onProblem(problem: string, peer: SipPeer): void;
+  /** A connection closed (by either side, or an idle timeout): the flow to `peer` is gone. */
+  onClosed?(peer: SipPeer): void;
 }
 
 /** What makes the transport TLS: the server's certificate, and how peers are verified. */
@@ -159,7 +161,10 @@ export class TcpTransport {
       }
     });
     socket.on('error', () => undefined);
-    socket.on('close', () => this.forget(connection, address));
+    socket.on('close', () => {
+      this.forget(connection, address);
+      this.handlers.onClosed?.(peer);
+    });
     return connection;
   }
 

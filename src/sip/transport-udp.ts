@@ -1,6 +1,10 @@
-/** UDP transport: one socket for all SIP traffic, sending and receiving whole datagrams. */
+/**
+ * UDP transport: one socket for all SIP traffic, sending and receiving whole datagrams. STUN
+ * Binding requests on it are devices' outbound keep-alives (RFC 5626 §4.4.2), answered here.
+ */
 import dgram from 'node:dgram';
 import type { SipPeer } from './message.js';
+import { isStunBindingRequest, stunBindingSuccess } from './stun-keepalive.js';
 
 export type DatagramHandler = (data: Buffer, peer: SipPeer) => void;
 
@@ -17,6 +21,10 @@ export class UdpTransport {
     const family = this.host.includes(':') ? 'udp6' : 'udp4';
     const socket = dgram.createSocket({ type: family, recvBufferSize: 4 << 20 });
     socket.on('message', (data, rinfo) => {
+      if (isStunBindingRequest(data)) {
+        socket.send(stunBindingSuccess(data, rinfo.address, rinfo.port), rinfo.port, rinfo.address);
+        return;
+      }
       this.onDatagram(data, { transport: 'udp', address: rinfo.address, port: rinfo.port });
     });
     await new Promise<void>((resolve, reject) => {

@@ -14,6 +14,8 @@ export interface TransportHandlers {
   onMessage(data: Buffer, peer: SipPeer): void;
   onOversize(head: Buffer, peer: SipPeer): void;
   onProblem(problem: string, peer: SipPeer): void;
+  /** A TCP or TLS connection closed. */
+  onClosed?(peer: SipPeer): void;
 }
 
 const BIND_ATTEMPTS = 5;

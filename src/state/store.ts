@@ -50,6 +50,11 @@ export interface Binding {
   source: { transport: 'udp' | 'tcp' | 'tls'; address: string; port: number };
   /** The instance that holds its connection (TCP, TLS). */
   instance: string;
+  /**
+   * An RFC 5626 outbound registration's flow: the device's `+sip.instance` and `reg-id`. A new
+   * REGISTER of the same flow replaces the binding, and it goes when its connection closes.
+   */
+  flow?: { instance: string; regId: string };
 }
 
 export type StoreHealth = 'up' | 'degraded' | 'refusing';

@@ -2,12 +2,19 @@
  * The registrar against a client written for it (UDP, digest MD5 and SHA-256): the challenge,
  * bindings added, listed, expired and removed, 423, 403 for a wrong password and for another
  * user's address, a replayed nonce count, and the rate limit that stops answering a source that
- * keeps failing while another source still registers.
+ * keeps failing while another source still registers. SIP outbound (RFC 5626) with sipp over
+ * TCP: the flow's binding replaced by its next REGISTER and gone with its connection; the CRLF
+ * and STUN keep-alives answered.
  */
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ha1Of } from '../../src/sip/digest-server.js';
 import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { RegisterClient } from '../helpers/sip-register.js';
+import { messagesLog, scenario, sippPorts, startSipp, workDir } from '../helpers/sipp.js';
 import { until } from '../helpers/wait.js';
 
 let tg: TestGateway;
@@ -27,6 +34,11 @@ beforeAll(async () => {
           id: 'bob-phone',
           username: 'bob',
           ha1: { 'SHA-256': ha1Of('SHA-256', 'bob', 'telgate', 'hunter2') },
+        },
+        {
+          id: 'carol-phone',
+          username: 'carol',
+          ha1: { MD5: ha1Of('MD5', 'carol', 'telgate', 'secret') },
         },
       ];
     }),
@@ -141,5 +153,69 @@ describe('the rate limit', () => {
     const ok = await neighbour.registerWithAuth('alice', 'secret', [contactOf(neighbour)]);
     expect(ok.reply.status).toBe(200);
     await neighbour.registerWithAuth('alice', 'secret', ['*'], [['Expires', '0']]);
+  });
+});
+
+describe('SIP outbound (RFC 5626)', () => {
+  it('over TCP (sipp): the flow’s binding, replaced by its next REGISTER, goes with its connection', async () => {
+    const dir = await workDir();
+    const phone = startSipp({
+      dir,
+      scenarioFile: await scenario(dir, 'uac_register_outbound.xml', { PAUSE: '3000' }),
+      service: 'carol',
+      target: tg.sipPort,
+      ports: sippPorts(),
+      extra: ['-t', 't1', '-au', 'carol', '-ap', 'secret', '-trace_msg'],
+    });
+    // Bound while the connection is open: one binding, the flow's latest Contact.
+    const bound = await until(
+      () => tg.gateway.store.bindings('carol'),
+      (b) => b.length === 1 && b[0].contact.includes('carol-b@'),
+      5000,
+      'the flow bound',
+    );
+    expect(bound[0]).toMatchObject({
+      source: { transport: 'tcp' },
+      flow: { instance: '"<urn:uuid:00000000-0000-4000-8000-00000000000a>"', regId: '1' },
+    });
+    const done = await phone.done;
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    const log = await messagesLog(dir, 'uac_register_outbound');
+    expect(log).toMatch(/Require: outbound/);
+    expect(log).toMatch(/Flow-Timer: 90/);
+    // sipp ended and closed its connection: the flow is dead, so is its binding.
+    await until(
+      () => tg.gateway.store.bindings('carol'),
+      (b) => b.length === 0,
+      5000,
+      'the binding gone with its flow',
+    );
+  });
+
+  it('answers the keep-alives: CRLF over TCP, STUN Binding over UDP', async () => {
+    const socket = net.connect(tg.sipPort, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('\r\n\r\n');
+    const [pong] = (await once(socket, 'data')) as [Buffer];
+    expect(pong.toString('latin1')).toBe('\r\n');
+    socket.destroy();
+
+    const udp = dgram.createSocket('udp4');
+    udp.bind(0, '127.0.0.1');
+    await once(udp, 'listening');
+    const request = Buffer.alloc(20);
+    request.writeUInt16BE(0x0001, 0);
+    request.writeUInt32BE(0x2112a442, 4);
+    randomBytes(12).copy(request, 8);
+    udp.send(request, tg.sipPort, '127.0.0.1');
+    const [answer] = (await once(udp, 'message')) as [Buffer];
+    const port = udp.address().port;
+    udp.close();
+    expect(answer.readUInt16BE(0)).toBe(0x0101);
+    expect(answer.subarray(8, 20)).toEqual(request.subarray(8, 20));
+    // XOR-MAPPED-ADDRESS: this socket's port and 127.0.0.1, unmasked with the magic cookie.
+    expect(answer.readUInt16BE(20)).toBe(0x0020);
+    expect(answer.readUInt16BE(26) ^ 0x2112).toBe(port);
+    expect([...answer.subarray(28, 32)].map((b, i) => b ^ request[4 + i])).toEqual([127, 0, 0, 1]);
   });
 });
