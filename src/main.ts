@@ -39,14 +39,22 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const sip = gateway.engine.listenAddress;
+  const portOf = (t: string) =>
+    t === 'tls' ? sip.tlsPort : t === 'ws' || t === 'wss' ? sip.wsPort : sip.port;
   const lines = [
-    `telgate listening for SIP on ${sip.transports.map((t) => `${t}:${sip.host}:${sip.port}`).join(' ')}`,
+    `telgate listening for SIP on ${sip.transports.map((t) => `${t}:${sip.host}:${portOf(t)}`).join(' ')}`,
   ];
   if (opsAt) lines.push(`ops HTTP (/healthz /readyz /metrics /calls) on ${opsAt}`);
   if (gateway.localAgent)
     lines.push(`embedded local agent (TelAPI + /ws/session) on ${gateway.localAgent.url}`);
   for (const ep of gateway.endpointsToCall)
     lines.push(`  call sip:${ep.number}@${sip.host}:${sip.port}  → endpoint ${ep.id}`);
+  const scheme = sip.transports.includes('wss') ? 'https' : 'http';
+  for (const page of sip.wsPort ? gateway.callPages : []) {
+    lines.push(
+      `  open ${scheme}://${sip.host}:${sip.wsPort}/call/${page.slug}  → endpoint ${page.id}`,
+    );
+  }
   process.stderr.write(lines.join('\n') + '\n');
 
   let stopping = false;

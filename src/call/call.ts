@@ -30,7 +30,14 @@ import { parseNameAddr } from '../sip/uri.js';
 import { agentSideFor, ProvisioningTimeout, type AgentSide } from './agent-side.js';
 import { expiredTimer, type LiveCall } from './live-call.js';
 import { RtpCallerLeg, rtpLegDeps } from './caller-leg-rtp.js';
-import { SessionDescription } from './session-description.js';
+import { udpPath, type RtpPath } from '../media/rtp-session.js';
+import {
+  isWebRtcOffer,
+  plainOfferOf,
+  WebRtcPeer,
+  type WebRtcOptions,
+} from '../media/webrtc-peer.js';
+import { SessionDescription, type OfferResult } from './session-description.js';
 import { TransferController, type DeviceTarget, type EgressRoute } from './transfer.js';
 import type { CallerIdentity } from './caller-identity.js';
 import type { TraceContext } from './trace-context.js';
@@ -70,6 +77,8 @@ export interface CallDeps {
   dialed: string;
   /** The registered device a transfer target names, if it is one agents may transfer to. */
   findDevice(target: string): Promise<DeviceTarget | undefined>;
+  /** WebRTC media for a browser's offer (on the main thread only: see media/webrtc-peer.ts). */
+  webrtc?: WebRtcOptions;
   /** Opens the agent link; `bytesPerMs` sizes the audio it holds while resuming. */
   openLink(events: LinkEvents, bytesPerMs: number): LinkSession;
 }
@@ -81,6 +90,8 @@ export type CallOutcome = ({ refused: RefusalCause; status: number } | { ended: 
 
 export class Call implements LiveCall {
   private leg: RtpCallerLeg | undefined;
+  /** A browser's call: the WebRTC answer (ICE, DTLS) that the INVITE gets. */
+  private webrtcAnswer: string | undefined;
   private readonly agent: AgentSide;
   private dialog: SipDialog | undefined;
   private readonly sdp: SessionDescription;
@@ -200,28 +211,25 @@ export class Call implements LiveCall {
 
   private async setUp(): Promise<void> {
     const lateOffer = !this.invite.sdp.trim();
-    const first = lateOffer ? undefined : this.sdp.answer(this.invite.sdp);
+    const webrtc = !lateOffer && isWebRtcOffer(this.invite.sdp);
+    const offer = webrtc ? plainOfferOf(this.invite.sdp) : this.invite.sdp;
+    const first = lateOffer ? undefined : this.sdp.answer(offer);
     if (first && !first.ok) {
       const warning = first.rejection.headers?.find((h) => h[0] === 'warning');
       const cause = warning?.[1].startsWith('305') ? 'no-common-codec' : 'bad-sdp';
       return this.refuse(cause, undefined, warning ? [warning] : []);
     }
-
-    const lease = await this.deps.ports.acquire();
-    if (!lease) return this.refuse('no-media-port');
-    if (this.closed) {
-      this.deps.ports.release(lease);
-      return;
-    }
-    this.sdp.port = lease.port;
-    const leg = new RtpCallerLeg(rtpLegDeps(this.deps, lease, this.log), this.agent);
+    const path = webrtc && first?.ok ? await this.webRtcPath(first) : await this.udpPath();
+    if (!path) return;
+    const leg = new RtpCallerLeg(rtpLegDeps(this.deps, path, this.log), this.agent);
     this.leg = leg;
     this.agent.attach(leg);
     if (first) leg.applyPlan(first.plan);
 
     // While the agent is provisioned the caller hears ringing: 180, or 183 with a ringback
     // tone as early media when configured (and the INVITE had an offer to answer).
-    const early = this.deps.calls.earlyMedia && first?.ok ? first.sdp : undefined;
+    const early =
+      this.deps.calls.earlyMedia && first?.ok ? (this.webrtcAnswer ?? first.sdp) : undefined;
     this.invite.ringing(early);
     if (early) {
       this.agent.playout.ringback = true;
@@ -248,9 +256,9 @@ export class Call implements LiveCall {
     if (this.closed) return;
     this.agent.playout.ringback = false;
 
-    const local = lateOffer ? this.sdp.offer() : this.sdp.answer(this.invite.sdp);
+    const local = lateOffer ? this.sdp.offer() : this.sdp.answer(offer);
     const dialog = this.invite.answer(
-      typeof local === 'string' ? local : local.ok ? local.sdp : '',
+      this.webrtcAnswer ?? (typeof local === 'string' ? local : local.ok ? local.sdp : ''),
     );
     this.attachDialog(dialog);
     this.answeredAt = Date.now();
@@ -276,9 +284,57 @@ export class Call implements LiveCall {
     leg.start();
     this.deps.onAnswered(this);
     this.log.info(
-      { codec: leg.codec, chain: leg.describe(), rtpPort: lease.port, lateOffer },
+      { codec: leg.codec, chain: leg.describe(), rtpPort: path.port, lateOffer, webrtc },
       'call answered',
     );
+  }
+
+  /** A leased port pair for the call's RTP, or none (the call refused or already ended). */
+  private async udpPath(): Promise<RtpPath | undefined> {
+    const lease = await this.deps.ports.acquire();
+    if (!lease) return void this.refuse('no-media-port');
+    if (this.closed) {
+      this.deps.ports.release(lease);
+      return undefined;
+    }
+    this.sdp.port = lease.port;
+    return udpPath(this.deps.ports, lease);
+  }
+
+  /**
+   * A browser's call: a WebRTC peer answering its offer with the codecs negotiated as for any
+   * caller. Its answer is the call's; the peer failing ends the call.
+   */
+  private async webRtcPath(
+    first: Extract<OfferResult, { ok: true }>,
+  ): Promise<RtpPath | undefined> {
+    if (!this.deps.webrtc) {
+      return void this.refuse('bad-sdp', 'WebRTC media is not available here', [
+        ['warning', '399 telgate "WebRTC offers are taken only over SIP over WebSocket"'],
+      ]);
+    }
+    // Browsers offer port 9 on 0.0.0.0 (the candidates say where): not a hold.
+    const direction = /^a=(sendrecv|sendonly|recvonly|inactive)\s*$/m.exec(this.invite.sdp)?.[1];
+    first.plan.send =
+      direction === undefined || direction === 'sendrecv' || direction === 'recvonly';
+    try {
+      const { peer, sdp } = await WebRtcPeer.answer(
+        this.invite.sdp,
+        answeredFormats(first.sdp),
+        this.deps.webrtc,
+      );
+      if (this.closed) {
+        peer.close();
+        return undefined;
+      }
+      this.webrtcAnswer = sdp;
+      peer.onClosed((why) => void this.end('media-failed', why));
+      return peer;
+    } catch (err) {
+      return void this.refuse('bad-sdp', (err as Error).message, [
+        ['warning', `399 telgate "${(err as Error).message}"`],
+      ]);
+    }
   }
 
   /** Makes `dialog` the call's dialog: its end, session changes and REFERs drive the call. */
@@ -437,4 +493,13 @@ export class Call implements LiveCall {
 /** The SIP codec whose bytes a link format carries unchanged, if any. */
 function passThroughCodec(format: LinkFormat): 'PCMU' | 'PCMA' | undefined {
   return format === 'ulaw' ? 'PCMU' : format === 'alaw' ? 'PCMA' : undefined;
+}
+
+/** The payload types of an answer telgate made, in order, each with its fmtp. */
+function answeredFormats(sdp: string): Array<{ payloadType: number; fmtp?: string }> {
+  const m = /^m=audio \d+ \S+ ([\d ]+)\r?$/m.exec(sdp);
+  return (m?.[1].trim().split(/\s+/) ?? []).map((pt) => ({
+    payloadType: Number(pt),
+    fmtp: new RegExp(`^a=fmtp:${pt} ([^\r\n]+)`, 'm').exec(sdp)?.[1].trim(),
+  }));
 }

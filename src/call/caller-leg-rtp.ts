@@ -1,5 +1,6 @@
 /**
- * The caller leg of a SIP call: one RTP stream on a leased port, as offer/answer set it up.
+ * The caller leg of a SIP call: one RTP stream on a leased port (or a browser's WebRTC
+ * transport), as offer/answer set it up.
  *
  * Caller → agent side: RTP → jitter buffer (released by due time on a second tick of the leg) →
  * decode (+ resample) → link frame. Agent side → caller: on the leg's tick on the media clock
@@ -11,10 +12,10 @@ import type { Logger } from 'pino';
 import type { LinkFormat } from '../link/protocol.js';
 import { DtmfReceiver, DtmfSender } from '../media/dtmf.js';
 import type { MediaClock, Tickable } from '../media/media-clock.js';
-import type { PortLease, PortPool } from '../media/port-pool.js';
+import type { PortPool } from '../media/port-pool.js';
 import { RtcpReporter } from '../media/rtcp-reporter.js';
 import type { RtpHeader } from '../media/rtp-packet.js';
-import { RtpSession, type RtpReceiver } from '../media/rtp-session.js';
+import { RtpSession, type RtpPath, type RtpReceiver } from '../media/rtp-session.js';
 import type { Negotiated } from '../codecs/negotiate.js';
 import type { CallerLeg, LegPeer, LegQuality } from './caller-leg.js';
 import { MediaChain } from './media-chain.js';
@@ -33,7 +34,8 @@ const MAX_PAYLOAD_BYTES = 1920;
 export interface RtpLegDeps {
   clock: MediaClock;
   ports: PortPool;
-  lease: PortLease;
+  /** Where the stream's packets travel: a leased port pair, or a WebRTC peer. */
+  path: RtpPath;
   /** The address put in SDP and RTCP's CNAME. */
   mediaAddress: string;
   strictSource: boolean;
@@ -43,10 +45,10 @@ export interface RtpLegDeps {
   log: Logger;
 }
 
-/** A leg's settings from its call's (which carry more), on `lease`, logging to `log`. */
+/** A leg's settings from its call's (which carry more), on `path`, logging to `log`. */
 export function rtpLegDeps(
-  call: Omit<RtpLegDeps, 'lease' | 'log'>,
-  lease: PortLease,
+  call: Omit<RtpLegDeps, 'path' | 'log'>,
+  path: RtpPath,
   log: Logger,
 ): RtpLegDeps {
   const { clock, ports, mediaAddress, strictSource, linkFormat, jitterMinMs, jitterMaxMs } = call;
@@ -58,7 +60,7 @@ export function rtpLegDeps(
     linkFormat,
     jitterMinMs,
     jitterMaxMs,
-    lease,
+    path,
     log,
   };
 }
@@ -92,8 +94,7 @@ export class RtpCallerLeg implements CallerLeg, Tickable, RtpReceiver {
     });
     // Late offer: nothing to send to until the ACK brings the answer; the session waits idle.
     this.rtp = new RtpSession(
-      deps.ports,
-      deps.lease,
+      deps.path,
       {
         remoteAddress: '0.0.0.0',
         remotePort: 9,
@@ -107,7 +108,7 @@ export class RtpCallerLeg implements CallerLeg, Tickable, RtpReceiver {
   }
 
   get localPort(): number {
-    return this.deps.lease.port;
+    return this.deps.path.port;
   }
 
   get codec(): string | undefined {

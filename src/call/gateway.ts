@@ -7,6 +7,8 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
+import type { WebRtcOptions } from '../media/webrtc-peer.js';
+import { isWebSocket } from '../sip/uri.js';
 import type { Logger } from 'pino';
 import type { DialectName } from '../link/dialects/dialect.js';
 import { LocalAgent } from '../link/local-agent/server.js';
@@ -29,6 +31,7 @@ import { deviceCall } from './device-callers.js';
 import { callerIdentityOf, type CallerIdentity, type VouchedDevice } from './caller-identity.js';
 import { ProviderCalls } from './provider-calls.js';
 import { PlacementRefused } from './provider-server.js';
+import { CallPage } from './call-page.js';
 import { CallWorkers, type CallCallbacks } from './call-workers.js';
 import type { LiveCall } from './live-call.js';
 import type { EgressRoute } from './transfer.js';
@@ -89,6 +92,17 @@ export class Gateway {
   private telapi: TelApiClient | undefined;
   private router: Router;
   private readonly calls = new Map<LiveCall, true>();
+  /** Browsers' calls: WebRTC on the media host, in its own port range. */
+  private get webrtc(): WebRtcOptions {
+    const media = this.config.media;
+    return {
+      bindAddress: media.host,
+      ...(media.advertisedHost && { advertisedAddress: media.advertisedHost }),
+      portMin: media.webrtc.portMin,
+      portMax: media.webrtc.portMax,
+    };
+  }
+
   /** The call worker threads (media.workers above 1); without them calls run on this thread. */
   private workers: CallWorkers | undefined;
   /** Cloud telephony providers' webhooks, streams and settings API (`telephony`), if set. */
@@ -125,12 +139,22 @@ export class Gateway {
     this.apiKey = envKey ?? randomBytes(16).toString('hex');
     this.router = new Router(config);
     this.ports = new PortPool(config.media.host, config.media.portMin, config.media.portMax);
+    const tls = tlsListen(config.sip.tls);
+    const websocket = config.sip.websocket;
+    const callPage = new CallPage(() => this.config);
     this.engine = new NativeSipEngine({
       host: config.sip.listen.host,
       port: config.sip.listen.port,
       advertisedHost: config.sip.advertisedHost,
       transports: config.sip.transports,
-      tls: tlsListen(config.sip.tls),
+      tls,
+      ...(websocket && {
+        websocket: {
+          port: websocket.port,
+          ...(websocket.secure && tls && { tls: tls.settings }),
+          onHttp: callPage.handle,
+        },
+      }),
       tcp: config.sip.tcp,
       timers: config.sip.timers,
       userAgent: 'telgate',
@@ -361,6 +385,13 @@ export class Gateway {
     );
   }
 
+  /** Web-voice endpoints whose call page is served (`callPage`), by slug. */
+  get callPages(): Array<{ id: string; slug: string }> {
+    return this.config.endpoints.flatMap((e) =>
+      e.kind === 'web-voice' && e.callPage ? [{ id: e.id, slug: e.slug }] : [],
+    );
+  }
+
   stats(): GatewayStats {
     return {
       activeCalls: this.calls.size,
@@ -420,6 +451,9 @@ export class Gateway {
           to: invite.to,
           source: invite.source.address,
           clientCertified: invite.source.certified === true,
+          ...(isWebSocket(invite.source.transport) && {
+            browser: { origin: invite.source.origin },
+          }),
           header: (name) => invite.header(name),
         });
     if (!route.ok) return this.refuseRoute(invite, route.cause, route.dialed);
@@ -515,7 +549,9 @@ export class Gateway {
     const egress = this.egressFor(endpoint, invite.callId);
     const linkFormat = linkFormatFor(endpoint, this.config);
     const dialect = this.dialectFor(endpoint);
-    if (this.workers) {
+    // A browser's call stays on this thread: its WebRTC library cannot run in a worker.
+    const browser = isWebSocket(invite.source.transport);
+    if (this.workers && !browser) {
       const index = this.workers.pick(this.config.calls.overloadUtilization);
       if (index === undefined) {
         admission.slot.release();
@@ -556,6 +592,7 @@ export class Gateway {
         egress,
         identity,
         dialed: route.dialed,
+        ...(browser && { webrtc: this.webrtc }),
       },
       callbacks.onClosed,
     );
@@ -804,7 +841,6 @@ function workerCount(workers: number | 'auto'): number {
   return workers === 'auto' ? os.availableParallelism() : workers;
 }
 
-/** An egress route as a worker gets it: its slots are taken here, on request. */
 /** The TLS listener's settings, its certificate files read (a missing file fails start-up). */
 function tlsListen(
   tls: TelgateConfig['sip']['tls'],
@@ -829,6 +865,7 @@ function tlsListen(
   };
 }
 
+/** An egress route as a worker gets it: its slots are taken here, on request. */
 function withoutSlots(route: EgressRoute): Omit<EgressRoute, 'acquireSlot'> {
   const { number, host, port, transport, credentials, callerIdentity } = route;
   return { number, host, port, transport, credentials, callerIdentity };

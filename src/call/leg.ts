@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { MediaClock, Tickable } from '../media/media-clock.js';
 import type { PortPool } from '../media/port-pool.js';
 import type { RtpHeader } from '../media/rtp-packet.js';
-import { RtpSession, type RtpReceiver } from '../media/rtp-session.js';
+import { RtpSession, udpPath, type RtpReceiver } from '../media/rtp-session.js';
 import type { LinkFormat } from '../link/protocol.js';
 import type { SipCodecName } from '../codecs/negotiate.js';
 import type { OutgoingCall, OutgoingInviteRequest, SipDialog } from '../sip/engine.js';
@@ -83,8 +83,7 @@ export class OutboundLeg implements Tickable, RtpReceiver {
     }
     this.sdp.port = lease.port;
     this.rtp = new RtpSession(
-      this.deps.ports,
-      lease,
+      udpPath(this.deps.ports, lease),
       {
         remoteAddress: '0.0.0.0',
         remotePort: 9,

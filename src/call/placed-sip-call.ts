@@ -15,6 +15,7 @@ import { agentSideFor, ProvisioningTimeout, type AgentSide } from './agent-side.
 import type { CallOutcome } from './call.js';
 import type { CallBasics } from './call-config.js';
 import { RtpCallerLeg, rtpLegDeps } from './caller-leg-rtp.js';
+import { udpPath } from '../media/rtp-session.js';
 import { byeReason, rejectionFor, type EndCause, type RefusalCause } from './failure.js';
 import { expiredTimer, type LiveCall } from './live-call.js';
 import { SessionDescription } from './session-description.js';
@@ -154,7 +155,10 @@ export class PlacedSipCall implements LiveCall {
     }
     if (!lease) return this.refuse('no-media-port');
     this.sdp.port = lease.port;
-    const leg = new RtpCallerLeg(rtpLegDeps(this.deps, lease, this.log), this.agent);
+    const leg = new RtpCallerLeg(
+      rtpLegDeps(this.deps, udpPath(this.deps.ports, lease), this.log),
+      this.agent,
+    );
     this.leg = leg;
     this.agent.attach(leg);
     this.log.info({ uri, from }, 'placing a call through the egress trunk');

@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { GatewayMessage, TransferRequest, TransferState } from '../link/protocol.js';
 import { checkTransferTarget, type TransferPolicy } from '../routing/transfer-policy.js';
 import type { OutgoingInviteRequest, SipDialog } from '../sip/engine.js';
+import type { SipTransport } from '../sip/message.js';
 import { egressIdentityHeaders, type CallerIdentity } from './caller-identity.js';
 import { OutboundLeg, type LegDeps } from './leg.js';
 import type { MediaSecurity } from './session-description.js';
@@ -28,7 +29,7 @@ export interface EgressRoute {
   number: string;
   host: string;
   port: number;
-  transport: 'udp' | 'tcp' | 'tls';
+  transport: SipTransport;
   credentials?: { username: string; password: string };
   callerIdentity: 'pai' | 'diversion' | 'history-info' | 'none';
   /** Takes a slot of the trunk's cap; undefined when the trunk is full (or unreachable). */
@@ -44,7 +45,7 @@ export interface DeviceTarget {
   ciphers: readonly SrtpSuite[];
   bindings: Array<{
     contact: string;
-    source: { transport: 'udp' | 'tcp' | 'tls'; address: string; port: number };
+    source: { transport: SipTransport; address: string; port: number };
   }>;
 }
 

@@ -18,6 +18,50 @@ export interface SrtpPair {
   receiver: SrtpReceiver;
 }
 
+/**
+ * Where a session's packets travel: a leased UDP port pair (udpPath), or a transport of its own
+ * that encrypts on the way (WebRTC's DTLS-SRTP), whose far end SDP addresses do not move.
+ */
+export interface RtpPath {
+  /** The local port SDP names (0 when the path's own SDP does). */
+  readonly port: number;
+  /** A fixed far end: latching and SDP addresses are ignored. */
+  readonly remote?: { address: string; port: number };
+  /** The SSRC to send with, when the path's SDP already named it (WebRTC's a=ssrc). */
+  readonly ssrc?: number;
+  /** Everything that arrives: RTP, and RTCP (on the RTP port when muxed). */
+  listen(
+    onPacket: (packet: Buffer, address: string, port: number) => void,
+    onRtcp: (packet: Buffer, address: string, port: number) => void,
+  ): void;
+  sendRtp(packet: Buffer, port: number, address: string): void;
+  /** RTCP, on the RTCP port (or the RTP port with `muxed`). */
+  sendRtcp(packet: Buffer, port: number, address: string, muxed: boolean): void;
+  /** Stops delivering and gives the path back. */
+  release(): void;
+}
+
+/** The path of a leased port pair (RTP on the port, RTCP on port + 1). */
+export function udpPath(pool: PortPool, lease: PortLease): RtpPath {
+  return {
+    port: lease.port,
+    listen(onPacket, onRtcp) {
+      lease.socket.on('message', (packet, rinfo) => onPacket(packet, rinfo.address, rinfo.port));
+      lease.socket.on('error', () => undefined); // ICMP unreachable while the caller is gone
+      lease.rtcpSocket.on('message', (packet, rinfo) => onRtcp(packet, rinfo.address, rinfo.port));
+      lease.rtcpSocket.on('error', () => undefined);
+    },
+    sendRtp: (packet, port, address) => lease.socket.send(packet, port, address),
+    sendRtcp: (packet, port, address, muxed) =>
+      (muxed ? lease.socket : lease.rtcpSocket).send(packet, port, address),
+    release() {
+      lease.socket.removeAllListeners('message');
+      lease.rtcpSocket.removeAllListeners('message');
+      pool.release(lease);
+    },
+  };
+}
+
 export interface RtpSessionOptions {
   remoteAddress: string;
   remotePort: number;
@@ -50,7 +94,7 @@ export class RtpSession {
   private latched = false;
   private sequence = (Math.random() * 0xffff) | 0;
   private timestamp = (Math.random() * 0xffffffff) >>> 0;
-  private readonly ssrc = (Math.random() * 0xffffffff) >>> 0;
+  private readonly ssrc: number;
   private readonly sendBuffer: Buffer;
   private readonly header = newRtpHeader();
   private markerPending = true;
@@ -74,23 +118,24 @@ export class RtpSession {
   };
 
   constructor(
-    private readonly pool: PortPool,
-    private readonly lease: PortLease,
+    private readonly path: RtpPath,
     private readonly options: RtpSessionOptions,
     private readonly receiver: RtpReceiver,
   ) {
-    this.remoteAddress = options.remoteAddress;
-    this.remotePort = options.remotePort;
+    this.remoteAddress = path.remote?.address ?? options.remoteAddress;
+    this.remotePort = path.remote?.port ?? options.remotePort;
+    this.latched = path.remote !== undefined;
+    this.ssrc = path.ssrc ?? (Math.random() * 0xffffffff) >>> 0;
     this.payloadType = options.payloadType;
     this.samplesPerFrame = options.samplesPerFrame;
     this.sendBuffer = Buffer.alloc(12 + options.maxPayloadBytes);
-    lease.socket.on('message', (packet, rinfo) => this.receive(packet, rinfo.address, rinfo.port));
-    lease.socket.on('error', () => undefined); // ICMP unreachable while the caller is gone
-    lease.rtcpSocket.on('message', (packet, rinfo) => {
-      this.rtcpRemote = { address: rinfo.address, port: rinfo.port };
-      this.receiveRtcp(packet);
-    });
-    lease.rtcpSocket.on('error', () => undefined);
+    path.listen(
+      (packet, address, port) => this.receive(packet, address, port),
+      (packet, address, port) => {
+        this.rtcpRemote = { address, port };
+        this.receiveRtcp(packet);
+      },
+    );
   }
 
   get ssrcOut(): number {
@@ -109,18 +154,18 @@ export class RtpSession {
 
   /** Sends an RTCP packet: on the RTP port with rtcp-mux, else from port + 1 to the far RTCP. */
   sendRtcp(plain: Buffer): void {
-    if (this.closed || this.remotePort <= 9) return;
+    if (this.closed || (this.remotePort <= 9 && !this.path.remote)) return;
     const packet = this.srtp ? this.srtp.sender.protectRtcp(plain) : plain;
     if (this.rtcpMux) {
-      this.lease.socket.send(packet, this.remotePort, this.remoteAddress);
+      this.path.sendRtcp(packet, this.remotePort, this.remoteAddress, true);
       return;
     }
     const to = this.rtcpRemote ?? { address: this.remoteAddress, port: this.remotePort + 1 };
-    this.lease.rtcpSocket.send(packet, to.port, to.address);
+    this.path.sendRtcp(packet, to.port, to.address, false);
   }
 
   get localPort(): number {
-    return this.lease.port;
+    return this.path.port;
   }
 
   get remote(): { address: string; port: number; latched: boolean } {
@@ -132,6 +177,7 @@ export class RtpSession {
    * over so a caller behind NAT is found again.
    */
   setRemote(address: string, port: number): void {
+    if (this.path.remote) return;
     if (address === this.remoteAddress && port === this.remotePort) return;
     this.remoteAddress = address;
     this.remotePort = port;
@@ -160,7 +206,7 @@ export class RtpSession {
       this.counters.dropped++;
       return;
     }
-    if (address !== this.remoteAddress || port !== this.remotePort) {
+    if (!this.path.remote && (address !== this.remoteAddress || port !== this.remotePort)) {
       if (this.latched && this.options.strictSource) {
         this.counters.dropped++;
         return;
@@ -240,14 +286,12 @@ export class RtpSession {
       packet = Buffer.allocUnsafe(12 + length); // from Node's pool: cheap at this size
       this.sendBuffer.copy(packet, 0, 0, 12 + length);
     }
-    this.lease.socket.send(packet, this.remotePort, this.remoteAddress);
+    this.path.sendRtp(packet, this.remotePort, this.remoteAddress);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.lease.socket.removeAllListeners('message');
-    this.lease.rtcpSocket.removeAllListeners('message');
-    this.pool.release(this.lease);
+    this.path.release();
   }
 }

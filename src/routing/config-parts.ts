@@ -163,6 +163,10 @@ const webVoiceEndpoint = z
     slug: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and -'),
     allowedOrigins: z.array(z.url()).default([]),
     allowedIps: z.array(cidr).default([]),
+    /** Browsers may call it from any page and address (with neither list set). */
+    allowAnywhere: z.boolean().default(false),
+    /** telgate serves a page to call it at /call/<slug>. */
+    callPage: z.boolean().default(false),
     flow: z
       .object({ id, publishedVersion: z.number().int().min(1).optional() })
       .strict()

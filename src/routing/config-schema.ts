@@ -113,6 +113,17 @@ export const configSchema = z
           .strict()
           .optional(),
         registrar: registrar.default(registrar.parse({})),
+        /**
+         * SIP over WebSocket (RFC 7118) for browsers, and the call page, on one HTTP port:
+         * `wss` with the TLS certificate of `tls` when `secure`.
+         */
+        websocket: z
+          .object({
+            port: z.number().int().min(0).max(65535).default(8088),
+            secure: z.boolean().default(false),
+          })
+          .strict()
+          .optional(),
         timers: z
           .object({
             t1: z.number().int().min(50).max(5000),
@@ -123,6 +134,10 @@ export const configSchema = z
           .default({}),
       })
       .strict()
+      .refine((sip) => !sip.websocket?.secure || sip.tls, {
+        message: 'a secure websocket (wss) needs sip.tls: its certificate and key',
+        path: ['websocket', 'secure'],
+      })
       .default({
         listen: { host: '127.0.0.1', port: 5060 },
         transports: ['udp', 'tcp'],
@@ -147,6 +162,18 @@ export const configSchema = z
          * ports; 'auto' is one per core; 1 runs every call on the main thread.
          */
         workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),
+        /** Browsers' calls (WebRTC): the UDP ports their ICE and DTLS-SRTP use. */
+        webrtc: z
+          .object({
+            portMin: z.number().int().min(1024).max(65534).default(21000),
+            portMax: z.number().int().min(1025).max(65535).default(21999),
+          })
+          .strict()
+          .refine((w) => w.portMin < w.portMax, {
+            message: 'portMin must be below portMax',
+            path: ['portMin'],
+          })
+          .default({ portMin: 21000, portMax: 21999 }),
       })
       .strict()
       .refine((m) => m.portMin < m.portMax, {
@@ -168,6 +195,7 @@ export const configSchema = z
         playoutDelayMs: 20,
         workers: 'auto',
         comfortNoise: true,
+        webrtc: { portMin: 21000, portMax: 21999 },
       }),
     calls: z
       .object({

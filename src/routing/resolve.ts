@@ -17,7 +17,13 @@ import type { TelgateConfig } from './config-schema.js';
 import { dialedNumber } from './number.js';
 
 export type RouteRefusal =
-  'unknown-number' | 'extension-missing' | 'not-active' | 'source-not-allowed' | 'web-chat-only';
+  | 'unknown-number'
+  | 'extension-missing'
+  | 'not-active'
+  | 'source-not-allowed'
+  | 'origin-not-allowed'
+  | 'web-access-unset'
+  | 'web-chat-only';
 
 export interface RouteInput {
   requestUri: string;
@@ -26,6 +32,8 @@ export interface RouteInput {
   source: string;
   /** It came over TLS with a client certificate the CAs signed. */
   clientCertified?: boolean;
+  /** A browser's call (SIP over WebSocket): the Origin of the page that opened the socket. */
+  browser?: { origin: string | undefined };
   header(name: string): string | undefined;
 }
 
@@ -72,7 +80,7 @@ export class Router {
     const bySlug = this.config.endpoints.find(
       (e) => e.kind !== 'phone' && e.slug === dialed.user.toLowerCase(),
     );
-    if (bySlug) return this.webEndpoint(bySlug, input.source, dialed.user);
+    if (bySlug) return this.webEndpoint(bySlug, input, dialed.user);
 
     for (const base of this.bases) {
       const baseDigits = base.number.slice(1);
@@ -109,14 +117,43 @@ export class Router {
     return { ok: false, cause: 'unknown-number', dialed: dialed.digits };
   }
 
-  private webEndpoint(endpoint: EndpointConfig, source: string, dialed: string): RouteResult {
+  private webEndpoint(endpoint: EndpointConfig, input: RouteInput, dialed: string): RouteResult {
     if (endpoint.kind === 'web-chat') return { ok: false, cause: 'web-chat-only', dialed };
     if (endpoint.kind !== 'web-voice') return { ok: false, cause: 'unknown-number', dialed };
     const acl = this.webAcls.get(endpoint.id);
-    if (acl && !acl.allows(source)) return { ok: false, cause: 'source-not-allowed', dialed };
+    if (acl && !acl.allows(input.source)) {
+      return { ok: false, cause: 'source-not-allowed', dialed };
+    }
+    if (input.browser) {
+      const origins = endpoint.allowedOrigins;
+      if (!origins.length && !acl && !endpoint.allowAnywhere) {
+        return { ok: false, cause: 'web-access-unset', dialed };
+      }
+      if (origins.length && !originAllowed(input.browser.origin, origins)) {
+        return { ok: false, cause: 'origin-not-allowed', dialed };
+      }
+    }
     if (!isActive(endpoint)) return { ok: false, cause: 'not-active', dialed };
     return { ok: true, endpoint, dialed };
   }
+}
+
+/** Whether a page's Origin header is one of `allowed` (origins compared as URL origins). */
+export function originAllowed(origin: string | undefined, allowed: readonly string[]): boolean {
+  if (!origin) return false;
+  let asked: string;
+  try {
+    asked = new URL(origin).origin;
+  } catch {
+    return false;
+  }
+  return allowed.some((entry) => {
+    try {
+      return new URL(entry).origin === asked;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** An endpoint takes calls only once its flow has a published version. */

@@ -49,6 +49,11 @@ export interface DialogInit {
   localSeq: number;
   remoteSeq: number;
   transport: SipPeer['transport'];
+  /**
+   * Over WebSocket, the connection the dialog was made on: a browser's Contact names an
+   * `.invalid` host, so requests to it go back over its socket (RFC 7118 §5).
+   */
+  flow?: SipPeer;
 }
 
 export function dialogId(callId: string, localTag: string, remoteTag: string): string {
@@ -286,6 +291,7 @@ export class Dialog implements SipDialog {
 
   /** The first Route (loose routing, RFC 3261 §12.2.1.1), else the remote target. */
   private async nextHop(): Promise<SipPeer | undefined> {
+    if (this.init.flow) return this.init.flow;
     const first = this.init.routeSet[0];
     const uri = first ? parseNameAddr(first)?.uri : this.init.remoteTarget;
     if (!uri) return undefined;

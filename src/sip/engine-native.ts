@@ -32,6 +32,7 @@ import { DEFAULT_TIMERS, type SipTimers } from './timers.js';
 import { DEFAULT_TCP_LIMITS, type TcpLimits } from './transport-tcp.js';
 import { Transports, type TransportName } from './transports.js';
 import type { TlsSettings } from './transport-tcp.js';
+import type { WsListen } from './transport-ws.js';
 import { OutgoingInvite } from './uac.js';
 import { tagOf } from './uri.js';
 import { formatVia, parseVia, randomToken, type Via } from './via.js';
@@ -43,6 +44,8 @@ export interface NativeEngineOptions {
   transports?: Array<'udp' | 'tcp'>;
   /** SIP over TLS on its own port, with its certificate. */
   tls?: { port: number; settings: TlsSettings };
+  /** SIP over WebSocket on its own HTTP port (`wss` with TLS settings). */
+  websocket?: WsListen;
   /** Address written into Via and Contact when it differs from the bind address. */
   advertisedHost?: string;
   timers?: Partial<SipTimers>;
@@ -100,6 +103,7 @@ export class NativeSipEngine implements SipEngine {
         onClosed: (peer) => this.flowClosedHandler?.(peer),
       },
       options.tls,
+      options.websocket,
     );
     this.commonHeaders = [['server', this.userAgent]];
   }
@@ -109,12 +113,14 @@ export class NativeSipEngine implements SipEngine {
     port: number;
     transports: TransportName[];
     tlsPort?: number;
+    wsPort?: number;
   } {
     return {
       host: this.options.host,
       port: this.transports.localPort,
       transports: this.transports.enabled,
       ...(this.options.tls && { tlsPort: this.transports.portOf('tls') }),
+      ...(this.options.websocket && { wsPort: this.transports.portOf('ws') }),
     };
   }
 

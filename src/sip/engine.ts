@@ -3,7 +3,7 @@
  * The built-in RFC 3261 stack (engine-native.ts) implements it; a drachtio-srf engine can
  * implement the same interface for sites that run drachtio-server.
  */
-import type { SipPeer } from './message.js';
+import type { SipPeer, SipTransport } from './message.js';
 
 /** A read-only view of an incoming INVITE, for routing. */
 export interface InviteView {
@@ -117,7 +117,7 @@ export interface OutgoingInviteRequest {
   sdp: string;
   /** Where to send it when that is not the Request-URI's host (an outbound proxy or trunk). */
   nextHop?: string;
-  transport?: 'udp' | 'tcp' | 'tls';
+  transport?: SipTransport;
   headers?: Array<[string, string]>;
   /** For digest authentication on 401/407 (MD5 or SHA-256, qop=auth). */
   credentials?: { username: string; password: string };
@@ -177,8 +177,10 @@ export interface SipEngine {
     host: string;
     /** The UDP and TCP port. */
     port: number;
-    transports: Array<'udp' | 'tcp' | 'tls'>;
+    transports: Array<SipTransport>;
     /** The TLS port, when TLS listens. */
     tlsPort?: number;
+    /** The SIP over WebSocket port, when it listens. */
+    wsPort?: number;
   };
 }

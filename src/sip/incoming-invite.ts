@@ -5,7 +5,7 @@ import type { IncomingInvite, Rejection, SipDialog } from './engine.js';
 import { parseCSeq, type SipPeer, type SipRequest } from './message.js';
 import { serializeMessage } from './serialize.js';
 import type { ServerInviteTransaction } from './transaction-server-invite.js';
-import { formatNameAddr, parseNameAddr } from './uri.js';
+import { formatNameAddr, isWebSocket, parseNameAddr } from './uri.js';
 import { randomToken } from './via.js';
 
 export interface InviteHost extends DialogHost {
@@ -96,6 +96,7 @@ export class NativeIncomingInvite implements IncomingInvite {
       localSeq: Math.floor(Math.random() * 10_000) + 1,
       remoteSeq: cseq,
       transport,
+      ...(isWebSocket(transport) && { flow: this.responsePeer }),
     });
     this.host.adopt(dialog);
     this.txn.respond(response);

@@ -20,12 +20,17 @@ export interface SipResponse {
 export type SipMessage = SipRequest | SipResponse;
 
 /** Where a message came from or goes to. */
+/** The transports SIP messages travel on; `ws` and `wss` are SIP over WebSocket (RFC 7118). */
+export type SipTransport = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
+
 export interface SipPeer {
-  transport: 'udp' | 'tcp' | 'tls';
+  transport: SipTransport;
   address: string;
   port: number;
   /** Over TLS: the peer presented a certificate the configured CAs signed. */
   certified?: boolean;
+  /** Over WebSocket: the upgrade's Origin header (the page a browser's call comes from). */
+  origin?: string;
 }
 
 export interface CSeq {

@@ -1,12 +1,13 @@
 /**
- * UDP and TCP on one port, as SIP peers expect, TLS on its own (5061 by default), and the send
- * that picks between them by the peer's transport. With port 0 UDP and TCP must land on the same
+ * UDP and TCP on one port, as SIP peers expect, TLS on its own (5061 by default), SIP over
+ * WebSocket on its own HTTP port, and the send that picks between them by the peer's transport. With port 0 UDP and TCP must land on the same
  * free port: UDP picks one and TCP takes it, retrying when another process already holds that
  * TCP port.
  */
 import type { SipPeer } from './message.js';
 import { TcpTransport, type TcpLimits, type TlsSettings } from './transport-tcp.js';
 import { UdpTransport } from './transport-udp.js';
+import { WsTransport, type WsListen } from './transport-ws.js';
 
 export type TransportName = SipPeer['transport'];
 
@@ -24,6 +25,7 @@ export class Transports {
   private udp: UdpTransport | undefined;
   private tcp: TcpTransport | undefined;
   private tls: TcpTransport | undefined;
+  private ws: WsTransport | undefined;
   private port: number;
   /** Transports listening: the enabled ones, and TLS when it has settings. */
   readonly enabled: TransportName[];
@@ -35,9 +37,14 @@ export class Transports {
     private readonly tcpLimits: TcpLimits,
     private readonly handlers: TransportHandlers,
     private readonly tlsListen?: { port: number; settings: TlsSettings },
+    private readonly wsListen?: WsListen,
   ) {
     this.port = port;
-    this.enabled = tlsListen ? [...enabled, 'tls'] : [...enabled];
+    this.enabled = [
+      ...enabled,
+      ...(tlsListen ? (['tls'] as const) : []),
+      ...(wsListen ? [wsListen.tls ? ('wss' as const) : ('ws' as const)] : []),
+    ];
   }
 
   async listen(): Promise<void> {
@@ -65,6 +72,12 @@ export class Transports {
       this.port = tcp ? tcp.localPort : port;
       break;
     }
+    try {
+      await this.listenWs();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
     if (!this.tlsListen) return;
     const tls = new TcpTransport(
       this.host,
@@ -82,6 +95,13 @@ export class Transports {
     this.tls = tls;
   }
 
+  private async listenWs(): Promise<void> {
+    if (!this.wsListen) return;
+    const ws = new WsTransport(this.host, this.wsListen, this.tcpLimits, this.handlers);
+    await ws.listen();
+    this.ws = ws;
+  }
+
   /** The UDP and TCP port. */
   get localPort(): number {
     return this.port;
@@ -89,12 +109,15 @@ export class Transports {
 
   /** The port `transport` listens on. */
   portOf(transport: TransportName): number {
-    return transport === 'tls' ? (this.tls?.localPort ?? 0) : this.port;
+    if (transport === 'tls') return this.tls?.localPort ?? 0;
+    if (transport === 'ws' || transport === 'wss') return this.ws?.localPort ?? 0;
+    return this.port;
   }
 
   send(data: Buffer, peer: SipPeer): void {
     this.stream(peer)?.send(data, peer);
-    if (peer.transport === 'udp') this.udp?.send(data, peer);
+    if (peer.transport === 'ws' || peer.transport === 'wss') this.ws?.send(data, peer);
+    else if (peer.transport === 'udp') this.udp?.send(data, peer);
   }
 
   private stream(peer: SipPeer): TcpTransport | undefined {
@@ -107,11 +130,16 @@ export class Transports {
   }
 
   get tcpConnections(): number {
-    return (this.tcp?.connectionCount ?? 0) + (this.tls?.connectionCount ?? 0);
+    return (
+      (this.tcp?.connectionCount ?? 0) +
+      (this.tls?.connectionCount ?? 0) +
+      (this.ws?.connectionCount ?? 0)
+    );
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.udp?.close(), this.tcp?.close(), this.tls?.close()]);
+    await Promise.all([this.udp?.close(), this.tcp?.close(), this.tls?.close(), this.ws?.close()]);
+    this.ws = undefined;
     this.udp = undefined;
     this.tcp = undefined;
     this.tls = undefined;

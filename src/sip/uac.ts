@@ -11,7 +11,7 @@ import type { OutgoingCall, OutgoingInviteRequest, OutgoingResult } from './engi
 import type { SipPeer, SipRequest, SipResponse } from './message.js';
 import type { ClientOutcome } from './transaction-client.js';
 import type { InviteClientEvents, InviteClientTransaction } from './transaction-client-invite.js';
-import { parseNameAddr, tagOf, transportOfUri } from './uri.js';
+import { isWebSocket, parseNameAddr, tagOf, transportOfUri } from './uri.js';
 import { newBranch, randomToken } from './via.js';
 
 export interface UacHost extends DialogHost {
@@ -176,6 +176,7 @@ export class OutgoingInvite implements OutgoingCall {
       localSeq: this.cseq,
       remoteSeq: 0,
       transport: this.transport,
+      ...(isWebSocket(this.transport) && this.peer && { flow: this.peer }),
     });
   }
 

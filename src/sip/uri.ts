@@ -4,6 +4,7 @@
  * re-serialisation so nothing a peer sent is rewritten by accident.
  */
 
+import type { SipTransport } from './message.js';
 export interface SipUri {
   scheme: 'sip' | 'sips' | 'tel';
   user?: string;
@@ -189,16 +190,20 @@ export function tagOf(value: string | undefined): string | undefined {
   return parseNameAddr(value)?.params.get('tag') ?? undefined;
 }
 
+/** SIP over WebSocket: the far end is reached only over the connection it opened. */
+export function isWebSocket(transport: SipTransport): boolean {
+  return transport === 'ws' || transport === 'wss';
+}
+
+const TRANSPORTS = new Set(['udp', 'tcp', 'tls', 'ws', 'wss']);
+
 /**
  * The transport a URI asks for: its `transport` parameter, TLS for a `sips:` URI (RFC 3261
  * §26.2.2), else `fallback`.
  */
-export function transportOfUri(
-  uri: string,
-  fallback: 'udp' | 'tcp' | 'tls',
-): 'udp' | 'tcp' | 'tls' {
+export function transportOfUri(uri: string, fallback: SipTransport): SipTransport {
   const parsed = parseUri(uri);
   const param = parsed?.params.get('transport')?.toLowerCase();
-  if (param === 'udp' || param === 'tcp' || param === 'tls') return param;
+  if (param && TRANSPORTS.has(param)) return param as SipTransport;
   return parsed?.scheme === 'sips' ? 'tls' : fallback;
 }

@@ -3,6 +3,7 @@
  * caps as leased slots, the registry of live calls, and call events. The in-memory store keeps
  * it all in this process (one instance, no Redis); the Redis store shares it (docs/operations.md).
  */
+import type { SipTransport } from '../sip/message.js';
 import type { CallEvent } from './call-events.js';
 
 export interface CapRequest {
@@ -47,7 +48,7 @@ export interface Binding {
   callId: string;
   cseq: number;
   /** Where its REGISTER came from: requests to the device go there (NAT), over that transport. */
-  source: { transport: 'udp' | 'tcp' | 'tls'; address: string; port: number };
+  source: { transport: SipTransport; address: string; port: number };
   /** The instance that holds its connection (TCP, TLS). */
   instance: string;
   /**

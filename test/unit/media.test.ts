@@ -4,7 +4,7 @@ import { OverloadGuard } from '../../src/call/overload.js';
 import { MediaClock, type ClockLoad } from '../../src/media/media-clock.js';
 import { PlayoutQueue } from '../../src/media/playout-queue.js';
 import { PortPool } from '../../src/media/port-pool.js';
-import { RtpSession } from '../../src/media/rtp-session.js';
+import { RtpSession, udpPath } from '../../src/media/rtp-session.js';
 import { newRtpHeader, readRtpHeader, writeRtpHeader } from '../../src/media/rtp-packet.js';
 
 afterEach(() => {
@@ -235,8 +235,7 @@ describe('port pool', () => {
       peer.on('message', (m) => void (received.push(m) === 2 && r())),
     );
     const rtp = new RtpSession(
-      pool,
-      lease,
+      udpPath(pool, lease),
       {
         remoteAddress: '127.0.0.1',
         remotePort: peer.address().port,

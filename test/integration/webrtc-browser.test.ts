@@ -1,0 +1,127 @@
+/**
+ * A browser calls an agent: Debian's chromium opens the call page of a web-voice endpoint
+ * (JsSIP over SIP over WebSocket, WebRTC with ICE and DTLS-SRTP), its fake microphone plays a
+ * 440 Hz tone, the echo agent sends it back and the page's analyser hears 440 Hz, over Opus
+ * and over G.711; hanging up from the page ends the call and frees everything. A page from a
+ * disallowed origin, a source outside allowedIps, and an endpoint that allows neither are
+ * refused with 403.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PUBLISHED, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { toneWav } from '../helpers/baresip.js';
+import { tempDir } from '../helpers/temp-dirs.js';
+import { until } from '../helpers/wait.js';
+
+interface PageCall {
+  state: string;
+  dominantFrequency(): number;
+  level(): number;
+  received(): Promise<{ packets: number; audioLevel: number; codec: string }>;
+}
+declare global {
+  interface Window {
+    telgateCall: PageCall;
+  }
+}
+
+let gw: TestGateway;
+let browser: TestBrowser;
+let base: string;
+
+const webEndpoint = (id: string, extra: Record<string, unknown>) => ({
+  kind: 'web-voice',
+  id,
+  slug: id,
+  callPage: true,
+  flow: PUBLISHED,
+  ...extra,
+});
+
+beforeAll(async () => {
+  gw = await startGateway(
+    testConfig(43940, (raw) => {
+      (raw.sip as Record<string, unknown>).websocket = { port: 0 };
+      (raw.media as Record<string, unknown>).webrtc = { portMin: 43960, portMax: 43999 };
+      const behaviours = (raw.localAgent as { behaviours: Record<string, unknown> }).behaviours;
+      for (const id of ['web-opus', 'web-g711', 'web-strict', 'web-far', 'web-unset']) {
+        behaviours[id] = { kind: 'echo' };
+      }
+      (raw.endpoints as unknown[]).push(
+        webEndpoint('web-opus', { allowAnywhere: true, codecs: ['opus'] }),
+        webEndpoint('web-g711', { allowAnywhere: true, codecs: ['PCMA'] }),
+        webEndpoint('web-strict', { allowedOrigins: ['https://pages.example.com'] }),
+        webEndpoint('web-far', { allowedIps: ['10.0.0.0/8'] }),
+        webEndpoint('web-unset', {}),
+      );
+    }),
+  );
+  base = `http://127.0.0.1:${gw.gateway.engine.listenAddress.wsPort}`;
+  browser = await launchBrowser(await toneWav(await tempDir(), 440, 48000, 60));
+}, 30_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await gw?.stop();
+});
+
+describe('a browser calls the echo agent from its call page', () => {
+  for (const [slug, codec] of [
+    ['web-opus', 'audio/opus'],
+    ['web-g711', 'audio/PCMA'],
+  ]) {
+    it(`${codec}: hears its own tone back, and hanging up frees everything`, async () => {
+      const page = await browser.page(`${base}/call/${slug}`);
+      await page.waitForFunction(() => document.body.dataset.state === 'idle');
+      await page.click('#call');
+      await page.waitForFunction(() => document.body.dataset.state === 'in call', undefined, {
+        timeout: 10_000,
+      });
+      expect(gw.gateway.stats().activeCalls).toBe(1);
+      const heard = await until(
+        () => page.evaluate(() => window.telgateCall.dominantFrequency()),
+        (hz) => Math.abs(hz - 440) < 30,
+        10_000,
+        'the echoed 440 Hz tone in the page',
+      );
+      expect(Math.abs(heard - 440)).toBeLessThan(30);
+      const received = await until(
+        () => page.evaluate(() => window.telgateCall.received()),
+        (r) => r.packets >= 25,
+        5000,
+        "half a second of the agent's packets",
+      );
+      expect(received.codec).toBe(codec);
+      expect(await page.evaluate(() => window.telgateCall.level())).toBeGreaterThan(0);
+      await page.click('#hangup');
+      await page.waitForFunction(() => document.body.dataset.state === 'ended');
+      await until(
+        () => gw.gateway.stats().activeCalls,
+        (n) => n === 0,
+        5000,
+        'the call to end',
+      );
+      expect(gw.gateway.engine.stats().dialogs).toBe(0);
+      await page.close();
+    }, 40_000);
+  }
+});
+
+describe('access', () => {
+  it('refuses a disallowed origin, a source outside allowedIps, and an endpoint open to no one', async () => {
+    for (const slug of ['web-strict', 'web-far', 'web-unset']) {
+      const page = await browser.page(`${base}/call/${slug}`);
+      await page.waitForFunction(() => document.body.dataset.state === 'idle');
+      await page.click('#call');
+      await page.waitForFunction(() => document.body.dataset.state === 'failed');
+      expect(await page.textContent('#state')).toBe('failed: Rejected');
+      await page.close();
+    }
+    expect(gw.gateway.stats().activeCalls).toBe(0);
+  }, 30_000);
+
+  it('serves no page for an endpoint without callPage, nor for an unknown slug', async () => {
+    expect((await fetch(`${base}/call/nobody`)).status).toBe(404);
+    expect((await fetch(`${base}/call/web-opus`)).status).toBe(200);
+  });
+});
