@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TelgateConfig } from '../routing/config-schema.js';
+import type { EndpointConfig } from '../routing/config-parts.js';
 import { isActive } from '../routing/resolve.js';
 
 const SCRIPT_PATH = path.resolve(
@@ -56,7 +56,8 @@ function pageHtml(slug: string, domain: string): string {
 export class CallPage {
   private script: Promise<Buffer> | undefined;
 
-  constructor(private readonly config: () => TelgateConfig) {}
+  /** `endpoints`: the config's and the live test endpoints. */
+  constructor(private readonly endpoints: () => readonly EndpointConfig[]) {}
 
   readonly handle = (request: http.IncomingMessage, response: http.ServerResponse): void => {
     void this.serve(request, response).catch(() => {
@@ -87,7 +88,7 @@ export class CallPage {
         .end(request.method === 'HEAD' ? undefined : body);
     }
     const slug = /^\/call\/([a-z0-9][a-z0-9-]{0,62})\/?$/.exec(url.pathname)?.[1];
-    const endpoint = this.config().endpoints.find(
+    const endpoint = this.endpoints().find(
       (e) => e.kind === 'web-voice' && e.slug === slug && e.callPage,
     );
     if (!slug || !endpoint || endpoint.kind !== 'web-voice' || !isActive(endpoint)) {

@@ -14,6 +14,7 @@ import type { LinkFormat, TransferMode } from '../link/protocol.js';
 import type { MediaClock } from '../media/media-clock.js';
 import type { PortPool } from '../media/port-pool.js';
 import type { CallEndpointConfig } from '../routing/config-parts.js';
+import { flowOf } from '../routing/resolve.js';
 import { transferPolicyOf } from '../routing/transfer-policy.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
 import type {
@@ -245,6 +246,7 @@ export class Call implements LiveCall {
           to: this.invite.to,
           traceId: this.deps.trace.traceId,
           parentSpanId: this.deps.trace.spanId,
+          ...(flowOf(this.endpoint) && { flow: flowOf(this.endpoint) }),
         },
         this.deps.calls.provisioningTimeoutMs,
       );

@@ -57,6 +57,7 @@ export const ENDINGS = {
   'link-lost': { q850: 41, text: 'voice agent connection lost' },
   'media-timeout': { q850: 41, text: 'no RTP from the caller' },
   'media-failed': { q850: 41, text: 'the WebRTC media connection failed' },
+  'endpoint-expired': { q850: 16, text: 'the endpoint is gone' },
   'max-duration': { q850: 102, text: 'maximum call duration reached' },
   transferred: { q850: 16, text: 'transferred by the agent' },
   'transfer-target-hangup': { q850: 16, text: 'the transfer target hung up' },

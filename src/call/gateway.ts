@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { WebRtcOptions } from '../media/webrtc-peer.js';
-import { isWebSocket } from '../sip/uri.js';
 import type { Logger } from 'pino';
 import type { DialectName } from '../link/dialects/dialect.js';
 import { LocalAgent } from '../link/local-agent/server.js';
@@ -22,7 +21,7 @@ import { checkTransferTarget, transferPolicyOf } from '../routing/transfer-polic
 import type { IncomingInvite, Rejection, SipEngine } from '../sip/engine.js';
 import { NativeSipEngine } from '../sip/engine-native.js';
 import type { TlsSettings } from '../sip/transport-tcp.js';
-import { parseNameAddr } from '../sip/uri.js';
+import { isWebSocket, parseNameAddr, parseUri } from '../sip/uri.js';
 import { Call, type CallOutcome } from './call.js';
 import { callBasics, type CallPlace } from './call-config.js';
 import { PlacedSipCall } from './placed-sip-call.js';
@@ -32,6 +31,7 @@ import { callerIdentityOf, type CallerIdentity, type VouchedDevice } from './cal
 import { ProviderCalls } from './provider-calls.js';
 import { PlacementRefused } from './provider-server.js';
 import { CallPage } from './call-page.js';
+import { TEST_SLUG_PREFIX } from './test-endpoints.js';
 import { CallWorkers, type CallCallbacks } from './call-workers.js';
 import type { LiveCall } from './live-call.js';
 import type { EgressRoute } from './transfer.js';
@@ -91,7 +91,8 @@ export class Gateway {
   readonly localAgent: LocalAgent | undefined;
   private telapi: TelApiClient | undefined;
   private router: Router;
-  private readonly calls = new Map<LiveCall, true>();
+  /** Live calls, each with its endpoint's id ('' for a provider's call). */
+  private readonly calls = new Map<LiveCall, string>();
   /** Browsers' calls: WebRTC on the media host, in its own port range. */
   private get webrtc(): WebRtcOptions {
     const media = this.config.media;
@@ -137,11 +138,11 @@ export class Gateway {
     }
     // With only the embedded agent, a per-process random key keeps the local API closed too.
     this.apiKey = envKey ?? randomBytes(16).toString('hex');
-    this.router = new Router(config);
+    this.router = new Router(config, () => this.testEndpoints());
     this.ports = new PortPool(config.media.host, config.media.portMin, config.media.portMax);
     const tls = tlsListen(config.sip.tls);
     const websocket = config.sip.websocket;
-    const callPage = new CallPage(() => this.config);
+    const callPage = new CallPage(() => [...this.config.endpoints, ...this.testEndpoints()]);
     this.engine = new NativeSipEngine({
       host: config.sip.listen.host,
       port: config.sip.listen.port,
@@ -167,7 +168,7 @@ export class Gateway {
         host: config.localAgent.listen.host,
         port: config.localAgent.listen.port,
         apiKey: this.apiKey,
-        behaviours: config.localAgent.behaviours,
+        behaviours: behavioursByFlow(config),
         tokenTtlSeconds: config.localAgent.tokenTtlSeconds,
       });
     }
@@ -254,7 +255,12 @@ export class Gateway {
           acquire: (holder, caps) => this.store.acquire(holder, caps),
           workers: () => this.workers,
           placeSipCall: (request) => this.placeSipCall(request),
-          register: (call) => this.calls.set(call, true),
+          register: (call) => this.calls.set(call, ''),
+          testEndpointEnded: (endpointId, why) => {
+            for (const [call, id] of this.calls) {
+              if (id === endpointId) void call.end('endpoint-expired', why);
+            }
+          },
           emit: (event) => this.store.emit(event),
           instance: () => this.instance,
           journal: (facts) => new CallJournal(facts, this.instance, this.store),
@@ -385,6 +391,19 @@ export class Gateway {
     );
   }
 
+  /** The live temporary test endpoints (none without the settings API). */
+  private testEndpoints() {
+    return this.providers?.testEndpoints.endpoints() ?? [];
+  }
+
+  /** A call names a test endpoint's slug this instance has not seen: read the store again. */
+  private async seeTestSlug(requestUri: string): Promise<void> {
+    const user = parseUri(requestUri)?.user?.toLowerCase();
+    if (!user?.startsWith(TEST_SLUG_PREFIX) || !this.providers) return;
+    if (this.testEndpoints().some((e) => e.slug === user)) return;
+    await this.providers.testEndpoints.refresh();
+  }
+
   /** Web-voice endpoints whose call page is served (`callPage`), by slug. */
   get callPages(): Array<{ id: string; slug: string }> {
     return this.config.endpoints.flatMap((e) =>
@@ -444,6 +463,7 @@ export class Gateway {
     const unavailable = this.unavailable();
     // Before routing: a saturated or draining process spends as little as it can on refusals.
     if (unavailable) return this.refuse(invite, unavailable.cause, unavailable.rejection);
+    if (!fromDevice) await this.seeTestSlug(invite.requestUri);
     const route = fromDevice
       ? { ok: true as const, endpoint: fromDevice.endpoint, dialed: fromDevice.dialed }
       : this.router.resolve({
@@ -574,7 +594,7 @@ export class Gateway {
         egress,
         callbacks,
       );
-      this.calls.set(call, true);
+      this.calls.set(call, endpoint.id);
       return;
     }
     const call = new Call(
@@ -596,7 +616,7 @@ export class Gateway {
       },
       callbacks.onClosed,
     );
-    this.calls.set(call, true);
+    this.calls.set(call, endpoint.id);
     void call.start();
   }
 
@@ -687,7 +707,7 @@ export class Gateway {
         egress,
         { onAnswered, onClosed, onTransferred: () => undefined },
       );
-      this.calls.set(call, true);
+      this.calls.set(call, request.endpointId);
       return { callId, from: egress.number };
     }
     const call = new PlacedSipCall(
@@ -703,7 +723,7 @@ export class Gateway {
       },
       onClosed,
     );
-    this.calls.set(call, true);
+    this.calls.set(call, request.endpointId);
     void call.start();
     return { callId, from: egress.number };
   }
@@ -803,7 +823,7 @@ export class Gateway {
       }
     }
     this.config = { ...config, sip: this.config.sip, media: this.config.media };
-    this.router = new Router(this.config);
+    this.router = new Router(this.config, () => this.testEndpoints());
     this.workers?.reload(this.config);
     this.events.emit('reloaded');
     this.logger.info({ endpoints: config.endpoints.length }, 'config reloaded');
@@ -869,4 +889,19 @@ function tlsListen(
 function withoutSlots(route: EgressRoute): Omit<EgressRoute, 'acquireSlot'> {
   const { number, host, port, transport, credentials, callerIdentity } = route;
   return { number, host, port, transport, credentials, callerIdentity };
+}
+
+/**
+ * The local agent's behaviours by endpoint id, and also by the flow id of each endpoint that
+ * has one: a temporary test endpoint (a new id) reaches the behaviour of its flow's endpoint.
+ */
+function behavioursByFlow(config: TelgateConfig): TelgateConfig['localAgent']['behaviours'] {
+  const behaviours = { ...config.localAgent.behaviours };
+  for (const endpoint of config.endpoints) {
+    const behaviour = config.localAgent.behaviours[endpoint.id];
+    if (endpoint.kind !== 'web-chat' && endpoint.flow && behaviour) {
+      behaviours[endpoint.flow.id] ??= behaviour;
+    }
+  }
+  return behaviours;
 }

@@ -30,6 +30,7 @@ import type { LiveCall } from './live-call.js';
 import { ProviderServer, type PlacedCallStatus, type StreamCallHandle } from './provider-server.js';
 import type { ProviderName } from './provider-wire.js';
 import { SettingsApi, webhookSecretMatches, type SettingsApiDeps } from './settings-api.js';
+import { TestEndpoints } from './test-endpoints.js';
 import { StreamCall, type StreamCallFacts } from './stream-call.js';
 import { effectiveTelephony } from './telephony-settings.js';
 
@@ -63,6 +64,8 @@ export interface ProviderCallsDeps {
   /** The call is up, `setupMs` after its stream started. */
   onAnswered(call: LiveCall, setupMs: number): void;
   onClosed(call: LiveCall, outcome: CallOutcome): void;
+  /** A test endpoint expired or was deleted: its live calls end. */
+  testEndpointEnded(endpointId: string, why: string): void;
 }
 
 /** How often devices made over the API on another instance are picked up here. */
@@ -77,6 +80,8 @@ export class ProviderCalls {
   /** The SIP devices made over the API (the registrar serves them beside the config's). */
   devices: DeviceConfig[] = [];
   private readonly deviceSweep: NodeJS.Timeout;
+  /** Temporary Web Voice endpoints (the settings API's /api/test-endpoints). */
+  readonly testEndpoints: TestEndpoints;
 
   constructor(private readonly deps: ProviderCallsDeps) {
     const config = deps.config();
@@ -84,6 +89,7 @@ export class ProviderCalls {
     this.store = redisUrl
       ? new RedisSettingsStore(redisUrl, config.state.redis.keyPrefix)
       : new FileSettingsStore(config.telephony!.settingsFile);
+    this.testEndpoints = new TestEndpoints(this.store, deps.logger, deps.testEndpointEnded);
     this.server = new ProviderServer({
       config: deps.config,
       telephony: () => this.inForce(),
@@ -111,6 +117,7 @@ export class ProviderCalls {
         changed: (stored) => (this.stored = stored),
         placeCall: (call) => this.server.placeCall(call),
         devicesChanged: () => this.loadDevices(),
+        testEndpoints: this.testEndpoints,
         placeSipCall: deps.placeSipCall,
       }),
       logger: deps.logger,
@@ -125,11 +132,13 @@ export class ProviderCalls {
   async start(): Promise<void> {
     this.stored = await this.store.telephony();
     await this.loadDevices();
+    await this.testEndpoints.refresh();
     this.address = await this.server.listen();
   }
 
   async close(): Promise<void> {
     clearInterval(this.deviceSweep);
+    this.testEndpoints.close();
     await this.server.close();
     await this.store.close();
   }

@@ -31,6 +31,7 @@ import { PlacementRefused, type OutboundCall } from './provider-server.js';
 import { settingsView, telephonySettingsUpdate } from './telephony-settings.js';
 import { parse, Refusal } from './api-support.js';
 import { DevicesApi } from './devices-api.js';
+import type { TestEndpoints } from './test-endpoints.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
 const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number, e.g. +15551234567');
@@ -81,6 +82,8 @@ export interface SettingsApiDeps {
   changed(stored: TelephonySettingsRecord): void;
   /** The API's devices changed: the registrar reads them again. */
   devicesChanged(): Promise<void>;
+  /** POST/GET/DELETE /api/test-endpoints. */
+  testEndpoints: TestEndpoints;
   /** Places a call through a provider (PlacementRefused when it cannot). */
   placeCall(call: OutboundCall): Promise<{ callId: string | undefined }>;
   /**
@@ -108,7 +111,8 @@ export class SettingsApi {
   /** Serves `req` if it is the API's; false when the path is not. */
   async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> {
     const path = (req.url ?? '/').split('?')[0];
-    if (!path.startsWith('/api/settings/') && path !== '/api/calls') return false;
+    const paths = ['/api/calls', '/api/test-endpoints'];
+    if (!path.startsWith('/api/settings/') && !paths.some((p) => path.startsWith(p))) return false;
     try {
       this.authenticate(req.headers['x-api-key']);
       const body = req.method === 'POST' || req.method === 'PUT' ? await readJson(req) : undefined;
@@ -139,6 +143,8 @@ export class SettingsApi {
   private async route(method: string, path: string, body: unknown): Promise<[number, unknown]> {
     const device = await this.devices.route(method, path, body);
     if (device) return device;
+    const testEndpoint = await this.deps.testEndpoints.route(method, path, body);
+    if (testEndpoint) return testEndpoint;
     const one = /^\/api\/settings\/endpoints\/([\w-]+)$/.exec(path);
     if (path === '/api/settings/endpoints' && method === 'GET') {
       const all = await this.deps.store.endpoints();

@@ -25,6 +25,8 @@ export interface CreateSessionRequest {
   /** W3C trace context of the call: its trace, and telgate's span as the session's parent. */
   traceId?: string;
   parentSpanId?: string;
+  /** The flow the endpoint runs: its published version, or a draft (a test endpoint). */
+  flow?: { id: string; version: number; draft: boolean };
 }
 
 export interface CreateSessionResponse {

@@ -168,7 +168,12 @@ const webVoiceEndpoint = z
     /** telgate serves a page to call it at /call/<slug>. */
     callPage: z.boolean().default(false),
     flow: z
-      .object({ id, publishedVersion: z.number().int().min(1).optional() })
+      .object({
+        id,
+        publishedVersion: z.number().int().min(1).optional(),
+        /** Runs this draft version instead (a temporary test endpoint): active without a publish. */
+        draftVersion: z.number().int().min(1).optional(),
+      })
       .strict()
       .optional(),
     provider: id.optional(),

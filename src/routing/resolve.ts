@@ -53,7 +53,11 @@ export class Router {
   private readonly trunks = new Map<string, { trunk: TrunkConfig; acl?: AddressList }>();
   private readonly webAcls = new Map<string, AddressList>();
 
-  constructor(private readonly config: TelgateConfig) {
+  constructor(
+    private readonly config: TelgateConfig,
+    /** Web-voice endpoints beside the config's (temporary test endpoints). */
+    private readonly extraEndpoints: () => readonly EndpointConfig[] = () => [],
+  ) {
     // Longest base number first, so "+1555010" never shadows "+15550100".
     this.bases = [...config.baseNumbers].sort((a, b) => b.number.length - a.number.length);
     for (const trunk of config.trunks) {
@@ -77,9 +81,10 @@ export class Router {
     const routing = this.config.routing;
     const uri = routing.numberFrom === 'to' ? uriOf(input.to) : input.requestUri;
     const dialed = dialedNumber(uri, routing);
-    const bySlug = this.config.endpoints.find(
-      (e) => e.kind !== 'phone' && e.slug === dialed.user.toLowerCase(),
-    );
+    const slug = dialed.user.toLowerCase();
+    const bySlug =
+      this.config.endpoints.find((e) => e.kind !== 'phone' && e.slug === slug) ??
+      this.extraEndpoints().find((e) => e.kind !== 'phone' && e.slug === slug);
     if (bySlug) return this.webEndpoint(bySlug, input, dialed.user);
 
     for (const base of this.bases) {
@@ -158,7 +163,19 @@ export function originAllowed(origin: string | undefined, allowed: readonly stri
 
 /** An endpoint takes calls only once its flow has a published version. */
 export function isActive(endpoint: CallEndpointConfig): boolean {
-  return endpoint.flow?.publishedVersion !== undefined;
+  const flow = endpoint.flow;
+  return flow?.publishedVersion !== undefined || (!!flow && 'draftVersion' in flow);
+}
+
+/** The flow version a call to `endpoint` runs, as the agent's session request names it. */
+export function flowOf(
+  endpoint: CallEndpointConfig,
+): { id: string; version: number; draft: boolean } | undefined {
+  const flow = endpoint.flow;
+  if (!flow) return undefined;
+  const draft = 'draftVersion' in flow ? flow.draftVersion : undefined;
+  const version = draft ?? flow.publishedVersion;
+  return version === undefined ? undefined : { id: flow.id, version, draft: draft !== undefined };
 }
 
 function headerExtension(input: RouteInput, name: string | undefined): string | undefined {

@@ -41,6 +41,21 @@ export interface DeviceRecord {
   created_at: string;
 }
 
+/**
+ * A temporary Web Voice endpoint (POST /api/test-endpoints): active without a published
+ * version, it runs a flow's draft until it expires.
+ */
+export interface TestEndpointRecord {
+  id: string;
+  slug: string;
+  flow_id: string;
+  draft_version: number;
+  /** Browsers' page origins allowed; empty: any page (the slug is unguessable). */
+  allowed_origins: string[];
+  expires_at: string;
+  created_at: string;
+}
+
 /** Telephony settings as the API names them; absent fields are unset. */
 export type TelephonySettingsRecord = Record<string, string | number>;
 
@@ -55,13 +70,20 @@ export interface SettingsStore {
   saveDevice(device: DeviceRecord): Promise<void>;
   /** False when there was no such device. */
   deleteDevice(id: string): Promise<boolean>;
+  testEndpoints(): Promise<TestEndpointRecord[]>;
+  saveTestEndpoint(endpoint: TestEndpointRecord): Promise<void>;
+  /** False when there was no such test endpoint. */
+  deleteTestEndpoint(id: string): Promise<boolean>;
   close(): Promise<void>;
 }
+
+type RecordKind = 'endpoints' | 'devices' | 'testEndpoints';
 
 interface FileShape {
   endpoints: Record<string, TelephonyEndpointRecord>;
   telephony: TelephonySettingsRecord;
   devices: Record<string, DeviceRecord>;
+  testEndpoints: Record<string, TestEndpointRecord>;
 }
 
 /** One JSON file, rewritten whole through a temporary file and a rename (never half-written). */
@@ -79,12 +101,13 @@ export class FileSettingsStore implements SettingsStore {
         endpoints: parsed.endpoints ?? {},
         telephony: parsed.telephony ?? {},
         devices: parsed.devices ?? {},
+        testEndpoints: parsed.testEndpoints ?? {},
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
         throw new Error(`settings file ${this.file}: ${(err as Error).message}`, { cause: err });
       }
-      this.data = { endpoints: {}, telephony: {}, devices: {} };
+      this.data = { endpoints: {}, telephony: {}, devices: {}, testEndpoints: {} };
     }
     return this.data;
   }
@@ -113,7 +136,7 @@ export class FileSettingsStore implements SettingsStore {
     return this.remove('endpoints', id);
   }
 
-  private async put<K extends 'endpoints' | 'devices'>(
+  private async put<K extends RecordKind>(
     kind: K,
     id: string,
     record: FileShape[K][string],
@@ -122,7 +145,7 @@ export class FileSettingsStore implements SettingsStore {
     await this.persist();
   }
 
-  private async remove(kind: 'endpoints' | 'devices', id: string): Promise<boolean> {
+  private async remove(kind: RecordKind, id: string): Promise<boolean> {
     const records = (await this.load())[kind];
     if (!records[id]) return false;
     delete records[id];
@@ -149,6 +172,18 @@ export class FileSettingsStore implements SettingsStore {
 
   deleteDevice(id: string): Promise<boolean> {
     return this.remove('devices', id);
+  }
+
+  async testEndpoints(): Promise<TestEndpointRecord[]> {
+    return Object.values((await this.load()).testEndpoints);
+  }
+
+  saveTestEndpoint(endpoint: TestEndpointRecord): Promise<void> {
+    return this.put('testEndpoints', endpoint.id, endpoint);
+  }
+
+  deleteTestEndpoint(id: string): Promise<boolean> {
+    return this.remove('testEndpoints', id);
   }
 
   close(): Promise<void> {
@@ -185,16 +220,16 @@ export class RedisSettingsStore implements SettingsStore {
   }
 
   /** Records of one kind: a hash of id → JSON. */
-  private async all<T>(kind: 'endpoints' | 'devices'): Promise<T[]> {
+  private async all<T>(kind: RecordKind): Promise<T[]> {
     const all = await this.redis.hgetall(this.key(kind));
     return Object.values(all).map((json) => JSON.parse(json) as T);
   }
 
-  private async put(kind: 'endpoints' | 'devices', id: string, record: object): Promise<void> {
+  private async put(kind: RecordKind, id: string, record: object): Promise<void> {
     await this.redis.hset(this.key(kind), id, JSON.stringify(record));
   }
 
-  private async remove(kind: 'endpoints' | 'devices', id: string): Promise<boolean> {
+  private async remove(kind: RecordKind, id: string): Promise<boolean> {
     return (await this.redis.hdel(this.key(kind), id)) > 0;
   }
 
@@ -217,6 +252,18 @@ export class RedisSettingsStore implements SettingsStore {
 
   deleteDevice(id: string): Promise<boolean> {
     return this.remove('devices', id);
+  }
+
+  testEndpoints(): Promise<TestEndpointRecord[]> {
+    return this.all<TestEndpointRecord>('testEndpoints');
+  }
+
+  saveTestEndpoint(endpoint: TestEndpointRecord): Promise<void> {
+    return this.put('testEndpoints', endpoint.id, endpoint);
+  }
+
+  deleteTestEndpoint(id: string): Promise<boolean> {
+    return this.remove('testEndpoints', id);
   }
 
   async close(): Promise<void> {

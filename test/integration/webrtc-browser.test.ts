@@ -4,8 +4,10 @@
  * 440 Hz tone, the echo agent sends it back and the page's analyser hears 440 Hz, over Opus
  * and over G.711; hanging up from the page ends the call and frees everything. A page from a
  * disallowed origin, a source outside allowedIps, and an endpoint that allows neither are
- * refused with 403.
+ * refused with 403. A temporary test endpoint (POST /api/test-endpoints) takes a call from its
+ * page before its TTL, ends that call when it expires, and refuses one after.
  */
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PUBLISHED, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
@@ -25,6 +27,7 @@ declare global {
   }
 }
 
+const API_KEY = 'test-endpoints-key';
 let gw: TestGateway;
 let browser: TestBrowser;
 let base: string;
@@ -39,9 +42,15 @@ const webEndpoint = (id: string, extra: Record<string, unknown>) => ({
 });
 
 beforeAll(async () => {
+  const settingsDir = await tempDir();
   gw = await startGateway(
     testConfig(43940, (raw) => {
       (raw.sip as Record<string, unknown>).websocket = { port: 0 };
+      raw.telephony = {
+        publicBaseUrl: 'https://telgate.example.com',
+        listen: { host: '127.0.0.1', port: 0 },
+        settingsFile: path.join(settingsDir, 'telephony-settings.json'),
+      };
       (raw.media as Record<string, unknown>).webrtc = { portMin: 43960, portMax: 43999 };
       const behaviours = (raw.localAgent as { behaviours: Record<string, unknown> }).behaviours;
       for (const id of ['web-opus', 'web-g711', 'web-strict', 'web-far', 'web-unset']) {
@@ -53,8 +62,12 @@ beforeAll(async () => {
         webEndpoint('web-strict', { allowedOrigins: ['https://pages.example.com'] }),
         webEndpoint('web-far', { allowedIps: ['10.0.0.0/8'] }),
         webEndpoint('web-unset', {}),
+        // Not callable itself (unpublished); its flow's draft is what test endpoints run.
+        webEndpoint('web-draft', { flow: { id: 'draft-flow' } }),
       );
+      behaviours['web-draft'] = { kind: 'echo' };
     }),
+    { TELGATE_API_KEYS: API_KEY },
   );
   base = `http://127.0.0.1:${gw.gateway.engine.listenAddress.wsPort}`;
   browser = await launchBrowser(await toneWav(await tempDir(), 440, 48000, 60));
@@ -123,5 +136,74 @@ describe('access', () => {
   it('serves no page for an endpoint without callPage, nor for an unknown slug', async () => {
     expect((await fetch(`${base}/call/nobody`)).status).toBe(404);
     expect((await fetch(`${base}/call/web-opus`)).status).toBe(200);
+  });
+});
+
+describe('temporary test endpoints', () => {
+  const api = (method: string, route: string, body?: unknown) =>
+    fetch(`http://127.0.0.1:${gw.gateway.providerAddress!.port}${route}`, {
+      method,
+      headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+
+  it('needs the API key, and a flow and draft version', async () => {
+    const anonymous = await fetch(
+      `http://127.0.0.1:${gw.gateway.providerAddress!.port}/api/test-endpoints`,
+      { method: 'POST', body: '{}' },
+    );
+    expect(anonymous.status).toBe(401);
+    expect((await api('POST', '/api/test-endpoints', { flow_id: 'draft-flow' })).status).toBe(400);
+  });
+
+  it('takes a call before its TTL, ends it when it expires, and refuses one after', async () => {
+    const made = await api('POST', '/api/test-endpoints', {
+      flow_id: 'draft-flow',
+      draft_version: 3,
+      ttl_seconds: 4,
+    });
+    expect(made.status).toBe(201);
+    const endpoint = (await made.json()) as { id: string; slug: string; call_page: string };
+    expect(endpoint.slug).toMatch(/^test-[0-9a-f]{18}$/);
+    const listed = (await (await api('GET', '/api/test-endpoints')).json()) as Array<{
+      id: string;
+    }>;
+    expect(listed.map((e) => e.id)).toContain(endpoint.id);
+
+    const page = await browser.page(`${base}${endpoint.call_page}`);
+    await page.waitForFunction(() => document.body.dataset.state === 'idle');
+    await page.click('#call');
+    await page.waitForFunction(() => document.body.dataset.state === 'in call', undefined, {
+      timeout: 10_000,
+    });
+    const heard = await until(
+      () => page.evaluate(() => window.telgateCall.dominantFrequency()),
+      (hz) => Math.abs(hz - 440) < 30,
+      10_000,
+      'the draft flow echoing the tone',
+    );
+    expect(Math.abs(heard - 440)).toBeLessThan(30);
+    // Expiry ends the live call from telgate's side: the page sees the BYE.
+    await page.waitForFunction(() => document.body.dataset.state === 'ended', undefined, {
+      timeout: 10_000,
+    });
+    expect(await page.textContent('#state')).toBe('ended: Terminated');
+    await page.click('#call');
+    await page.waitForFunction(() => document.body.dataset.state === 'failed');
+    expect(await page.textContent('#state')).toBe('failed: Not Found');
+    expect((await fetch(`${base}${endpoint.call_page}`)).status).toBe(404);
+    await page.close();
+  }, 40_000);
+
+  it('DELETE ends one early', async () => {
+    const made = await api('POST', '/api/test-endpoints', {
+      flow_id: 'draft-flow',
+      draft_version: 1,
+    });
+    const { id, call_page } = (await made.json()) as { id: string; call_page: string };
+    expect((await fetch(`${base}${call_page}`)).status).toBe(200);
+    expect((await api('DELETE', `/api/test-endpoints/${id}`)).status).toBe(204);
+    expect((await fetch(`${base}${call_page}`)).status).toBe(404);
+    expect((await api('DELETE', `/api/test-endpoints/${id}`)).status).toBe(404);
   });
 });

@@ -22,7 +22,7 @@ describe('telgate config', () => {
   it('check: the shipped example is valid', async () => {
     const r = await cli('config', 'check', 'config');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/config: valid \(1 base numbers, 6 endpoints\)/);
+    expect(r.out).toMatch(/config: valid \(1 base numbers, 7 endpoints\)/);
   });
 
   it('check: prints every problem as file: path: message and exits 1', async () => {

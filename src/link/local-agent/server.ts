@@ -139,7 +139,7 @@ export class LocalAgent extends EventEmitter {
     }
     if (req.method !== 'POST' || url.pathname !== '/api/v1/sessions')
       return reply(404, { error: 'not found' });
-    let body: { endpointId?: unknown; mode?: unknown };
+    let body: { endpointId?: unknown; mode?: unknown; flow?: { id?: unknown } };
     try {
       body = JSON.parse(await readBody(req));
     } catch {
@@ -148,7 +148,11 @@ export class LocalAgent extends EventEmitter {
     if (typeof body.endpointId !== 'string' || body.mode !== 'voice_conversation') {
       return reply(400, { error: 'endpointId and mode "voice_conversation" are required' });
     }
-    const behaviour = this.options.behaviours[body.endpointId];
+    // By endpoint, else by flow: a temporary test endpoint's id is new, its flow's is not.
+    const flowId = typeof body.flow?.id === 'string' ? body.flow.id : undefined;
+    const behaviour =
+      this.options.behaviours[body.endpointId] ??
+      (flowId ? this.options.behaviours[flowId] : undefined);
     if (!behaviour) return reply(404, { error: `no behaviour for endpoint ${body.endpointId}` });
     const ttl = this.options.tokenTtlSeconds ?? 60;
     const sessionId = randomUUID();
