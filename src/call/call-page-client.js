@@ -4,7 +4,8 @@
  * mute, a level meter of what the agent says, and the call's state. The page's state and a
  * frequency probe are on `window.telgateCall` for tests and embedding pages.
  */
-/* global document, location, window, requestAnimationFrame, AudioContext, MediaStream */
+/* global document, location, window, requestAnimationFrame, AudioContext, MediaStream,
+   performance */
 import JsSIP from 'jssip';
 
 const config = JSON.parse(document.getElementById('telgate-call').textContent);
@@ -20,6 +21,10 @@ const ua = new JsSIP.UA({
 let session;
 let analyser;
 let audioContext;
+/** performance.now() of the click, and of the first audible frame from the agent. */
+const timing = { clickedAt: 0, firstAudioAt: 0 };
+/** RMS above this is the agent speaking (about −40 dBFS), not comfort noise. */
+const AUDIBLE_RMS = 0.01;
 
 const state = {
   value: 'idle',
@@ -40,6 +45,7 @@ function meter() {
   let sum = 0;
   for (const s of samples) sum += s * s;
   const rms = Math.sqrt(sum / samples.length);
+  if (!timing.firstAudioAt && rms > AUDIBLE_RMS) timing.firstAudioAt = performance.now();
   $('level').value = Math.min(1, rms * 4);
   requestAnimationFrame(meter);
 }
@@ -58,6 +64,8 @@ function listen(stream) {
 
 function call() {
   state.set('calling');
+  timing.clickedAt = performance.now();
+  timing.firstAudioAt = 0;
   // Handlers given to call(): JsSIP makes the peer connection before call() returns.
   session = ua.call(`sip:${config.slug}@${config.domain}`, {
     mediaConstraints: { audio: true, video: false },
@@ -102,6 +110,10 @@ window.telgateCall = {
   },
   level() {
     return Number($('level').value);
+  },
+  /** Milliseconds from the click to the agent's first audible audio (0 before it). */
+  clickToAudioMs() {
+    return timing.firstAudioAt ? timing.firstAudioAt - timing.clickedAt : 0;
   },
   /** The browser's own account of the agent's audio: inbound RTP packets, level and codec. */
   async received() {

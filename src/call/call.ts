@@ -15,6 +15,7 @@ import type { MediaClock } from '../media/media-clock.js';
 import type { PortPool } from '../media/port-pool.js';
 import type { CallEndpointConfig } from '../routing/config-parts.js';
 import { flowOf } from '../routing/resolve.js';
+import { isWebSocket } from '../sip/uri.js';
 import { transferPolicyOf } from '../routing/transfer-policy.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
 import type {
@@ -157,6 +158,7 @@ export class Call implements LiveCall {
         codecs: endpoint.codecs,
         logger: this.log,
         placeCall: deps.placeCall,
+        ...(deps.webrtc && { webrtc: deps.webrtc }),
       },
       callerDialog: () => this.dialog,
       report: (message) => {
@@ -310,7 +312,7 @@ export class Call implements LiveCall {
   private async webRtcPath(
     first: Extract<OfferResult, { ok: true }>,
   ): Promise<RtpPath | undefined> {
-    if (!this.deps.webrtc) {
+    if (!this.deps.webrtc || !isWebSocket(this.invite.source.transport)) {
       return void this.refuse('bad-sdp', 'WebRTC media is not available here', [
         ['warning', '399 telgate "WebRTC offers are taken only over SIP over WebSocket"'],
       ]);

@@ -612,7 +612,8 @@ export class Gateway {
         egress,
         identity,
         dialed: route.dialed,
-        ...(browser && { webrtc: this.webrtc }),
+        // Calls on this thread can use WebRTC: a browser's own, a transfer to one.
+        webrtc: this.webrtc,
       },
       callbacks.onClosed,
     );

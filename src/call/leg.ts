@@ -8,7 +8,9 @@ import type { Logger } from 'pino';
 import type { MediaClock, Tickable } from '../media/media-clock.js';
 import type { PortPool } from '../media/port-pool.js';
 import type { RtpHeader } from '../media/rtp-packet.js';
-import { RtpSession, udpPath, type RtpReceiver } from '../media/rtp-session.js';
+import { RtpSession, udpPath, type RtpPath, type RtpReceiver } from '../media/rtp-session.js';
+import { plainOfferOf, WebRtcPeer, type WebRtcOptions } from '../media/webrtc-peer.js';
+import { parseAudioOffer } from '../codecs/sdp.js';
 import type { LinkFormat } from '../link/protocol.js';
 import type { SipCodecName } from '../codecs/negotiate.js';
 import type { OutgoingCall, OutgoingInviteRequest, SipDialog } from '../sip/engine.js';
@@ -18,10 +20,14 @@ import { SessionDescription, type MediaSecurity } from './session-description.js
 import { SrtpReceiver, SrtpSender } from '../media/srtp.js';
 
 const MAX_PAYLOAD_BYTES = 1920;
+/** Encoding names as browsers' SDP writes them (parseAudioOffer upper-cases them). */
+const RTPMAP_NAMES: Record<string, string> = { OPUS: 'opus', 'TELEPHONE-EVENT': 'telephone-event' };
 
 export type LegResult = { ok: true } | { ok: false; status: number; reason: string };
 
 export interface LegDeps {
+  /** WebRTC for legs to browsers: only where calls run on the main thread. */
+  webrtc?: WebRtcOptions;
   clock: MediaClock;
   ports: PortPool;
   mediaAddress: string;
@@ -40,6 +46,8 @@ export class OutboundLeg implements Tickable, RtpReceiver {
   private call: OutgoingCall | undefined;
   dialog: SipDialog | undefined;
   private payloadType = -1;
+  /** A browser's leg: its WebRTC peer (the RTP session's path). */
+  private peer: WebRtcPeer | undefined;
   private closed = false;
   /** Where this leg's audio goes (the caller's leg), in the link format. */
   sink: (frame: Buffer) => void = () => undefined;
@@ -48,6 +56,8 @@ export class OutboundLeg implements Tickable, RtpReceiver {
     private readonly deps: LegDeps,
     /** SRTP for this leg (a device that requires it, reached over TLS). */
     security?: MediaSecurity,
+    /** A browser (a device registered over WebSocket): WebRTC media, offered by telgate. */
+    private readonly webrtc?: WebRtcOptions,
   ) {
     this.media = new MediaChain({ linkFormat: deps.linkFormat, jitterMinMs: 20, jitterMaxMs: 200 });
     this.playout = new AgentPlayout({
@@ -75,15 +85,10 @@ export class OutboundLeg implements Tickable, RtpReceiver {
     onProgress: (status: number) => void,
     timeoutMs: number,
   ): Promise<LegResult> {
-    const lease = await this.deps.ports.acquire();
-    if (!lease) return { ok: false, status: 503, reason: 'no free media port' };
-    if (this.closed) {
-      this.deps.ports.release(lease);
-      return { ok: false, status: 487, reason: 'cancelled' };
-    }
-    this.sdp.port = lease.port;
+    const media = await this.mediaPath();
+    if ('refused' in media) return media.refused;
     this.rtp = new RtpSession(
-      udpPath(this.deps.ports, lease),
+      media.path,
       {
         remoteAddress: '0.0.0.0',
         remotePort: 9,
@@ -93,7 +98,7 @@ export class OutboundLeg implements Tickable, RtpReceiver {
       },
       this,
     );
-    const call = this.deps.placeCall({ ...request, sdp: this.sdp.offer() });
+    const call = this.deps.placeCall({ ...request, sdp: media.offer });
     this.call = call;
     call.onProvisional((status) => onProgress(status));
     const timer = setTimeout(() => call.cancel(), timeoutMs);
@@ -107,7 +112,15 @@ export class OutboundLeg implements Tickable, RtpReceiver {
       void result.dialog.bye();
       return { ok: false, status: 487, reason: 'cancelled' };
     }
-    const plan = this.sdp.applyAnswer(result.sdp);
+    if (this.peer) {
+      try {
+        this.peer.accept(result.sdp);
+      } catch (err) {
+        void result.dialog.bye('Q.850 ;cause=88 ;text="the WebRTC answer was refused"');
+        return { ok: false, status: 488, reason: (err as Error).message };
+      }
+    }
+    const plan = this.sdp.applyAnswer(this.peer ? plainOfferOf(result.sdp) : result.sdp);
     if (!plan) {
       void result.dialog.bye('Q.850 ;cause=88 ;text="no usable SDP answer"');
       return { ok: false, status: 488, reason: 'no usable SDP answer' };
@@ -130,6 +143,42 @@ export class OutboundLeg implements Tickable, RtpReceiver {
     }
     this.deps.clock.add(this);
     return { ok: true };
+  }
+
+  /**
+   * Where the leg's RTP travels, and the offer that says so: a leased port and telgate's plain
+   * offer, or for a browser a WebRTC peer offering the same codecs (less L16, which browsers
+   * lack).
+   */
+  private async mediaPath(): Promise<
+    { path: RtpPath; offer: string } | { refused: LegResult & { ok: false } }
+  > {
+    if (this.webrtc) {
+      this.sdp.port = 9;
+      const plain = this.sdp.offer();
+      const codecs = parseAudioOffer(plain)
+        .codecs.filter((c) => c.name !== 'L16')
+        .map((c) => ({ ...c, name: RTPMAP_NAMES[c.name] ?? c.name }));
+      try {
+        const { peer, sdp } = await WebRtcPeer.offer(codecs, this.webrtc);
+        if (this.closed) {
+          peer.close();
+          return { refused: { ok: false, status: 487, reason: 'cancelled' } };
+        }
+        this.peer = peer;
+        return { path: peer, offer: sdp };
+      } catch (err) {
+        return { refused: { ok: false, status: 500, reason: (err as Error).message } };
+      }
+    }
+    const lease = await this.deps.ports.acquire();
+    if (!lease) return { refused: { ok: false, status: 503, reason: 'no free media port' } };
+    if (this.closed) {
+      this.deps.ports.release(lease);
+      return { refused: { ok: false, status: 487, reason: 'cancelled' } };
+    }
+    this.sdp.port = lease.port;
+    return { path: udpPath(this.deps.ports, lease), offer: this.sdp.offer() };
   }
 
   /** Audio for the far end of this leg, in the link format. */

@@ -17,6 +17,7 @@ import type { GatewayMessage, TransferRequest, TransferState } from '../link/pro
 import { checkTransferTarget, type TransferPolicy } from '../routing/transfer-policy.js';
 import type { OutgoingInviteRequest, SipDialog } from '../sip/engine.js';
 import type { SipTransport } from '../sip/message.js';
+import { isWebSocket } from '../sip/uri.js';
 import { egressIdentityHeaders, type CallerIdentity } from './caller-identity.js';
 import { OutboundLeg, type LegDeps } from './leg.js';
 import type { MediaSecurity } from './session-description.js';
@@ -250,15 +251,20 @@ export class TransferController {
     );
     progress('trying');
     // SDES keys travel only over TLS: an SRTP-only device is rung on its TLS bindings alone.
-    const bindings =
-      device.encryption === 'required'
-        ? device.bindings.filter((b) => b.source.transport === 'tls')
-        : device.bindings;
+    // A browser's binding (WebSocket) takes WebRTC, which only calls on the main thread have.
+    const webrtc = this.host.legDeps.webrtc;
+    const bindings = device.bindings.filter((b) =>
+      isWebSocket(b.source.transport)
+        ? webrtc !== undefined
+        : device.encryption !== 'required' || b.source.transport === 'tls',
+    );
     if (bindings.length === 0) {
       this.active = false;
       return progress('failed', {
         sipStatus: 480,
-        reason: `${device.username} requires SRTP and is registered over no TLS connection`,
+        reason: device.bindings.every((b) => isWebSocket(b.source.transport))
+          ? `${device.username} is registered only from browsers, which calls in call workers cannot reach (media.workers: 1)`
+          : `${device.username} requires SRTP and is registered over no TLS connection`,
       });
     }
     const security = (b: DeviceTarget['bindings'][number]): MediaSecurity => ({
@@ -282,7 +288,11 @@ export class TransferController {
         })),
         request,
         progress,
-        bindings.map((b) => ({ codecs: device.codecs, security: security(b) })),
+        bindings.map((b) => ({
+          codecs: device.codecs,
+          security: security(b),
+          webrtc: isWebSocket(b.source.transport),
+        })),
       );
       if (placed) this.answered(placed, request, progress);
     } catch (err) {
@@ -303,13 +313,18 @@ export class TransferController {
     requests: Array<Omit<OutgoingInviteRequest, 'sdp'>>,
     request: TransferRequest,
     progress: Progress,
-    media: Array<{ codecs: readonly SipCodecName[]; security: MediaSecurity }> = [],
+    media: Array<{
+      codecs: readonly SipCodecName[];
+      security: MediaSecurity;
+      webrtc: boolean;
+    }> = [],
   ): Promise<OutboundLeg | undefined> {
     const legs = requests.map(
       (_, i) =>
         new OutboundLeg(
           media[i] ? { ...this.host.legDeps, codecs: media[i].codecs } : this.host.legDeps,
           media[i]?.security,
+          media[i]?.webrtc ? this.host.legDeps.webrtc : undefined,
         ),
     );
     this.forks = legs;

@@ -4,10 +4,11 @@
  * jitter buffer, DTMF and RTCP reports stay telgate's (the same RtpSession as a SIP call's, on
  * this peer as its path).
  *
- * The library is libdatachannel through node-datachannel, chosen by measurement on this
- * machine: werift 0.24 (pure TypeScript) and node-datachannel 0.33 both connected to Chromium
- * with Opus both ways and nothing lost, node-datachannel at about a third of werift's CPU per
- * peer (bench/README.md, WebRTC). Its callbacks abort the process when they run on a worker
+ * The library is libdatachannel through node-datachannel 0.33, chosen by measurement
+ * (`npm run bench:webrtc-libraries`, 2 vCPUs, 2026-12-07): answering 8 Chromium peers that
+ * each send Opus and get it echoed back, it cost 12 709 µs of CPU per peer-second against
+ * werift 0.24's 23 312 (pure TypeScript; 1.83×, medians of 3 interleaved rounds), both with
+ * the echo flowing to every page. Its callbacks abort the process when they run on a worker
  * thread, so WebRTC calls run on the main thread. It does full ICE (not lite), gathering only
  * on `bindAddress` within the configured port range; the answer's candidates name the
  * advertised address when one is set (a server behind 1:1 NAT).
@@ -47,6 +48,17 @@ export function plainOfferOf(sdp: string): string {
 
 let peerCount = 0;
 
+/** A peer connection gathering host candidates on the bind address, in the port range. */
+async function connection(kind: string, options: WebRtcOptions): Promise<Connection> {
+  const { PeerConnection } = await library();
+  return new PeerConnection(`${kind}-${++peerCount}`, {
+    iceServers: [],
+    bindAddress: options.bindAddress,
+    portRangeBegin: options.portMin,
+    portRangeEnd: options.portMax,
+  });
+}
+
 export class WebRtcPeer implements RtpPath {
   readonly port = 0;
   /** The far end is the DTLS transport: SDP addresses do not move it. */
@@ -69,14 +81,7 @@ export class WebRtcPeer implements RtpPath {
     payloadTypes: Array<{ payloadType: number; fmtp?: string }>,
     options: WebRtcOptions,
   ): Promise<{ peer: WebRtcPeer; sdp: string }> {
-    const { PeerConnection } = await library();
-    const pc = new PeerConnection(`call-${++peerCount}`, {
-      iceServers: [],
-      bindAddress: options.bindAddress,
-      portRangeBegin: options.portMin,
-      portRangeEnd: options.portMax,
-    });
-    const peer = new WebRtcPeer(pc);
+    const peer = new WebRtcPeer(await connection('call', options));
     try {
       const sdp = await peer.negotiate(offer, options.gatheringTimeoutMs ?? 5000);
       return { peer, sdp: shapeAnswer(sdp, payloadTypes, peer.ssrc, options) };
@@ -86,13 +91,57 @@ export class WebRtcPeer implements RtpPath {
     }
   }
 
+  /**
+   * An offer to a browser (a transfer to a device registered over WebSocket): one audio section
+   * with `codecs` in telgate's order and its SSRC, once gathering is done. The browser's answer
+   * goes to accept().
+   */
+  static async offer(
+    codecs: Array<{ payloadType: number; name: string; clockRate: number; fmtp?: string }>,
+    options: WebRtcOptions,
+  ): Promise<{ peer: WebRtcPeer; sdp: string }> {
+    const { Audio } = await library();
+    const pc = await connection('leg', options);
+    const peer = new WebRtcPeer(pc);
+    try {
+      const audio = new Audio('0', 'SendRecv');
+      for (const c of codecs) {
+        const channels = c.name.toLowerCase() === 'opus' ? '/2' : '';
+        const rtpmap = `${c.name}/${c.clockRate}${channels}`;
+        if (c.fmtp) audio.addAudioCodec(c.payloadType, rtpmap, c.fmtp);
+        else audio.addAudioCodec(c.payloadType, rtpmap);
+      }
+      audio.addSSRC(peer.ssrc, 'telgate');
+      peer.attach(pc.addTrack(audio));
+      const sdp = await peer.gather(options.gatheringTimeoutMs ?? 5000, () =>
+        pc.setLocalDescription('offer'),
+      );
+      return { peer, sdp: shapeAnswer(sdp, codecs, peer.ssrc, options, false) };
+    } catch (err) {
+      peer.close();
+      throw err;
+    }
+  }
+
+  /** The browser's answer to offer(). */
+  accept(answer: string): void {
+    this.pc.setRemoteDescription(answer, 'answer');
+  }
+
+  private attach(track: Track): void {
+    this.track = track;
+    track.onMessage((packet) => this.onRtp?.(packet, this.remote.address, this.remote.port));
+    track.onClosed(() => this.fail('media track closed'));
+  }
+
   private negotiate(offer: string, timeoutMs: number): Promise<string> {
+    this.pc.onTrack((track) => this.attach(track));
+    return this.gather(timeoutMs, () => this.pc.setRemoteDescription(offer, 'offer'));
+  }
+
+  /** Runs `start`, then resolves with the local description once ICE gathering is complete. */
+  private gather(timeoutMs: number, start: () => void): Promise<string> {
     const pc = this.pc;
-    pc.onTrack((track) => {
-      this.track = track;
-      track.onMessage((packet) => this.onRtp?.(packet, this.remote.address, this.remote.port));
-      track.onClosed(() => this.fail('media track closed'));
-    });
     pc.onStateChange((state) => {
       if (state === 'failed' || state === 'closed') this.fail(`peer connection ${state}`);
     });
@@ -106,10 +155,10 @@ export class WebRtcPeer implements RtpPath {
         else reject(new Error('no local description'));
       });
       try {
-        pc.setRemoteDescription(offer, 'offer');
+        start();
       } catch (err) {
         clearTimeout(timer);
-        reject(new Error(`the WebRTC offer was refused: ${(err as Error).message}`));
+        reject(new Error(`the WebRTC description was refused: ${(err as Error).message}`));
       }
     });
   }
@@ -171,6 +220,7 @@ function shapeAnswer(
   payloadTypes: Array<{ payloadType: number; fmtp?: string }>,
   ssrc: number,
   options: WebRtcOptions,
+  announceSsrc = true,
 ): string {
   const keep = new Set(payloadTypes.map((p) => p.payloadType));
   const fmtpOf = new Map(payloadTypes.map((p) => [p.payloadType, p.fmtp]));
@@ -189,7 +239,7 @@ function shapeAnswer(
     if (inAudio) {
       const pt = /^a=(?:rtpmap|fmtp|rtcp-fb):(\d+)/.exec(line);
       if (pt && !keep.has(Number(pt[1]))) continue;
-      if (line.startsWith('a=ssrc:')) continue;
+      if (line.startsWith('a=ssrc:') && announceSsrc) continue;
       if (pt && line.startsWith('a=fmtp:')) continue; // telgate's own, below
       if (line.startsWith('a=rtpmap:')) {
         out.push(line);
@@ -205,7 +255,7 @@ function shapeAnswer(
     out.push(line);
   }
   const mid = out.findIndex((l) => l.startsWith('a=mid:'));
-  if (mid >= 0) {
+  if (mid >= 0 && announceSsrc) {
     out.splice(mid + 1, 0, `a=ssrc:${ssrc} cname:telgate`);
   }
   return out.join('\r\n') + '\r\n';

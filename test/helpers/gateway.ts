@@ -54,6 +54,11 @@ export function testConfig(
   return validateConfig(raw);
 }
 
+/** A web-voice endpoint whose slug is its id, with a call page, active. */
+export function webVoiceEndpoint(id: string, extra: Record<string, unknown> = {}) {
+  return { kind: 'web-voice', id, slug: id, callPage: true, flow: PUBLISHED, ...extra };
+}
+
 export interface TestGateway {
   gateway: Gateway;
   sipPort: number;

@@ -8,18 +8,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ha1Of } from '../../src/sip/digest-server.js';
 import { countFramesAt } from '../helpers/audio.js';
 import { awaitRecording, toneWav, writeBaresipConfig } from '../helpers/baresip.js';
-import { Capture } from '../helpers/capture.js';
 import { BASE, PUBLISHED, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { killAll, startProcess, waitForOutput } from '../helpers/processes.js';
-import { decodeRtpTo } from '../helpers/rtp.js';
-import {
-  scenario,
-  sippPorts,
-  startSipp,
-  startSippUas,
-  toneFile,
-  workDir,
-} from '../helpers/sipp.js';
+import { toneCall } from '../helpers/tone-caller.js';
+import { scenario, sippPorts, startSippUas, workDir } from '../helpers/sipp.js';
 import { RegisterClient } from '../helpers/sip-register.js';
 import { until } from '../helpers/wait.js';
 import { testCertificate, tlsConfig } from '../helpers/tls-cert.js';
@@ -94,19 +86,9 @@ function progressOf() {
 
 /** sipp calls `extension` streaming 600 Hz for `seconds`; what telgate sent it. */
 async function caller(dir: string, extension: string, seconds: number) {
-  await toneFile(dir, 600, 8);
-  const ports = sippPorts();
-  const toCaller = await Capture.start(dir, `udp and dst port ${ports.media}`);
-  const call = startSipp({
-    dir,
-    scenarioFile: await scenario(dir, 'uac_rtp.xml'),
-    service: `${BASE.slice(1)}${extension}`,
-    target: tg.sipPort,
-    ports,
-    extra: ['-d', String(seconds * 1000)],
-  });
+  const call = await toneCall(dir, tg.sipPort, `${BASE.slice(1)}${extension}`, 600, seconds);
   const done = await call.done;
-  return { done, heard: decodeRtpTo(await toCaller.stop(), ports.media) };
+  return { done, heard: await call.heard() };
 }
 
 /**

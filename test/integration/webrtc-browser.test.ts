@@ -9,7 +9,12 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PUBLISHED, startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
+import {
+  startGateway,
+  testConfig,
+  webVoiceEndpoint,
+  type TestGateway,
+} from '../helpers/gateway.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { toneWav } from '../helpers/baresip.js';
 import { tempDir } from '../helpers/temp-dirs.js';
@@ -32,15 +37,6 @@ let gw: TestGateway;
 let browser: TestBrowser;
 let base: string;
 
-const webEndpoint = (id: string, extra: Record<string, unknown>) => ({
-  kind: 'web-voice',
-  id,
-  slug: id,
-  callPage: true,
-  flow: PUBLISHED,
-  ...extra,
-});
-
 beforeAll(async () => {
   const settingsDir = await tempDir();
   gw = await startGateway(
@@ -57,13 +53,13 @@ beforeAll(async () => {
         behaviours[id] = { kind: 'echo' };
       }
       (raw.endpoints as unknown[]).push(
-        webEndpoint('web-opus', { allowAnywhere: true, codecs: ['opus'] }),
-        webEndpoint('web-g711', { allowAnywhere: true, codecs: ['PCMA'] }),
-        webEndpoint('web-strict', { allowedOrigins: ['https://pages.example.com'] }),
-        webEndpoint('web-far', { allowedIps: ['10.0.0.0/8'] }),
-        webEndpoint('web-unset', {}),
+        webVoiceEndpoint('web-opus', { allowAnywhere: true, codecs: ['opus'] }),
+        webVoiceEndpoint('web-g711', { allowAnywhere: true, codecs: ['PCMA'] }),
+        webVoiceEndpoint('web-strict', { allowedOrigins: ['https://pages.example.com'] }),
+        webVoiceEndpoint('web-far', { allowedIps: ['10.0.0.0/8'] }),
+        webVoiceEndpoint('web-unset', {}),
         // Not callable itself (unpublished); its flow's draft is what test endpoints run.
-        webEndpoint('web-draft', { flow: { id: 'draft-flow' } }),
+        webVoiceEndpoint('web-draft', { flow: { id: 'draft-flow' } }),
       );
       behaviours['web-draft'] = { kind: 'echo' };
     }),
