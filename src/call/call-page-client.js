@@ -111,6 +111,10 @@ window.telgateCall = {
   level() {
     return Number($('level').value);
   },
+  /** Sends DTMF digits in the call (JsSIP's default: SIP INFO). */
+  sendDtmf(digits) {
+    session?.sendDTMF(digits);
+  },
   /** Milliseconds from the click to the agent's first audible audio (0 before it). */
   clickToAudioMs() {
     return timing.firstAudioAt ? timing.firstAudioAt - timing.clickedAt : 0;

@@ -349,6 +349,7 @@ export class Call implements LiveCall {
     });
     dialog.onSessionChange((change) => this.onSessionChange(change));
     dialog.onRefer((refer) => void this.onRefer(refer));
+    dialog.onInfoDtmf((digit, durationMs) => this.agent.onDtmf({ digit, durationMs }));
   }
 
   /** re-INVITE or UPDATE: hold, resume, a codec change or a new address. */

@@ -143,6 +143,9 @@ export class EngineHost {
         })
         .catch((): SessionReply => ({ status: 500, reason: 'Server Internal Error' }));
     });
+    dialog.onInfoDtmf((digit, durationMs) =>
+      this.rpc.notify('dialog.dtmf', { id, digit, durationMs }),
+    );
     dialog.onRefer((refer) => {
       const referId = `m${this.nextId++}`;
       this.referrals.set(referId, { dialogId: id, refer });

@@ -52,6 +52,11 @@ export class RemoteEngine {
       ({ id, changeId, sdp }: { id: string; changeId: number; sdp: string }) =>
         this.dialogs.get(id)?.acked(changeId, sdp),
     );
+    rpc.handle(
+      'dialog.dtmf',
+      ({ id, digit, durationMs }: { id: string; digit: string; durationMs: number }) =>
+        this.dialogs.get(id)?.infoDtmf(digit, durationMs),
+    );
     rpc.handle('dialog.refer', (arg: IncomingReferArg) => {
       const dialog = this.dialogs.get(arg.dialogId);
       if (dialog) return dialog.referred(arg);
@@ -207,6 +212,17 @@ class RemoteDialog implements SipDialog {
 
   onRefer(handler: (refer: IncomingRefer) => void): void {
     this.referHandler = handler;
+  }
+
+  private infoDtmfHandler: ((digit: string, durationMs: number) => void) | undefined;
+
+  onInfoDtmf(handler: (digit: string, durationMs: number) => void): void {
+    this.infoDtmfHandler = handler;
+  }
+
+  /** The main thread's dialog got a digit as SIP INFO. */
+  infoDtmf(digit: string, durationMs: number): void {
+    this.infoDtmfHandler?.(digit, durationMs);
   }
 
   async refer(target: string, options: ReferOptions = {}): Promise<ReferOutcome> {

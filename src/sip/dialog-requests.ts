@@ -37,11 +37,31 @@ export function handleInDialogRequest(
     case 'NOTIFY':
       return receiveNotify(dialog, request, reply);
     case 'INFO':
+      receiveInfoDtmf(dialog, request);
+      return reply.respond(200, { headers: [['allow', ALLOW]] });
     case 'OPTIONS':
       return reply.respond(200, { headers: [['allow', ALLOW]] });
     default:
       return reply.respond(refusalForMethod(request.method), { headers: [['allow', ALLOW]] });
   }
+}
+
+/**
+ * DTMF as SIP INFO, as browsers' SIP stacks send it: `application/dtmf-relay` (`Signal=5`,
+ * `Duration=160`) or `application/dtmf` (the digit alone). Any other INFO is answered and left.
+ */
+function receiveInfoDtmf(dialog: Dialog, request: SipRequest): void {
+  const type = (request.headers.get('content-type') ?? '').toLowerCase().split(';')[0].trim();
+  const body = request.body.toString('utf8');
+  let digit: string | undefined;
+  let durationMs = 0;
+  if (type === 'application/dtmf-relay') {
+    digit = /^\s*signal\s*=\s*([0-9A-D*#])\s*$/im.exec(body)?.[1];
+    durationMs = Number(/^\s*duration\s*=\s*(\d{1,5})\s*$/im.exec(body)?.[1] ?? 0);
+  } else if (type === 'application/dtmf') {
+    digit = /^\s*([0-9A-D*#])\s*$/i.exec(body)?.[1];
+  }
+  if (digit) dialog.infoDtmfHandler?.(digit.toUpperCase(), durationMs);
 }
 
 function sdpOf(request: SipRequest): string | undefined {

@@ -86,6 +86,7 @@ export class Dialog implements SipDialog {
   private finished = false;
   sessionChangeHandler: ((change: SessionChange) => Promise<SessionReply>) | undefined;
   referHandler: ((refer: IncomingRefer) => void) | undefined;
+  infoDtmfHandler: ((digit: string, durationMs: number) => void) | undefined;
   /** Set while a re-INVITE from the far side waits for its answer (RFC 3261 §14.2). */
   incomingOfferPending = false;
   /** An outgoing REFER's implicit subscription, fed by NOTIFYs (RFC 3515 §2.4.4). */
@@ -308,6 +309,10 @@ export class Dialog implements SipDialog {
 
   onRefer(handler: (refer: IncomingRefer) => void): void {
     this.referHandler = handler;
+  }
+
+  onInfoDtmf(handler: (digit: string, durationMs: number) => void): void {
+    this.infoDtmfHandler = handler;
   }
 
   /** Ends the dialog once: stops timers, tells the host and every end handler. */

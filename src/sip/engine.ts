@@ -98,6 +98,8 @@ export interface SipDialog {
   onSessionChange(handler: (change: SessionChange) => Promise<SessionReply>): void;
   /** Handles REFER from the far side; without a handler it is refused with 603. */
   onRefer(handler: (refer: IncomingRefer) => void): void;
+  /** A digit the far end sent as SIP INFO (application/dtmf-relay or application/dtmf). */
+  onInfoDtmf(handler: (digit: string, durationMs: number) => void): void;
   /** Sends REFER; resolves when it is refused or the far side reports a final status. */
   refer(target: string, options?: ReferOptions): Promise<ReferOutcome>;
 }

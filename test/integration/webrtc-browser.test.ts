@@ -2,7 +2,7 @@
  * A browser calls an agent: Debian's chromium opens the call page of a web-voice endpoint
  * (JsSIP over SIP over WebSocket, WebRTC with ICE and DTLS-SRTP), its fake microphone plays a
  * 440 Hz tone, the echo agent sends it back and the page's analyser hears 440 Hz, over Opus
- * and over G.711; hanging up from the page ends the call and frees everything. A page from a
+ * and over G.711, and a digit sent from the page reaches the agent; hanging up from the page ends the call and frees everything. A page from a
  * disallowed origin, a source outside allowedIps, and an endpoint that allows neither are
  * refused with 403. A temporary test endpoint (POST /api/test-endpoints) takes a call from its
  * page before its TTL, ends that call when it expires, and refuses one after.
@@ -25,6 +25,7 @@ interface PageCall {
   dominantFrequency(): number;
   level(): number;
   received(): Promise<{ packets: number; audioLevel: number; codec: string }>;
+  sendDtmf(digits: string): void;
 }
 declare global {
   interface Window {
@@ -101,6 +102,20 @@ describe('a browser calls the echo agent from its call page', () => {
         "half a second of the agent's packets",
       );
       expect(received.codec).toBe(codec);
+      // A digit from the page (SIP INFO) reaches the agent.
+      const digits: string[] = [];
+      const onMessage = (_id: string, m: { type: string; digit?: string }) => {
+        if (m.type === 'dtmf' && m.digit) digits.push(m.digit);
+      };
+      gw.gateway.localAgent!.on('message', onMessage);
+      await page.evaluate(() => window.telgateCall.sendDtmf('7'));
+      await until(
+        () => digits,
+        (d) => d.includes('7'),
+        3000,
+        'the digit at the agent',
+      );
+      gw.gateway.localAgent!.off('message', onMessage);
       expect(await page.evaluate(() => window.telgateCall.level())).toBeGreaterThan(0);
       await page.click('#hangup');
       await page.waitForFunction(() => document.body.dataset.state === 'ended');

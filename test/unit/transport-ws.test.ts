@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { NativeSipEngine } from '../../src/sip/engine-native.js';
 import type { SipPeer } from '../../src/sip/message.js';
 import { originAllowed } from '../../src/routing/resolve.js';
+import { testCertificate } from '../helpers/tls-cert.js';
 
 let engine: NativeSipEngine;
 let url: string;
@@ -75,6 +76,38 @@ describe('SIP over WebSocket', () => {
   it('serves plain HTTP requests through the handler on the same port', async () => {
     const response = await fetch(url.replace('ws:', 'http:'));
     expect(await response.text()).toBe('page');
+  });
+});
+
+describe('SIP over secure WebSocket', () => {
+  it('speaks wss with the TLS certificate, and stamps WSS Vias', async () => {
+    const cert = await testCertificate();
+    const secure = new NativeSipEngine({
+      host: '127.0.0.1',
+      port: 0,
+      websocket: {
+        port: 0,
+        tls: { cert: cert.cert, key: cert.key, requireClientCert: false, verifyServers: false },
+      },
+    });
+    await secure.start();
+    try {
+      expect(secure.listenAddress.transports).toContain('wss');
+      const socket = new WebSocket(`wss://127.0.0.1:${secure.listenAddress.wsPort}/`, ['sip'], {
+        ca: cert.cert,
+        servername: 'localhost',
+        rejectUnauthorized: false,
+      });
+      await once(socket, 'open');
+      socket.send(options('wss1').replace('SIP/2.0/WS ', 'SIP/2.0/WSS '));
+      const [data] = (await once(socket, 'message')) as [Buffer];
+      expect(data.toString()).toMatch(
+        /^Via: SIP\/2\.0\/WSS df7jal23ls0d\.invalid;branch=z9hG4bKwss1/m,
+      );
+      socket.close();
+    } finally {
+      await secure.stop();
+    }
   });
 });
 
