@@ -140,7 +140,7 @@ export class Call implements LiveCall {
       },
     );
     invite.onCancel(() => this.refuse('cancelled', undefined, [], false));
-    const transfer = endpoint.kind === 'phone' ? endpoint.transfer : undefined;
+    const transfer = endpoint.transfer;
     this.transfer = new TransferController({
       log: this.log,
       policy: transferPolicyOf(endpoint),

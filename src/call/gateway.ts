@@ -744,7 +744,7 @@ export class Gateway {
 
   /** The endpoint's egress base number and the outbound side of its trunk, if it has one. */
   private egressFor(endpoint: CallEndpointConfig, callId: string): EgressRoute | undefined {
-    if (endpoint.kind !== 'phone' || !endpoint.egressBaseNumber) return undefined;
+    if (!endpoint.egressBaseNumber) return undefined;
     const base = this.config.baseNumbers.find((b) => b.number === endpoint.egressBaseNumber);
     const trunk = this.config.trunks.find((t) => t.id === base?.trunk);
     const out = trunk?.outbound;

@@ -118,6 +118,19 @@ export const linkSettings = z
   .strict()
   .optional();
 
+/** The agent's transfers: which targets, and whether the agent keeps listening when bridged. */
+const transferSettings = z
+  .object({
+    allow: z.array(z.union([targetPattern, z.string().regex(/^sips?:[^\s]+$/)])).default([]),
+    deny: z.array(targetPattern).default([]),
+    allowInternational: z.boolean().default(false),
+    allowPremium: z.boolean().default(false),
+    /** Bridged transfers: the agent keeps hearing the call instead of leaving it. */
+    agentListens: z.boolean().default(false),
+  })
+  .strict()
+  .optional();
+
 const phoneEndpoint = z
   .object({
     kind: z.literal('phone').default('phone'),
@@ -142,17 +155,7 @@ const phoneEndpoint = z
     /** Refuse (403) calls whose trunk reports STIR/SHAKEN verification failed. */
     refuseFailedVerification: z.boolean().default(false),
     egressBaseNumber: e164.optional(),
-    transfer: z
-      .object({
-        allow: z.array(z.union([targetPattern, z.string().regex(/^sips?:[^\s]+$/)])).default([]),
-        deny: z.array(targetPattern).default([]),
-        allowInternational: z.boolean().default(false),
-        allowPremium: z.boolean().default(false),
-        /** Bridged transfers: the agent keeps hearing the call instead of leaving it. */
-        agentListens: z.boolean().default(false),
-      })
-      .strict()
-      .optional(),
+    transfer: transferSettings,
   })
   .strict();
 
@@ -181,6 +184,9 @@ const webVoiceEndpoint = z
     codecs,
     encryption,
     ciphers,
+    /** Where the agent's transfers of a browser's call leave, as for a phone endpoint. */
+    egressBaseNumber: e164.optional(),
+    transfer: transferSettings,
   })
   .strict();
 

@@ -71,6 +71,9 @@ export function checkReferences(cfg: ReferencedParts, ctx: z.RefinementCtx): voi
     if (ep.kind !== 'web-chat' && ep.provider && !providers.includes(ep.provider)) {
       problem([...path, 'provider'], `unknown provider ${ep.provider}${known(providers)}`);
     }
+    if (ep.kind === 'web-voice' && ep.egressBaseNumber) {
+      checkEgress(ep.egressBaseNumber, [...path, 'egressBaseNumber']);
+    }
     if (ep.kind !== 'phone') return;
     const base = bases.get(ep.baseNumber);
     if (!base) {

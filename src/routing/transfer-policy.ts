@@ -21,7 +21,7 @@ export interface TransferPolicy {
 
 /** An endpoint's transfer policy (none allows nothing but the defaults' checks). */
 export function transferPolicyOf(endpoint: CallEndpointConfig): TransferPolicy {
-  const transfer = endpoint.kind === 'phone' ? endpoint.transfer : undefined;
+  const transfer = endpoint.transfer;
   return {
     allow: transfer?.allow ?? [],
     deny: transfer?.deny ?? [],

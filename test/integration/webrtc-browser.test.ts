@@ -5,7 +5,9 @@
  * and over G.711, and a digit sent from the page reaches the agent; hanging up from the page ends the call and frees everything. A page from a
  * disallowed origin, a source outside allowedIps, and an endpoint that allows neither are
  * refused with 403. A temporary test endpoint (POST /api/test-endpoints) takes a call from its
- * page before its TTL, ends that call when it expires, and refuses one after.
+ * page before its TTL, ends that call when it expires, and refuses one after. The agent of a
+ * browser's call transfers it out through the endpoint's egress trunk (sipp, 700 Hz), and the
+ * page hears the far end.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +21,8 @@ import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { toneWav } from '../helpers/baresip.js';
 import { tempDir } from '../helpers/temp-dirs.js';
 import { until } from '../helpers/wait.js';
+import { killAll } from '../helpers/processes.js';
+import { answeringTrunk, egressTrunk, toneFile, workDir } from '../helpers/sipp.js';
 
 interface PageCall {
   state: string;
@@ -38,8 +42,14 @@ let gw: TestGateway;
 let browser: TestBrowser;
 let base: string;
 
+const EGRESS = '+15550188';
+let trunk: Awaited<ReturnType<typeof answeringTrunk>>;
+
 beforeAll(async () => {
   const settingsDir = await tempDir();
+  const trunkDir = await workDir();
+  await toneFile(trunkDir, 700, 8, 'target.ul');
+  trunk = await answeringTrunk(trunkDir, 'target.ul');
   gw = await startGateway(
     testConfig(43940, (raw) => {
       (raw.sip as Record<string, unknown>).websocket = { port: 0 };
@@ -63,8 +73,20 @@ beforeAll(async () => {
         webVoiceEndpoint('web-draft', { flow: { id: 'draft-flow' } }),
       );
       behaviours['web-draft'] = { kind: 'echo' };
+      raw.trunks = [egressTrunk(trunk.ports.sip, 2)];
+      (raw.baseNumbers as unknown[]).push({ number: EGRESS, trunk: 'egress' });
+      behaviours['web-out'] = {
+        kind: 'tone',
+        frequency: 1000,
+        steps: [
+          { atMs: 800, do: 'transfer', target: '+15550199001', mode: 'bridged', timeoutMs: 4000 },
+        ],
+      };
+      (raw.endpoints as unknown[]).push(
+        webVoiceEndpoint('web-out', { allowAnywhere: true, egressBaseNumber: EGRESS }),
+      );
     }),
-    { TELGATE_API_KEYS: API_KEY },
+    { TELGATE_API_KEYS: API_KEY, TRUNK_PASSWORD: 'secret' },
   );
   base = `http://127.0.0.1:${gw.gateway.engine.listenAddress.wsPort}`;
   browser = await launchBrowser(await toneWav(await tempDir(), 440, 48000, 60));
@@ -73,6 +95,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await gw?.stop();
+  await killAll();
 });
 
 describe('a browser calls the echo agent from its call page', () => {
@@ -217,4 +240,28 @@ describe('temporary test endpoints', () => {
     expect((await fetch(`${base}${call_page}`)).status).toBe(404);
     expect((await api('DELETE', `/api/test-endpoints/${id}`)).status).toBe(404);
   });
+});
+
+describe('transfers from a browser call', () => {
+  it('the agent sends the browser out through the egress trunk, and the page hears it', async () => {
+    const progress: string[] = [];
+    const onMessage = (_id: string, m: Record<string, unknown>) => {
+      if (m.type === 'transfer.progress') progress.push(String(m.state));
+    };
+    gw.gateway.localAgent!.on('message', onMessage);
+    const page = await browser.page(`${base}/call/web-out`);
+    await page.waitForFunction(() => document.body.dataset.state === 'idle');
+    await page.click('#call');
+    await until(
+      () => page.evaluate(() => window.telgateCall.dominantFrequency()),
+      (hz) => Math.abs(hz - 700) < 30,
+      10_000,
+      "the trunk's 700 Hz in the page, once bridged",
+    );
+    expect(progress).toEqual(['trying', 'answered', 'completed']);
+    await page.click('#hangup');
+    expect((await trunk.sipp.done).code).toBe(0);
+    gw.gateway.localAgent!.off('message', onMessage);
+    await page.close();
+  }, 30_000);
 });

@@ -95,7 +95,6 @@ describe('SIP over secure WebSocket', () => {
       expect(secure.listenAddress.transports).toContain('wss');
       const socket = new WebSocket(`wss://127.0.0.1:${secure.listenAddress.wsPort}/`, ['sip'], {
         ca: cert.cert,
-        servername: 'localhost',
         rejectUnauthorized: false,
       });
       await once(socket, 'open');
