@@ -139,7 +139,7 @@ export class LocalAgent extends EventEmitter {
     }
     if (req.method !== 'POST' || url.pathname !== '/api/v1/sessions')
       return reply(404, { error: 'not found' });
-    let body: { endpointId?: unknown; mode?: unknown; flow?: { id?: unknown } };
+    let body: { endpointId?: unknown; mode?: unknown; flow?: { id?: unknown; draft?: unknown } };
     try {
       body = JSON.parse(await readBody(req));
     } catch {
@@ -148,8 +148,9 @@ export class LocalAgent extends EventEmitter {
     if (typeof body.endpointId !== 'string' || body.mode !== 'voice_conversation') {
       return reply(400, { error: 'endpointId and mode "voice_conversation" are required' });
     }
-    // By endpoint, else by flow: a temporary test endpoint's id is new, its flow's is not.
-    const flowId = typeof body.flow?.id === 'string' ? body.flow.id : undefined;
+    // By endpoint, else (a draft: a temporary test endpoint, whose id is new) by its flow.
+    const flowId =
+      body.flow?.draft === true && typeof body.flow.id === 'string' ? body.flow.id : undefined;
     const behaviour =
       this.options.behaviours[body.endpointId] ??
       (flowId ? this.options.behaviours[flowId] : undefined);
