@@ -35,7 +35,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LocalAgent } from '../src/link/local-agent/server.js';
 import { CallRefused, MiniUac } from './mini-uac.js';
 import { measureSippSpacing, type SippSpacing } from './sipp-spacing.js';
-import { startTelgate as spawnTelgate } from './telgate-process.js';
+import { cpuSeconds, startTelgate as spawnTelgate } from './telgate-process.js';
 import { readCapture, startCapture, type Capture } from './wire-capture.js';
 
 const SIP_PORT = 5196;
@@ -134,13 +134,6 @@ interface Row {
   benchCpu: number;
   /** telgate's resident memory once the callers have sent, MB. */
   telgateRssMb: number;
-}
-
-/** A process's CPU time so far, in seconds (Linux /proc; 0 where there is none). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100 || 0; // utime, stime in clock ticks
 }
 
 /** A process's resident memory, MB (Linux /proc; 0 where there is none). */

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ha1Of } from '../src/sip/digest-server.js';
 import { runCommand } from './run-command.js';
-import { startTelgate } from './telgate-process.js';
+import { cpuSeconds, startTelgate } from './telgate-process.js';
 
 const SECONDS = 10;
 const PORT = 5190;
@@ -51,10 +51,6 @@ const SCENARIO = `<?xml version="1.0" encoding="ISO-8859-1" ?>
 `;
 
 /** CPU seconds (user + system) of `pid` so far. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = (await fs.readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
-  return (Number(stat[11]) + Number(stat[12])) / 100; // utime, stime in clock ticks (100/s)
-}
 
 async function main(dir: string): Promise<void> {
   const base = await fs.readFile(path.join(import.meta.dirname, 'config', 'telgate.yaml'), 'utf8');

@@ -1,5 +1,6 @@
 /** Runs the built telgate (dist/main.js) as a child process for a benchmark, until stopped. */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,4 +37,11 @@ export async function startTelgate(
     await new Promise((r) => child.once('exit', r));
   };
   return Object.assign(stop, { pid: child.pid! });
+}
+
+/** A process's CPU time so far (user + system), in seconds (Linux /proc; 0 where there is none). */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100 || 0; // utime, stime in clock ticks
 }

@@ -19,11 +19,10 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { toneWav } from '../test/helpers/baresip.js';
 import { launchBrowser, type TestBrowser } from '../test/helpers/browser.js';
 import { MiniUac } from './mini-uac.js';
-import { startTelgate } from './telgate-process.js';
+import { cpuSeconds, startTelgate } from './telgate-process.js';
 
 const CALLS = Number(process.env.WEBRTC_CALLS ?? 8);
 const SECONDS = Number(process.env.WEBRTC_SECONDS ?? 20);
@@ -33,18 +32,12 @@ const SIP_PORT = 5296;
 const WS_PORT = 8296;
 
 type PageWindow = { telgateCall: { clickToAudioMs(): number } };
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 /** CPU seconds of `pid` over `seconds` of wall time. */
 async function cpuOver(pid: number, seconds: number): Promise<number> {
-  const ticks = async () => {
-    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  };
-  const before = await ticks();
+  const before = await cpuSeconds(pid);
   await new Promise((r) => setTimeout(r, seconds * 1000));
-  return ((await ticks()) - before) / CLOCK_TICKS;
+  return (await cpuSeconds(pid)) - before;
 }
 
 async function writeConfig(dir: string): Promise<void> {

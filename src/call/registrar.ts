@@ -28,7 +28,7 @@ import {
   type ServerAlgorithm,
   type StoredHa1,
 } from '../sip/digest-server.js';
-import { parseNameAddr, parseUri } from '../sip/uri.js';
+import { isWebSocket, parseNameAddr, parseUri } from '../sip/uri.js';
 import type { Binding, StateStore } from '../state/store.js';
 import type { DeviceTarget } from './transfer.js';
 
@@ -114,6 +114,13 @@ function flowOf(
   return { instance, regId };
 }
 
+/**
+ * Whether a binding lives only as long as its connection: an outbound flow over TCP or TLS, and
+ * any binding over WebSocket (a browser cannot be reached but over the socket it opened).
+ */
+const boundToConnection = (flow: Binding['flow'], source: Binding['source']): boolean =>
+  isWebSocket(source.transport) || (flow !== undefined && source.transport !== 'udp');
+
 const sameFlow = (a: Binding['flow'], b: Binding['flow']): boolean =>
   a !== undefined && b !== undefined && a.instance === b.instance && a.regId === b.regId;
 
@@ -176,7 +183,7 @@ export class Registrar {
     };
   }
 
-  /** A TCP or TLS connection closed: the outbound bindings of its flow go with it. */
+  /** A connection closed: the bindings that live on it (boundToConnection) go with it. */
   flowClosed(peer: { transport: string; address: string; port: number }): void {
     const key = flowKey(peer);
     const bound = this.flows.get(key);
@@ -185,7 +192,8 @@ export class Registrar {
     const store = this.deps.store;
     const drop = async (aor: string) => {
       for (const b of await store.bindings(aor)) {
-        if (b.flow && b.instance === this.deps.instance() && flowKey(b.source) === key) {
+        const ours = b.instance === this.deps.instance() && flowKey(b.source) === key;
+        if (ours && boundToConnection(b.flow, b.source)) {
           await store.removeBinding(aor, b.contact);
           this.deps.logger.info({ aor, contact: b.contact }, 'flow closed: binding removed');
         }
@@ -287,7 +295,7 @@ export class Registrar {
           instance: this.deps.instance(),
           ...(flow && { flow }),
         });
-        if (flow && r.source.transport !== 'udp') this.trackFlow(r.source, aor);
+        if (boundToConnection(flow, r.source)) this.trackFlow(r.source, aor);
       }
     }
     const outbound = changes.some((c) => c.flow);

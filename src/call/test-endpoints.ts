@@ -66,6 +66,8 @@ export class TestEndpoints {
       for (const gone of this.records) {
         if (!known.has(gone.id)) this.end(gone, 'the test endpoint was deleted');
       }
+      // Ended ones the store no longer holds cannot come back: forget them.
+      for (const id of this.ended) if (!known.has(id)) this.ended.delete(id);
       this.records = records;
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'test endpoints not read: the last stay');

@@ -16,8 +16,6 @@
 import type { PeerConnection, Track } from 'node-datachannel';
 import type { RtpPath } from './rtp-session.js';
 
-type Connection = PeerConnection;
-
 /** Loaded on the first WebRTC call: worker threads, which never take one, never load it. */
 async function library(): Promise<typeof import('node-datachannel')> {
   return (await import('node-datachannel')).default;
@@ -49,7 +47,7 @@ export function plainOfferOf(sdp: string): string {
 let peerCount = 0;
 
 /** A peer connection gathering host candidates on the bind address, in the port range. */
-async function connection(kind: string, options: WebRtcOptions): Promise<Connection> {
+async function connection(kind: string, options: WebRtcOptions): Promise<PeerConnection> {
   const { PeerConnection } = await library();
   return new PeerConnection(`${kind}-${++peerCount}`, {
     iceServers: [],
@@ -70,7 +68,7 @@ export class WebRtcPeer implements RtpPath {
   private closedHandlers: Array<(why: string) => void> = [];
   private closed = false;
 
-  private constructor(private readonly pc: Connection) {}
+  private constructor(private readonly pc: PeerConnection) {}
 
   /**
    * Answers `offer` keeping only `payloadTypes` (in that order) with telgate's own fmtp lines,
@@ -187,11 +185,6 @@ export class WebRtcPeer implements RtpPath {
 
   sendRtcp(packet: Buffer): void {
     this.sendRtp(packet);
-  }
-
-  /** Whether DTLS is up and media flows. */
-  get connected(): boolean {
-    return this.track?.isOpen() ?? false;
   }
 
   release(): void {

@@ -19,10 +19,10 @@ export interface SipResponse {
 
 export type SipMessage = SipRequest | SipResponse;
 
-/** Where a message came from or goes to. */
 /** The transports SIP messages travel on; `ws` and `wss` are SIP over WebSocket (RFC 7118). */
 export type SipTransport = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
 
+/** Where a message came from or goes to. */
 export interface SipPeer {
   transport: SipTransport;
   address: string;

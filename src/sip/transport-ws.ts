@@ -112,13 +112,12 @@ export class WsTransport {
     this.connections.set(key, connection);
     this.perSource.set(address, (this.perSource.get(address) ?? 0) + 1);
     socket.on('pong', () => (connection.alive = true));
-    socket.on('message', (data, isBinary) => {
+    socket.on('message', (data) => {
       const message = Array.isArray(data)
         ? Buffer.concat(data)
         : Buffer.isBuffer(data)
           ? data
           : Buffer.from(data);
-      if (!isBinary && message.length <= 4 && message.toString().trim() === '') return;
       this.handlers.onMessage(message, peer);
     });
     socket.on('error', () => undefined);

@@ -17,6 +17,7 @@ import {
   webVoiceEndpoint,
   type TestGateway,
 } from '../helpers/gateway.js';
+import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { toneWav } from '../helpers/baresip.js';
 import { tempDir } from '../helpers/temp-dirs.js';
@@ -92,6 +93,28 @@ beforeAll(async () => {
   browser = await launchBrowser(await toneWav(await tempDir(), 440, 48000, 60));
 }, 30_000);
 
+/** Opens the call page at `path`, presses Call, and waits until the call is up. */
+async function callFrom(path: string): Promise<Page> {
+  const page = await browser.page(`${base}${path}`);
+  await page.waitForFunction(() => document.body.dataset.state === 'idle');
+  await page.click('#call');
+  await page.waitForFunction(() => document.body.dataset.state === 'in call', undefined, {
+    timeout: 10_000,
+  });
+  return page;
+}
+
+/** Waits until the page's analyser hears `hz` (±30 Hz) from the agent's side. */
+async function hears(page: Page, hz: number, what: string): Promise<void> {
+  const heard = await until(
+    () => page.evaluate(() => window.telgateCall.dominantFrequency()),
+    (f) => Math.abs(f - hz) < 30,
+    10_000,
+    what,
+  );
+  expect(Math.abs(heard - hz)).toBeLessThan(30);
+}
+
 afterAll(async () => {
   await browser?.close();
   await gw?.stop();
@@ -104,20 +127,9 @@ describe('a browser calls the echo agent from its call page', () => {
     ['web-g711', 'audio/PCMA'],
   ]) {
     it(`${codec}: hears its own tone back, and hanging up frees everything`, async () => {
-      const page = await browser.page(`${base}/call/${slug}`);
-      await page.waitForFunction(() => document.body.dataset.state === 'idle');
-      await page.click('#call');
-      await page.waitForFunction(() => document.body.dataset.state === 'in call', undefined, {
-        timeout: 10_000,
-      });
+      const page = await callFrom(`/call/${slug}`);
       expect(gw.gateway.stats().activeCalls).toBe(1);
-      const heard = await until(
-        () => page.evaluate(() => window.telgateCall.dominantFrequency()),
-        (hz) => Math.abs(hz - 440) < 30,
-        10_000,
-        'the echoed 440 Hz tone in the page',
-      );
-      expect(Math.abs(heard - 440)).toBeLessThan(30);
+      await hears(page, 440, 'the echoed 440 Hz tone in the page');
       const received = await until(
         () => page.evaluate(() => window.telgateCall.received()),
         (r) => r.packets >= 25,
@@ -204,19 +216,8 @@ describe('temporary test endpoints', () => {
     }>;
     expect(listed.map((e) => e.id)).toContain(endpoint.id);
 
-    const page = await browser.page(`${base}${endpoint.call_page}`);
-    await page.waitForFunction(() => document.body.dataset.state === 'idle');
-    await page.click('#call');
-    await page.waitForFunction(() => document.body.dataset.state === 'in call', undefined, {
-      timeout: 10_000,
-    });
-    const heard = await until(
-      () => page.evaluate(() => window.telgateCall.dominantFrequency()),
-      (hz) => Math.abs(hz - 440) < 30,
-      10_000,
-      'the draft flow echoing the tone',
-    );
-    expect(Math.abs(heard - 440)).toBeLessThan(30);
+    const page = await callFrom(endpoint.call_page);
+    await hears(page, 440, 'the draft flow echoing the tone');
     // Expiry ends the live call from telgate's side: the page sees the BYE.
     await page.waitForFunction(() => document.body.dataset.state === 'ended', undefined, {
       timeout: 10_000,
