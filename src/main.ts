@@ -41,8 +41,11 @@ async function main(): Promise<void> {
   const sip = gateway.engine.listenAddress;
   const portOf = (t: string) =>
     t === 'tls' ? sip.tlsPort : t === 'ws' || t === 'wss' ? sip.wsPort : sip.port;
+  const where = sip.transports.map((t) => `${t}:${sip.host}:${portOf(t)}`).join(' ');
   const lines = [
-    `telgate listening for SIP on ${sip.transports.map((t) => `${t}:${sip.host}:${portOf(t)}`).join(' ')}`,
+    gateway.engine.kind === 'drachtio'
+      ? `telgate on drachtio-server: SIP on ${where || '(daemon not connected yet)'}`
+      : `telgate listening for SIP on ${where}`,
   ];
   if (opsAt) lines.push(`ops HTTP (/healthz /readyz /metrics /calls) on ${opsAt}`);
   if (gateway.localAgent)
@@ -50,7 +53,8 @@ async function main(): Promise<void> {
   for (const ep of gateway.endpointsToCall)
     lines.push(`  call sip:${ep.number}@${sip.host}:${sip.port}  → endpoint ${ep.id}`);
   const scheme = sip.transports.includes('wss') ? 'https' : 'http';
-  for (const page of sip.wsPort ? gateway.callPages : []) {
+  const pagesServed = sip.wsPort && gateway.engine.kind === 'native';
+  for (const page of pagesServed ? gateway.callPages : []) {
     lines.push(
       `  open ${scheme}://${sip.host}:${sip.wsPort}/call/${page.slug}  → endpoint ${page.id}`,
     );

@@ -436,6 +436,7 @@ export class Call implements LiveCall {
     if (cause === 'remote-bye') void this.end('caller-hangup');
     else if (cause === 'local-bye') return;
     else if (cause === 'no-ack') void this.end('no-ack');
+    else if (cause === 'engine-lost') void this.end('sip-engine-lost');
     else void this.end('shutdown');
   }
 

@@ -25,6 +25,7 @@ export const REFUSALS = {
   overloaded: { status: 503, text: 'telgate overloaded' },
   draining: { status: 503, text: 'telgate draining: try another instance' },
   'state-unavailable': { status: 503, text: 'shared state unavailable' },
+  'sip-engine-down': { status: 503, text: 'SIP engine not connected to drachtio-server' },
   'link-unavailable': { status: 503, text: 'voice agent unavailable' },
   'provisioning-timeout': { status: 480, text: 'voice agent not ready in time' },
   cancelled: { status: 487, text: 'caller cancelled' },
@@ -64,6 +65,7 @@ export const ENDINGS = {
   'no-ack': { q850: 41, text: 'no ACK for the 200 OK' },
   'no-usable-answer': { q850: 88, text: 'the ACK carried no usable SDP answer' },
   shutdown: { q850: 41, text: 'telgate shutting down' },
+  'sip-engine-lost': { q850: 41, text: 'drachtio-server lost the dialog (restarted)' },
   'worker-failed': { q850: 41, text: 'telgate call worker failed' },
 } as const satisfies Record<string, { q850: number; text: string }>;
 

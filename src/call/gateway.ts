@@ -4,7 +4,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import fs from 'node:fs';
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { WebRtcOptions } from '../media/webrtc-peer.js';
@@ -19,8 +18,6 @@ import type { CallEndpointConfig } from '../routing/config-parts.js';
 import { isActive, linkFormatFor, Router } from '../routing/resolve.js';
 import { checkTransferTarget, transferPolicyOf } from '../routing/transfer-policy.js';
 import type { IncomingInvite, Rejection, SipEngine } from '../sip/engine.js';
-import { NativeSipEngine } from '../sip/engine-native.js';
-import type { TlsSettings } from '../sip/transport-tcp.js';
 import { isWebSocket, parseNameAddr, parseUri } from '../sip/uri.js';
 import { Call, type CallOutcome } from './call.js';
 import { callBasics, type CallPlace } from './call-config.js';
@@ -31,6 +28,7 @@ import { callerIdentityOf, type CallerIdentity, type VouchedDevice } from './cal
 import { ProviderCalls } from './provider-calls.js';
 import { PlacementRefused } from './provider-server.js';
 import { CallPage } from './call-page.js';
+import { createSipEngine } from './sip-engine.js';
 import { TEST_SLUG_PREFIX } from './test-endpoints.js';
 import { CallWorkers, type CallCallbacks } from './call-workers.js';
 import type { LiveCall } from './live-call.js';
@@ -140,28 +138,11 @@ export class Gateway {
     this.apiKey = envKey ?? randomBytes(16).toString('hex');
     this.router = new Router(config, () => this.testEndpoints());
     this.ports = new PortPool(config.media.host, config.media.portMin, config.media.portMax);
-    const tls = tlsListen(config.sip.tls);
-    const websocket = config.sip.websocket;
     const callPage = new CallPage(() => [...this.config.endpoints, ...this.testEndpoints()]);
-    this.engine = new NativeSipEngine({
-      host: config.sip.listen.host,
-      port: config.sip.listen.port,
-      advertisedHost: config.sip.advertisedHost,
-      transports: config.sip.transports,
-      tls,
-      ...(websocket && {
-        websocket: {
-          port: websocket.port,
-          ...(websocket.secure && tls && { tls: tls.settings }),
-          onHttp: callPage.handle,
-        },
-      }),
-      tcp: config.sip.tcp,
-      timers: config.sip.timers,
-      userAgent: 'telgate',
+    this.engine = createSipEngine(config, env, logger, {
       draining: () => this.drainingFlag,
       optionsRefusal: () => this.unavailable()?.rejection,
-      onProtocolError: (problem, peer) => logger.warn({ problem, peer }, 'SIP message refused'),
+      onHttp: callPage.handle,
     });
     if (config.localAgent.enabled) {
       this.localAgent = new LocalAgent({
@@ -359,6 +340,12 @@ export class Gateway {
       };
     }
     if (this.overload.overloaded) return { cause: 'overloaded', rejection: this.overloadRefusal() };
+    if (!this.engine.ready()) {
+      return {
+        cause: 'sip-engine-down',
+        rejection: rejectionFor('sip-engine-down', undefined, [['retry-after', '5']]),
+      };
+    }
     if (this.store.health === 'refusing') {
       return {
         cause: 'state-unavailable',
@@ -863,29 +850,6 @@ function workerCount(workers: number | 'auto'): number {
 }
 
 /** The TLS listener's settings, its certificate files read (a missing file fails start-up). */
-function tlsListen(
-  tls: TelgateConfig['sip']['tls'],
-): { port: number; settings: TlsSettings } | undefined {
-  if (!tls) return undefined;
-  const read = (file: string, what: string) => {
-    try {
-      return fs.readFileSync(file);
-    } catch (err) {
-      throw new Error(`sip.tls.${what} ${file}: ${(err as Error).message}`, { cause: err });
-    }
-  };
-  return {
-    port: tls.port,
-    settings: {
-      cert: read(tls.certFile, 'certFile'),
-      key: read(tls.keyFile, 'keyFile'),
-      ca: tls.caFile ? read(tls.caFile, 'caFile') : undefined,
-      requireClientCert: tls.requireClientCert,
-      verifyServers: tls.verifyServers,
-    },
-  };
-}
-
 /** An egress route as a worker gets it: its slots are taken here, on request. */
 function withoutSlots(route: EgressRoute): Omit<EgressRoute, 'acquireSlot'> {
   const { number, host, port, transport, credentials, callerIdentity } = route;

@@ -84,6 +84,29 @@ export const configSchema = z
   .object({
     sip: z
       .object({
+        /**
+         * `native`: telgate's own SIP stack on `listen`; `drachtio`: telgate as an application
+         * of the drachtio-server at `drachtio` (which then owns every SIP port).
+         * Environment override: TELGATE_SIP_ENGINE.
+         */
+        engine: z.enum(['native', 'drachtio']).default('native'),
+        /** drachtio-server's admin port; env DRACHTIO_HOST, DRACHTIO_PORT, DRACHTIO_SECRET. */
+        drachtio: z
+          .object({
+            host: z.string().min(1).default('127.0.0.1'),
+            port: z.number().int().min(1).max(65535).default(9022),
+            secret: z.string().min(1).optional(),
+            /** TLS to the admin port, checked against `caFile` (or the system's CAs). */
+            tls: z
+              .object({
+                caFile: z.string().min(1).optional(),
+                rejectUnauthorized: z.boolean().default(true),
+              })
+              .strict()
+              .optional(),
+          })
+          .strict()
+          .default({ host: '127.0.0.1', port: 9022 }),
         listen: listen.default({ host: '127.0.0.1', port: 5060 }),
         advertisedHost: z.string().min(1).optional(),
         transports: z
@@ -139,6 +162,8 @@ export const configSchema = z
         path: ['websocket', 'secure'],
       })
       .default({
+        engine: 'native',
+        drachtio: { host: '127.0.0.1', port: 9022 },
         listen: { host: '127.0.0.1', port: 5060 },
         transports: ['udp', 'tcp'],
         tcp: {},

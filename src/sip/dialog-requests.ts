@@ -8,6 +8,7 @@ import type { Dialog } from './dialog.js';
 import type { IncomingRefer, ReferNotifier, SessionReply } from './engine.js';
 import type { SipRequest } from './message.js';
 import { ALLOW, refusalForMethod } from './methods.js';
+import { parseInfoDtmf } from './info-dtmf.js';
 import { sipfragStatus, subscriptionTerminated } from './sipfrag.js';
 import { parseNameAddr } from './uri.js';
 
@@ -46,22 +47,9 @@ export function handleInDialogRequest(
   }
 }
 
-/**
- * DTMF as SIP INFO, as browsers' SIP stacks send it: `application/dtmf-relay` (`Signal=5`,
- * `Duration=160`) or `application/dtmf` (the digit alone). Any other INFO is answered and left.
- */
 function receiveInfoDtmf(dialog: Dialog, request: SipRequest): void {
-  const type = (request.headers.get('content-type') ?? '').toLowerCase().split(';')[0].trim();
-  const body = request.body.toString('utf8');
-  let digit: string | undefined;
-  let durationMs = 0;
-  if (type === 'application/dtmf-relay') {
-    digit = /^\s*signal\s*=\s*([0-9A-D*#])\s*$/im.exec(body)?.[1];
-    durationMs = Number(/^\s*duration\s*=\s*(\d{1,5})\s*$/im.exec(body)?.[1] ?? 0);
-  } else if (type === 'application/dtmf') {
-    digit = /^\s*([0-9A-D*#])\s*$/i.exec(body)?.[1];
-  }
-  if (digit) dialog.infoDtmfHandler?.(digit.toUpperCase(), durationMs);
+  const dtmf = parseInfoDtmf(request.headers.get('content-type'), request.body.toString('utf8'));
+  if (dtmf) dialog.infoDtmfHandler?.(dtmf.digit, dtmf.durationMs);
 }
 
 function sdpOf(request: SipRequest): string | undefined {

@@ -70,6 +70,7 @@ type ClientTxn = ClientTransaction | InviteClientTransaction;
 const URI_SCHEMES = new Set(['sip', 'sips', 'tel']);
 
 export class NativeSipEngine implements SipEngine {
+  readonly kind = 'native';
   readonly timers: SipTimers;
   private readonly limits: ParseLimits;
   private readonly transports: Transports;
@@ -150,8 +151,15 @@ export class NativeSipEngine implements SipEngine {
     this.flowClosedHandler = handler;
   }
 
+  private started = false;
+
   async start(): Promise<void> {
     await this.transports.listen();
+    this.started = true;
+  }
+
+  ready(): boolean {
+    return this.started;
   }
 
   async stop(): Promise<void> {

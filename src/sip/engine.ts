@@ -1,7 +1,7 @@
 /**
  * The SIP engine interface: everything src/call needs from a SIP stack, and nothing more.
- * The built-in RFC 3261 stack (engine-native.ts) implements it; a drachtio-srf engine can
- * implement the same interface for sites that run drachtio-server.
+ * The built-in RFC 3261 stack (engine-native.ts) implements it, and so does the drachtio-srf
+ * engine (engine-drachtio.ts) for sites that run drachtio-server.
  */
 import type { SipPeer, SipTransport } from './message.js';
 
@@ -38,7 +38,12 @@ export interface IncomingInvite extends InviteView {
   onCancel(handler: () => void): void;
 }
 
-export type DialogEndCause = 'remote-bye' | 'local-bye' | 'no-ack' | 'engine-stopped';
+/**
+ * Why a dialog ended. 'engine-lost': the engine can no longer signal it (a drachtio-server that
+ * restarted forgot it), so no BYE can be sent.
+ */
+export type DialogEndCause =
+  'remote-bye' | 'local-bye' | 'no-ack' | 'engine-stopped' | 'engine-lost';
 
 /** A re-INVITE or UPDATE from the far side (RFC 3261 §14, RFC 3311). */
 export interface SessionChange {
@@ -161,6 +166,8 @@ export interface IncomingRegister {
 }
 
 export interface SipEngine {
+  /** Which engine: telgate's own stack, or an application of drachtio-server. */
+  readonly kind: 'native' | 'drachtio';
   onInvite(handler: (invite: IncomingInvite) => void): void;
   /** REGISTERs go to `handler`; without one they get 405. */
   onRegister(handler: (register: IncomingRegister) => void): void;
@@ -169,6 +176,11 @@ export interface SipEngine {
   /** Places a call (UAC): for transfers and outbound legs. */
   invite(request: OutgoingInviteRequest): OutgoingCall;
   start(): Promise<void>;
+  /**
+   * Whether the engine can take and place calls now: the native engine once started; the
+   * drachtio engine while its admin connection to the daemon is up.
+   */
+  ready(): boolean;
   /** Ends every dialog with BYE, terminates transactions and closes transports. */
   stop(): Promise<void>;
   stats(): EngineStats;

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { Gateway } from '../../src/call/gateway.js';
 import { validateConfig } from '../../src/routing/config-load.js';
+import { DRACHTIO_SECRET, startDrachtio, TEST_ENGINE, type TestDrachtio } from './drachtio.js';
 import { killAll } from './processes.js';
 import type { TelgateConfig } from '../../src/routing/config-schema.js';
 
@@ -62,17 +63,38 @@ export function webVoiceEndpoint(id: string, extra: Record<string, unknown> = {}
 export interface TestGateway {
   gateway: Gateway;
   sipPort: number;
+  /** The daemon in front of telgate when the tests run on the drachtio engine. */
+  drachtio?: TestDrachtio;
   stop(): Promise<void>;
 }
 
+/**
+ * Starts telgate on the engine the run asks for: with TEST_SIP_ENGINE=drachtio a real
+ * drachtio-server of its own comes first and telgate connects to it; `sipPort` is then the
+ * daemon's, so a test's callers go through it unchanged.
+ */
 export async function startGateway(
   config: TelgateConfig,
   env: NodeJS.ProcessEnv = {},
 ): Promise<TestGateway> {
   const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
+  let drachtio: TestDrachtio | undefined;
+  if (TEST_ENGINE === 'drachtio' && config.sip.engine === 'native') {
+    drachtio = await startDrachtio();
+    const settings = { host: '127.0.0.1', port: drachtio.adminPort, secret: DRACHTIO_SECRET };
+    config = { ...config, sip: { ...config.sip, engine: 'drachtio', drachtio: settings } };
+  }
   const gateway = new Gateway(config, logger, env);
   await gateway.start();
-  return { gateway, sipPort: gateway.engine.listenAddress.port, stop: () => gateway.stop() };
+  return {
+    gateway,
+    sipPort: gateway.engine.listenAddress.port,
+    ...(drachtio && { drachtio }),
+    stop: async () => {
+      await gateway.stop();
+      await drachtio?.kill();
+    },
+  };
 }
 
 /**

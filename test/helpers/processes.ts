@@ -5,6 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 
 const live = new Set<ChildProcess>();
+/** Children that serve a whole test file (a drachtio-server): killed after the file, not each test. */
+const fileScoped = new Set<ChildProcess>();
 /** Children started as process-group leaders: killed with their whole group (Kamailio forks). */
 const groups = new Set<ChildProcess>();
 
@@ -24,7 +26,14 @@ export interface Running {
 export function startProcess(
   command: string,
   args: string[],
-  options: { cwd?: string; timeoutMs: number; group?: boolean; env?: NodeJS.ProcessEnv },
+  options: {
+    cwd?: string;
+    timeoutMs: number;
+    group?: boolean;
+    env?: NodeJS.ProcessEnv;
+    /** Outlives each test; killed when the file's tests are done (test/setup.ts). */
+    forFile?: boolean;
+  },
 ): Running {
   const child = spawn(command, args, {
     cwd: options.cwd,
@@ -32,7 +41,7 @@ export function startProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.group ?? false,
   });
-  live.add(child);
+  (options.forFile ? fileScoped : live).add(child);
   if (options.group) groups.add(child);
   let stdout = '';
   let stderr = '';
@@ -43,6 +52,7 @@ export function startProcess(
     child.on('close', (code, signal) => {
       clearTimeout(killer);
       live.delete(child);
+      fileScoped.delete(child);
       groups.delete(child);
       resolve({ code, signal, stdout, stderr });
     });
@@ -104,8 +114,17 @@ export function waitForOutput(
 
 /** Kills every child a test started and has not seen exit. */
 export async function killAll(): Promise<void> {
+  await killEach(live);
+}
+
+/** Kills what served the whole file, after its tests. */
+export async function killFileScoped(): Promise<void> {
+  await killEach(fileScoped);
+}
+
+async function killEach(children: Set<ChildProcess>): Promise<void> {
   const waits: Promise<unknown>[] = [];
-  for (const child of live) {
+  for (const child of children) {
     waits.push(new Promise((r) => child.once('close', r)));
     signal(child, 'SIGKILL');
   }

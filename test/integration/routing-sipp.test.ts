@@ -59,19 +59,19 @@ describe('refusals a caller gets', () => {
       }),
     );
     expect(await expectStatus('15550100999', 404)).toMatch(
-      /Reason: SIP ;cause=404 ;text="no endpoint for the dialed number: 15550100999"/,
+      /Reason: SIP ?;cause=404 ?;text="no endpoint for the dialed number: 15550100999"/,
     );
     expect(await expectStatus('15550100600', 480)).toMatch(
-      /SIP\/2\.0 480 Temporarily Unavailable[\s\S]*Reason: SIP ;cause=480 ;text="endpoint not active/,
+      /SIP\/2\.0 480 Temporarily Unavailable[\s\S]*Reason: SIP ?;cause=480 ?;text="endpoint not active/,
     );
     // A valid, active number: refused because 127.0.0.1 is not in the trunk's ACL.
     expect(await expectStatus('15550200', 403)).toMatch(
-      /Reason: SIP ;cause=403 ;text="source address not allowed: 15550200"/,
+      /Reason: SIP ?;cause=403 ?;text="source address not allowed: 15550200"/,
     );
     expect(await expectStatus('15550300', 503)).toMatch(
-      /Reason: SIP ;cause=503 ;text="concurrent call limit reached: 15550300 \(base:\+15550300\)"/,
+      /Reason: SIP ?;cause=503 ?;text="concurrent call limit reached: 15550300 \(base:\+15550300\)"/,
     );
-    expect(await expectStatus('15550100', 484)).toMatch(/Reason: SIP ;cause=484 /);
+    expect(await expectStatus('15550100', 484)).toMatch(/Reason: SIP ?;cause=484\b/);
     await answered(NUMBERS.echo);
     expect(tg.gateway.stats().refusals).toMatchObject({
       'unknown-number': 1,
@@ -111,7 +111,7 @@ describe('overload', () => {
       expect(await once(tg.gateway.events, 'overload')).toEqual([true]);
       const log = await expectStatus(NUMBERS.tone, 503);
       expect(log).toMatch(
-        /SIP\/2\.0 503 Service Unavailable[\s\S]*Reason: SIP ;cause=503 ;text="telgate overloaded: event loop \d+ % busy"/,
+        /SIP\/2\.0 503 Service Unavailable[\s\S]*Reason: SIP ?;cause=503 ?;text="telgate overloaded: event loop \d+ % busy"/,
       );
       expect(log).toMatch(/\nRetry-After: 5\r?\n/);
       await optionsExpecting(tg.sipPort, 503);

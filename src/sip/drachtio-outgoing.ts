@@ -1,0 +1,105 @@
+/**
+ * An INVITE telgate places through drachtio-server (drachtio-srf's createUAC): digest
+ * authentication on 401/407 is drachtio-srf's, provisional responses reach the call layer,
+ * cancel() sends CANCEL once the request has left.
+ */
+import type Srf from 'drachtio-srf';
+import {
+  DrachtioDialog,
+  headerRecord,
+  type DrachtioDialogHost,
+  type SrfDialog,
+} from './drachtio-dialog.js';
+import type { OutgoingCall, OutgoingInviteRequest, OutgoingResult } from './engine.js';
+import { formatNameAddr } from './uri.js';
+
+interface DrachtioOutgoingHost extends DrachtioDialogHost {
+  adopt(dialog: DrachtioDialog): void;
+}
+
+/** The URI with `;transport=` when the request names a transport the URI does not. */
+function withTransport(uri: string, transport: OutgoingInviteRequest['transport']): string {
+  if (!transport || transport === 'udp' || /;transport=/i.test(uri)) return uri;
+  return `${uri};transport=${transport}`;
+}
+
+export class DrachtioOutgoingCall implements OutgoingCall {
+  readonly result: Promise<OutgoingResult>;
+  private provisionalHandler: ((status: number, sdp: string) => void) | undefined;
+  private sent: Srf.SrfRequest | undefined;
+  private cancelRequested = false;
+
+  constructor(
+    srf: Srf,
+    request: OutgoingInviteRequest,
+    readonly callId: string,
+    private readonly host: DrachtioOutgoingHost,
+    settled: () => void,
+  ) {
+    const headers: Record<string, string> = {
+      ...headerRecord(request.headers),
+      'Call-ID': callId,
+      From: formatNameAddr({
+        uri: request.from,
+        display: request.fromDisplayName,
+        params: new Map(),
+      }),
+      To: `<${request.to ?? request.uri}>`,
+      'Content-Type': 'application/sdp',
+    };
+    const uri = request.nextHop ? request.uri : withTransport(request.uri, request.transport);
+    const proxy = request.nextHop && withTransport(request.nextHop, request.transport);
+    this.result = srf
+      .createUAC(
+        uri,
+        {
+          localSdp: request.sdp,
+          headers,
+          ...(proxy && { proxy }),
+          ...(request.credentials && { auth: request.credentials }),
+        },
+        {
+          cbRequest: (req) => {
+            this.sent = req;
+            if (this.cancelRequested) this.sendCancel();
+          },
+          cbProvisional: (res) => {
+            if (res.status > 100) this.provisionalHandler?.(res.status, res.body ?? '');
+          },
+        },
+      )
+      .then(
+        (created): OutgoingResult => {
+          const uac = created as SrfDialog;
+          const dialog = new DrachtioDialog(this.host, uac.id);
+          this.host.adopt(dialog);
+          dialog.attach(uac, true);
+          return { ok: true, status: 200, dialog, sdp: uac.remote.sdp ?? '' };
+        },
+        (err: { status?: number; reason?: string; message?: string }): OutgoingResult => ({
+          ok: false,
+          status: err.status ?? (this.cancelRequested ? 487 : 503),
+          reason: err.reason ?? err.message ?? 'drachtio-server refused the request',
+        }),
+      )
+      .finally(settled);
+  }
+
+  onProvisional(handler: (status: number, sdp: string) => void): void {
+    this.provisionalHandler = handler;
+  }
+
+  cancel(): void {
+    if (this.cancelRequested) return;
+    this.cancelRequested = true;
+    if (this.sent) this.sendCancel();
+  }
+
+  private sendCancel(): void {
+    try {
+      this.sent?.cancel(() => undefined);
+    } catch {
+      // the INVITE was answered or the connection is gone: the result says which
+    }
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * A real drachtio-server for the tests that run on the drachtio engine (TEST_SIP_ENGINE=drachtio):
+ * its own admin and SIP ports on loopback, a config file in a scratch folder, stopped by PID
+ * after the test file (or by the test, to see telgate live through a restart).
+ */
+import net from 'node:net';
+import dgram from 'node:dgram';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { signal, startProcess, waitForOutput, type Running } from './processes.js';
+import { tempDir } from './temp-dirs.js';
+
+export const TEST_ENGINE = process.env.TEST_SIP_ENGINE === 'drachtio' ? 'drachtio' : 'native';
+export const DRACHTIO_SECRET = 'telgate-test';
+
+export interface TestDrachtio {
+  adminPort: number;
+  sipPort: number;
+  /** Kills the daemon (SIGKILL: what a crash looks like) and waits for it to exit. */
+  kill(): Promise<void>;
+  /** Starts it again on the same ports, with no dialog of before. */
+  restart(): Promise<void>;
+  output(): string;
+}
+
+/** A port free for both TCP and UDP on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    await new Promise((resolve) => server.close(resolve));
+    const udp = dgram.createSocket('udp4');
+    const free = await new Promise<boolean>((resolve) => {
+      udp.once('error', () => resolve(false));
+      udp.bind(port, '127.0.0.1', () => resolve(true));
+    });
+    await new Promise<void>((resolve) => udp.close(() => resolve()));
+    if (free) return port;
+  }
+}
+
+export async function startDrachtio(): Promise<TestDrachtio> {
+  const dir = await tempDir('telgate-drachtio-');
+  const adminPort = await freePort();
+  const sipPort = await freePort();
+  const file = path.join(dir, 'drachtio.conf.xml');
+  await fs.writeFile(
+    file,
+    [
+      '<drachtio>',
+      `  <admin port="${adminPort}" secret="${DRACHTIO_SECRET}">127.0.0.1</admin>`,
+      '  <sip><contacts>',
+      `    <contact>sip:127.0.0.1:${sipPort};transport=udp,tcp</contact>`,
+      '  </contacts></sip>',
+      '  <cdrs>false</cdrs>',
+      '  <logging><console/><sofia-loglevel>3</sofia-loglevel><loglevel>notice</loglevel></logging>',
+      '</drachtio>',
+      '',
+    ].join('\n'),
+  );
+  let running: Running;
+  const launch = async () => {
+    running = startProcess('drachtio', ['-f', file], { timeoutMs: 1_800_000, forFile: true });
+    await waitForOutput(running, /io_context run loop started/, 10_000);
+  };
+  await launch();
+  return {
+    adminPort,
+    sipPort,
+    kill: async () => {
+      signal(running.child, 'SIGKILL');
+      await running.done;
+    },
+    restart: launch,
+    output: () => running.output().stdout,
+  };
+}
