@@ -79,6 +79,8 @@ export type GatewayEvents = {
   draining: [];
   /** The shared state's health changed (Redis lost or back). */
   state: [health: 'up' | 'degraded' | 'refusing'];
+  /** The SIP engine can (true) or cannot take calls: drachtio-server's admin connection. */
+  sipEngine: [ready: boolean];
 };
 
 export class Gateway {
@@ -143,6 +145,7 @@ export class Gateway {
       draining: () => this.drainingFlag,
       optionsRefusal: () => this.unavailable()?.rejection,
       onHttp: callPage.handle,
+      onReadyChange: (ready) => this.events.emit('sipEngine', ready),
     });
     if (config.localAgent.enabled) {
       this.localAgent = new LocalAgent({

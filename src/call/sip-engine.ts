@@ -17,6 +17,8 @@ export interface EngineHooks {
   optionsRefusal: () => Rejection | undefined;
   /** The call page and other plain HTTP on the SIP WebSocket port (native engine only). */
   onHttp: NonNullable<WsListen['onHttp']>;
+  /** The drachtio engine's admin connection came up or went. */
+  onReadyChange: (ready: boolean, detail: string) => void;
 }
 
 export type EngineName = TelgateConfig['sip']['engine'];
@@ -45,6 +47,7 @@ export function createSipEngine(
       onConnection: (up, detail) => {
         if (up) logger.info(detail);
         else logger.error(`${detail}: no calls can come in or go out until it is back`);
+        hooks.onReadyChange(up, detail);
       },
     });
   }

@@ -59,10 +59,12 @@ export class DrachtioOutgoingCall implements OutgoingCall {
           ...(request.credentials && { auth: request.credentials }),
         },
         {
-          cbRequest: (req) => {
+          // drachtio-srf calls it (err, req), whatever its type declarations say.
+          cbRequest: ((err: unknown, req?: Srf.SrfRequest) => {
+            if (err || !req) return;
             this.sent = req;
             if (this.cancelRequested) this.sendCancel();
-          },
+          }) as unknown as (req: Srf.SrfRequest) => void,
           cbProvisional: (res) => {
             if (res.status > 100) this.provisionalHandler?.(res.status, res.body ?? '');
           },

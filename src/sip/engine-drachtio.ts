@@ -24,7 +24,7 @@ import type {
   SipEngine,
 } from './engine.js';
 import type { SipPeer, SipTransport } from './message.js';
-import { ALLOW } from './methods.js';
+import { ALLOW, SUPPORTED } from './methods.js';
 import { DEFAULT_TIMERS } from './timers.js';
 
 export interface DrachtioEngineOptions {
@@ -225,7 +225,7 @@ export class DrachtioSipEngine implements SipEngine {
         headers: headerRecord(refusal.headers),
       });
     }
-    res.send(200, { headers: { Allow: ALLOW, Accept: 'application/sdp' } });
+    res.send(200, { headers: { Allow: ALLOW, Accept: 'application/sdp', Supported: SUPPORTED } });
   }
 
   private lost(detail: string): void {

@@ -19,7 +19,7 @@ import type {
 import { canAnswer, isKeepAlive, replaceTopVia, resolveUri } from './engine-support.js';
 import type { SipPeer, SipRequest, SipResponse } from './message.js';
 import { parseCSeq } from './message.js';
-import { ALLOW, refusalForMethod } from './methods.js';
+import { ALLOW, refusalForMethod, SUPPORTED } from './methods.js';
 import { parseMessage, DEFAULT_PARSE_LIMITS, type ParseLimits } from './parse.js';
 import { serializeMessage } from './serialize.js';
 import { NativeIncomingInvite } from './incoming-invite.js';
@@ -360,7 +360,7 @@ export class NativeSipEngine implements SipEngine {
           headers: [
             ['allow', ALLOW],
             ['accept', 'application/sdp'],
-            ['supported', 'replaces'],
+            ['supported', SUPPORTED],
           ],
         });
       case 'REGISTER':

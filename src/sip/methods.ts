@@ -3,6 +3,12 @@
 /** Methods this engine serves, for Allow headers. */
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, REFER, NOTIFY, INFO';
 
+/**
+ * Extensions named in Supported: SIP outbound (RFC 5626) at the registrar. Replaces, 100rel and
+ * session timers are not served, so not claimed.
+ */
+export const SUPPORTED = 'outbound';
+
 const ALLOWED = new Set(ALLOW.split(', '));
 
 /** Methods defined by RFC 3261 and its extensions: refused with 405, anything else with 501. */

@@ -151,7 +151,7 @@ describe('bridged transfer', () => {
     });
     const { done, toCaller, toTarget } = await callAndCapture(gw, dir, uas.ports.media);
     expect(done.code, done.stdout + done.stderr).toBe(0);
-    expect((await uas.sipp.done).code).toBe(0);
+    expect((await uas.sipp.done).code, await messagesLog(dir, 'uas_auth')).toBe(0);
     expect(
       progress.map((p) => p.state),
       JSON.stringify(progress),
