@@ -13,6 +13,21 @@ const MAIN_THREAD_FILES = [
   'test/integration/link-failures.test.ts',
 ];
 
+/**
+ * SIP-level files run a third time on the drachtio engine (TEST_SIP_ENGINE=drachtio): each file's
+ * telgate connects to a drachtio-server of its own, and the callers go through the daemon.
+ * drachtio.test.ts is what only that engine has (admin connection lost, daemon restarted).
+ */
+const DRACHTIO_FILES = [
+  'test/integration/call-sipp.test.ts',
+  'test/integration/routing-sipp.test.ts',
+  'test/integration/link-failures.test.ts',
+  'test/integration/sip-info-dtmf.test.ts',
+  'test/integration/call-baresip.test.ts',
+  'test/integration/transfer.test.ts',
+  'test/integration/drachtio.test.ts',
+];
+
 export default defineConfig({
   test: {
     testTimeout: 30_000,
@@ -24,10 +39,21 @@ export default defineConfig({
     setupFiles: ['test/setup.ts'],
     reporters: ['default', new SummaryReporter()],
     projects: [
-      { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'default',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/integration/drachtio.test.ts'],
+        },
+      },
       {
         extends: true,
         test: { name: 'main-thread', include: MAIN_THREAD_FILES, env: { TEST_WORKERS: '1' } },
+      },
+      {
+        extends: true,
+        test: { name: 'drachtio', include: DRACHTIO_FILES, env: { TEST_SIP_ENGINE: 'drachtio' } },
       },
     ],
   },

@@ -17,6 +17,7 @@ import type {
   SipDialog,
 } from './engine.js';
 import { parseInfoDtmf } from './info-dtmf.js';
+import { reasonPhrase } from './message.js';
 import { SIPFRAG_TYPE, sipfragBody, sipfragStatus, subscriptionTerminated } from './sipfrag.js';
 import { parseNameAddr } from './uri.js';
 
@@ -28,6 +29,26 @@ export type DrachtioDialogHost = {
 
 /** drachtio-srf's Dialog; its type declarations omit the id. */
 export type SrfDialog = Srf.Dialog & { readonly id: string };
+
+export interface ResponseParts {
+  reason?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/**
+ * Sends a response with RFC 3261's reason phrase unless one is given (drachtio-srf's own
+ * table words some differently). Over an admin connection that is gone nothing can be sent:
+ * the daemon then ends the transaction itself.
+ */
+export function respond(res: Srf.SrfResponse, status: number, parts: ResponseParts = {}): void {
+  const { reason, ...rest } = parts;
+  try {
+    res.send(status, reason ?? reasonPhrase(status), rest);
+  } catch {
+    // the daemon times the transaction out itself
+  }
+}
 
 export function headerRecord(headers: Array<[string, string]> = []): Record<string, string> {
   const record: Record<string, string> = {};
@@ -66,8 +87,19 @@ export class DrachtioDialog implements SipDialog {
     return this.finished;
   }
 
+  /** Whether the daemon's dialog exists yet (the 200 left, or the UAC leg was answered). */
+  get isAttached(): boolean {
+    return this.dialog !== undefined;
+  }
+
   /** Binds the drachtio Dialog once it exists; `acked` says the ACK already came (a UAC leg). */
   attach(dialog: SrfDialog, acked: boolean): void {
+    if (this.finished) {
+      // given up on (its connection was lost) before the daemon's dialog came: hang it up
+      this.dialog = dialog;
+      void this.destroy(undefined);
+      return;
+    }
     this.dialog = dialog;
     this.id = dialog.id;
     if (acked) this.confirm({ sdp: '' });
@@ -83,7 +115,7 @@ export class DrachtioDialog implements SipDialog {
     dialog.on('refer', (req, res) => this.onReferRequest(req, res));
     dialog.on('notify', (req, res) => this.onNotify(req, res));
     dialog.on('info', (req, res) => {
-      res.send(200);
+      respond(res, 200);
       const dtmf = parseInfoDtmf(req.get('Content-Type'), req.body ?? '');
       if (dtmf) this.infoDtmfHandler?.(dtmf.digit, dtmf.durationMs);
     });
@@ -197,29 +229,29 @@ export class DrachtioDialog implements SipDialog {
 
   private onOffer(method: 'INVITE' | 'UPDATE', req: Srf.SrfRequest, res: Srf.SrfResponse): void {
     const handler = this.sessionChangeHandler;
-    if (!handler) return res.send(488);
+    if (!handler) return respond(res, 488);
     const offer = req.body ?? '';
-    if (method === 'UPDATE' && !offer) return res.send(200); // a session refresh (RFC 4028)
+    if (method === 'UPDATE' && !offer) return respond(res, 200); // a session refresh (RFC 4028)
     let ack: Promise<string> = Promise.resolve('');
     if (method === 'INVITE') ack = new Promise((resolve) => (this.pendingAck = resolve));
     const finish = (reply: SessionReply): void => {
-      if (this.finished) return res.send(487);
+      if (this.finished) return respond(res, 487);
       if ('sdp' in reply) {
-        res.send(200, { body: reply.sdp, headers: { 'Content-Type': 'application/sdp' } });
+        respond(res, 200, { body: reply.sdp, headers: { 'Content-Type': 'application/sdp' } });
         return;
       }
       this.pendingAck?.('');
       this.pendingAck = undefined;
-      res.send(reply.status, reply.reason ?? '', { headers: headerRecord(reply.headers) });
+      respond(res, reply.status, { reason: reply.reason, headers: headerRecord(reply.headers) });
     };
     handler({ method, offer, ack }).then(finish, () => finish({ status: 500 }));
   }
 
   private onReferRequest(req: Srf.SrfRequest, res: Srf.SrfResponse): void {
     const target = parseNameAddr(req.get('Refer-To') ?? '');
-    if (!target) return res.send(400, 'Exactly One Refer-To Required', {});
+    if (!target) return respond(res, 400, { reason: 'Exactly One Refer-To Required' });
     const handler = this.referHandler;
-    if (!handler) return res.send(603);
+    if (!handler) return respond(res, 603);
     const referredBy = req.has('Referred-By') ? req.get('Referred-By') : undefined;
     let answered = false;
     handler({
@@ -228,14 +260,15 @@ export class DrachtioDialog implements SipDialog {
       accept: (): ReferNotifier => {
         if (!answered) {
           answered = true;
-          res.send(202);
+          respond(res, 202);
         }
         return this.referNotifier();
       },
       reject: (rejection) => {
         if (answered) return;
         answered = true;
-        res.send(rejection.status, rejection.reason ?? '', {
+        respond(res, rejection.status, {
+          reason: rejection.reason,
           headers: headerRecord(rejection.headers),
         });
       },
@@ -276,8 +309,10 @@ export class DrachtioDialog implements SipDialog {
   private onNotify(req: Srf.SrfRequest, res: Srf.SrfResponse): void {
     const event = (req.get('Event') ?? '').split(';')[0].trim().toLowerCase();
     const watch = this.referWatch;
-    if (event !== 'refer' || !watch) return res.send(481, 'Subscription Does Not Exist', {});
-    res.send(200);
+    if (event !== 'refer' || !watch) {
+      return respond(res, 481, { reason: 'Subscription Does Not Exist' });
+    }
+    respond(res, 200);
     const status = sipfragStatus(Buffer.from(req.body ?? ''));
     const terminated = subscriptionTerminated(req.get('Subscription-State'));
     watch(status, (status !== undefined && status >= 200) || terminated);

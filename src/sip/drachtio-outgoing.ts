@@ -28,6 +28,8 @@ export class DrachtioOutgoingCall implements OutgoingCall {
   private provisionalHandler: ((status: number, sdp: string) => void) | undefined;
   private sent: Srf.SrfRequest | undefined;
   private cancelRequested = false;
+  /** Settles the result when the admin connection is lost before drachtio-srf does. */
+  private abandon!: (result: OutgoingResult) => void;
 
   constructor(
     srf: Srf,
@@ -49,7 +51,8 @@ export class DrachtioOutgoingCall implements OutgoingCall {
     };
     const uri = request.nextHop ? request.uri : withTransport(request.uri, request.transport);
     const proxy = request.nextHop && withTransport(request.nextHop, request.transport);
-    this.result = srf
+    const abandoned = new Promise<OutgoingResult>((resolve) => (this.abandon = resolve));
+    const placed = srf
       .createUAC(
         uri,
         {
@@ -83,8 +86,20 @@ export class DrachtioOutgoingCall implements OutgoingCall {
           status: err.status ?? (this.cancelRequested ? 487 : 503),
           reason: err.reason ?? err.message ?? 'drachtio-server refused the request',
         }),
-      )
-      .finally(settled);
+      );
+    this.result = Promise.race([placed, abandoned]).finally(settled);
+    // An answer that comes after the call was abandoned is hung up at once.
+    void placed.then((late) => {
+      if (late.ok && this.isAbandoned) void late.dialog.bye();
+    });
+  }
+
+  private isAbandoned = false;
+
+  /** The admin connection went before the call settled: it fails with 503, nothing to cancel. */
+  abandonOnLostConnection(): void {
+    this.isAbandoned = true;
+    this.abandon({ ok: false, status: 503, reason: 'drachtio-server connection lost' });
   }
 
   onProvisional(handler: (status: number, sdp: string) => void): void {

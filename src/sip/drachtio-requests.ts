@@ -7,6 +7,7 @@ import type Srf from 'drachtio-srf';
 import {
   DrachtioDialog,
   headerRecord,
+  respond,
   type DrachtioDialogHost,
   type SrfDialog,
 } from './drachtio-dialog.js';
@@ -30,6 +31,7 @@ function headerOf(msg: Srf.SipMessage, name: string): string | undefined {
 }
 
 export interface InviteHost extends DrachtioDialogHost {
+  ready(): boolean;
   createUAS(req: Srf.SrfRequest, res: Srf.SrfResponse, sdp: string): Promise<SrfDialog>;
   adopt(dialog: DrachtioDialog): void;
   settled(): void;
@@ -75,8 +77,8 @@ export class DrachtioIncomingInvite implements IncomingInvite {
 
   ringing(earlyMediaSdp?: string): void {
     if (this.settled) return;
-    if (!earlyMediaSdp) return this.res.send(180);
-    this.res.send(183, { body: earlyMediaSdp, headers: { 'Content-Type': 'application/sdp' } });
+    if (!earlyMediaSdp) return respond(this.res, 180);
+    respond(this.res, 183, { body: earlyMediaSdp, headers: { 'Content-Type': 'application/sdp' } });
   }
 
   answer(sdp: string): SipDialog {
@@ -87,6 +89,10 @@ export class DrachtioIncomingInvite implements IncomingInvite {
     }
     this.settle();
     this.host.adopt(dialog);
+    if (!this.host.ready()) {
+      dialog.failed(); // the connection the INVITE came over is gone: no 200 can be sent
+      return dialog;
+    }
     this.host.createUAS(this.req, this.res, sdp).then(
       (uas) => dialog.attach(uas, false),
       () => dialog.failed(),
@@ -97,7 +103,8 @@ export class DrachtioIncomingInvite implements IncomingInvite {
   reject(rejection: Rejection): void {
     if (this.settled) return;
     this.settle();
-    this.res.send(rejection.status, rejection.reason ?? '', {
+    respond(this.res, rejection.status, {
+      reason: rejection.reason,
       headers: headerRecord(rejection.headers),
     });
   }
@@ -141,7 +148,7 @@ export class DrachtioIncomingRegister implements IncomingRegister {
     if (this.answered) return;
     this.answered = true;
     this.onSettled();
-    this.res.send(status, '', { headers: headerRecord(headers) });
+    respond(this.res, status, { headers: headerRecord(headers) });
   }
 
   ignore(): void {

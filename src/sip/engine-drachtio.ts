@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import Srf from 'drachtio-srf';
-import { DrachtioDialog, headerRecord, type SrfDialog } from './drachtio-dialog.js';
+import { DrachtioDialog, headerRecord, respond, type SrfDialog } from './drachtio-dialog.js';
 import { DrachtioOutgoingCall } from './drachtio-outgoing.js';
 import { DrachtioIncomingInvite, DrachtioIncomingRegister } from './drachtio-requests.js';
 import type {
@@ -62,6 +62,7 @@ export class DrachtioSipEngine implements SipEngine {
   private inviteHandler: ((invite: IncomingInvite) => void) | undefined;
   private registerHandler: ((register: IncomingRegister) => void) | undefined;
   private readonly dialogs = new Set<DrachtioDialog>();
+  private readonly outgoing = new Set<DrachtioOutgoingCall>();
   /** Requests handed to the call layer and not yet answered, plus outgoing calls unsettled. */
   private pending = 0;
   private idleWaiters: Array<() => void> = [];
@@ -109,7 +110,12 @@ export class DrachtioSipEngine implements SipEngine {
   invite(request: OutgoingInviteRequest): OutgoingCall {
     const callId = request.callId ?? `${randomBytes(12).toString('hex')}@telgate`;
     this.pending++;
-    const call = new DrachtioOutgoingCall(this.srf, request, callId, this, () => this.settled());
+    const call = new DrachtioOutgoingCall(this.srf, request, callId, this, () => {
+      this.outgoing.delete(call);
+      this.settled();
+    });
+    this.outgoing.add(call);
+    if (!this.connected) call.abandonOnLostConnection();
     return call;
   }
 
@@ -198,40 +204,50 @@ export class DrachtioSipEngine implements SipEngine {
   // ---- requests from the daemon ------------------------------------------------------------
 
   private receiveInvite(req: Srf.SrfRequest, res: Srf.SrfResponse): void {
-    if (this.stopped || this.options.draining?.()) return res.send(503, { headers: {} });
+    if (this.stopped || this.options.draining?.()) return respond(res, 503);
     const body = req.body ?? '';
     const type = (req.has('Content-Type') ? req.get('Content-Type') : '').toLowerCase();
     if (body && !type.startsWith('application/sdp')) {
-      return res.send(415, '', { headers: { Accept: 'application/sdp' } });
+      return respond(res, 415, { headers: { Accept: 'application/sdp' } });
     }
     const handler = this.inviteHandler;
-    if (!handler) return res.send(503);
+    if (!handler) return respond(res, 503);
     this.pending++;
     handler(new DrachtioIncomingInvite(this, req, res));
   }
 
   private receiveRegister(req: Srf.SrfRequest, res: Srf.SrfResponse): void {
     const handler = this.registerHandler;
-    if (!handler) return res.send(405, '', { headers: { Allow: ALLOW } });
+    if (!handler) return respond(res, 405, { headers: { Allow: ALLOW } });
     this.pending++;
     handler(new DrachtioIncomingRegister(req, res, () => this.settled()));
   }
 
   private receiveOptions(res: Srf.SrfResponse): void {
-    if (this.stopped || this.options.draining?.()) return res.send(503);
+    if (this.stopped || this.options.draining?.()) return respond(res, 503);
     const refusal = this.options.optionsRefusal?.();
     if (refusal) {
-      return res.send(refusal.status, refusal.reason ?? '', {
+      return respond(res, refusal.status, {
+        reason: refusal.reason,
         headers: headerRecord(refusal.headers),
       });
     }
-    res.send(200, { headers: { Allow: ALLOW, Accept: 'application/sdp', Supported: SUPPORTED } });
+    respond(res, 200, {
+      headers: { Allow: ALLOW, Accept: 'application/sdp', Supported: SUPPORTED },
+    });
   }
 
+  /**
+   * The admin connection went: what was on its way through it is lost. Calls being placed fail,
+   * answers whose 200 had not left end; established dialogs keep their media and are probed
+   * once the connection is back.
+   */
   private lost(detail: string): void {
-    if (this.stopped) return;
-    if (this.connected) this.options.onConnection?.(false, `${detail}; reconnecting`);
+    if (this.stopped || !this.connected) return;
     this.connected = false;
+    this.options.onConnection?.(false, `${detail}; reconnecting`);
+    for (const call of [...this.outgoing]) call.abandonOnLostConnection();
+    for (const dialog of [...this.dialogs]) if (!dialog.isAttached) dialog.failed();
   }
 
   /** After a reconnection: dialogs a restarted daemon lost end, their calls' slots freed. */

@@ -76,3 +76,52 @@ export async function startDrachtio(): Promise<TestDrachtio> {
     output: () => running.output().stdout,
   };
 }
+
+/**
+ * A TCP relay between telgate and the daemon's admin port, so a test can cut the admin
+ * connection (and keep it cut) while the daemon and its SIP dialogs stay up.
+ */
+export interface AdminRelay {
+  port: number;
+  /** Drops every relayed connection and refuses new ones. */
+  cut(): Promise<void>;
+  /** Takes connections again, on the same port. */
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startAdminRelay(adminPort: number): Promise<AdminRelay> {
+  const sockets = new Set<net.Socket>();
+  const track = (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+  };
+  let server: net.Server;
+  const listen = (port: number) =>
+    new Promise<number>((resolve) => {
+      server = net.createServer((client) => {
+        const upstream = net.connect(adminPort, '127.0.0.1');
+        track(client);
+        track(upstream);
+        client.pipe(upstream);
+        upstream.pipe(client);
+        client.on('close', () => upstream.destroy());
+        upstream.on('close', () => client.destroy());
+      });
+      server.listen(port, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
+    });
+  const port = await listen(0);
+  const close = async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return {
+    port,
+    cut: close,
+    restore: async () => {
+      await listen(port);
+    },
+    close,
+  };
+}

@@ -260,21 +260,25 @@ export async function callAnswered(
 }
 
 /**
- * An egress trunk and its callee in one sipp: challenges the INVITE with 407 (sipp's
- * verifyauth reads Authorization only: the tests check the digest themselves), answers,
- * streams `toneFile` (in `dir`), waits for BYE. Its messages are in the `uas_auth` log.
+ * An egress trunk and its callee in one sipp: challenges the INVITE with 407 (or 401), checks
+ * the credentials' form (sipp's verifyauth reads Authorization only: the tests check the digest
+ * themselves), answers, streams `toneFile` (in `dir`), waits for BYE. Its messages are in the
+ * `uas_auth` log.
  */
-export async function answeringTrunk(dir: string, toneFile: string) {
+export async function answeringTrunk(dir: string, toneFile: string, challenge: 401 | 407 = 407) {
+  const header = challenge === 407 ? 'Proxy-Authorization:' : 'Authorization:';
+  const proxy: Record<string, string> = {
+    '401 Unauthorized': '407 Proxy Authentication Required',
+    'WWW-Authenticate:': 'Proxy-Authenticate:',
+    'header="Authorization:"': 'header="Proxy-Authorization:"',
+  };
   return startSippUas(
     [
       '-sf',
       await scenario(dir, 'uas_auth.xml', {
-        '401 Unauthorized': '407 Proxy Authentication Required',
-        'WWW-Authenticate:': 'Proxy-Authenticate:',
-        'header="Authorization:"': 'header="Proxy-Authorization:"',
+        ...(challenge === 407 ? proxy : {}),
         ALGO: 'MD5',
-        VERIFY:
-          '<ereg regexp="response=.[0-9a-f]{32}." search_in="hdr" header="Proxy-Authorization:" assign_to="valid"/>',
+        VERIFY: `<ereg regexp="response=.[0-9a-f]{32}." search_in="hdr" header="${header}" assign_to="valid"/>`,
         '<recv request="ACK"/>\n  <recv request="BYE"/>': `<recv request="ACK"/>\n  <nop><action><exec rtp_stream="${toneFile},-1,0"/></action></nop>\n  <recv request="BYE"/>`,
       }),
       '-trace_msg',
@@ -284,7 +288,7 @@ export async function answeringTrunk(dir: string, toneFile: string) {
 }
 
 /**
- * The Proxy-Authorization digest of the INVITE in a sipp message log, and the response RFC 7616
+ * The (Proxy-)Authorization digest of the INVITE in a sipp message log, and the response RFC 7616
  * computes for it (MD5, qop=auth) from `username` and `password`: equal when telgate's is right.
  */
 export function inviteDigest(
@@ -292,7 +296,7 @@ export function inviteDigest(
   username: string,
   password: string,
 ): { given: string; expected: string } {
-  const auth = /Proxy-Authorization: (Digest [^\r\n]+)/.exec(log)![1];
+  const auth = /^(?:Proxy-)?Authorization: (Digest [^\r\n]+)/m.exec(log)![1];
   const field = (name: string) => new RegExp(`${name}="?([^",]+)"?`).exec(auth)![1];
   const md5 = (text: string) => createHash('md5').update(text).digest('hex');
   const ha1 = md5(`${username}:${field('realm')}:${password}`);
