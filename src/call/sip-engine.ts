@@ -39,6 +39,13 @@ export function createSipEngine(
   hooks: EngineHooks,
 ): SipEngine {
   if (engineName(config, env) === 'drachtio') {
+    const own = (['tls', 'websocket'] as const).filter((key) => config.sip[key]);
+    if (own.length) {
+      logger.warn(
+        { ignored: own.map((key) => `sip.${key}`) },
+        "with the drachtio engine SIP transports are drachtio-server's: configure its contacts",
+      );
+    }
     return new DrachtioSipEngine({
       ...drachtioSettings(config, env),
       t1: config.sip.timers.t1,
