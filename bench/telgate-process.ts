@@ -28,7 +28,7 @@ export async function startTelgate(
     let err = '';
     child.stderr.on('data', (d: Buffer) => {
       err += d.toString();
-      if (err.includes('listening for SIP')) resolve();
+      if (err.includes('SIP on ')) resolve(); // either engine's first line
     });
     child.once('exit', () => reject(new Error(`telgate exited: ${err}`)));
   });
