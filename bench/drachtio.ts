@@ -3,7 +3,7 @@
  * of drachtio-server, in one invocation, interleaved round by round. Each round and engine:
  * a fresh telgate (the built dist/main.js, default call workers) and, for the drachtio engine, a
  * fresh daemon (loglevel notice); the echo agent in its own process for both.
- *  - Set-up: sipp's built-in UAC at each of RATES calls/s for 10 s, each call hung up at once after its
+ *  - Live calls first (see below), then set-up: sipp's built-in UAC at each of RATES calls/s for 10 s, each call hung up at once after its
  *    ACK (-d 0): the answered calls per second, and the CPU per answered call of telgate's
  *    process plus the daemon's (/proc), over the sipp run.
  *  - Live calls: LIVE calls set up at 50/s, each streaming PCMU to the echo agent and hearing it
@@ -119,7 +119,7 @@ async function configDir(): Promise<string> {
   return dir;
 }
 
-function sippArgs(extra: string[]): string[] {
+function sippArgs(extra: string[], port = 5298): string[] {
   return [
     '-s',
     '15550100100',
@@ -127,7 +127,7 @@ function sippArgs(extra: string[]): string[] {
     '-i',
     '127.0.0.1',
     '-p',
-    '5298',
+    String(port),
     '-nostdin',
     '-timeout_error',
     '-max_socket',
@@ -168,6 +168,37 @@ async function measure(engine: Engine, round: number, dir: string): Promise<Row[
   });
   const pids = [stop.pid, ...(daemon ? [daemon.pid!] : [])];
   try {
+    // Live calls: LIVE calls of 20 s at 50/s, measured over 10 s with all of them up.
+    const live = runCommand(
+      'sipp',
+      sippArgs(
+        [
+          '-sf',
+          'uac_rtp.xml',
+          '-r',
+          '50',
+          '-m',
+          String(LIVE),
+          '-l',
+          String(LIVE),
+          '-d',
+          '20000',
+          '-mp',
+          '26000',
+        ],
+        5299,
+      ),
+      60_000,
+      dir,
+    );
+    await new Promise((r) => setTimeout(r, (LIVE / 50) * 1000 + 3000));
+    const liveBefore = await cpuOf(pids);
+    const liveBeforeTelgate = await cpuSeconds(stop.pid);
+    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    const liveCpu = (await cpuOf(pids)) - liveBefore;
+    const liveCpuTelgate = (await cpuSeconds(stop.pid)) - liveBeforeTelgate;
+    const liveRun = await live;
+
     // Set-up: each rate for SECONDS, each call hung up as soon as it is answered.
     const steps = [];
     for (const rate of RATES) {
@@ -190,33 +221,6 @@ async function measure(engine: Engine, round: number, dir: string): Promise<Row[
       });
     }
 
-    // Live calls: LIVE calls of 20 s at 50/s, measured over 10 s with all of them up.
-    const live = runCommand(
-      'sipp',
-      sippArgs([
-        '-sf',
-        'uac_rtp.xml',
-        '-r',
-        '50',
-        '-m',
-        String(LIVE),
-        '-l',
-        String(LIVE),
-        '-d',
-        '20000',
-        '-mp',
-        '26000',
-      ]),
-      60_000,
-      dir,
-    );
-    await new Promise((r) => setTimeout(r, (LIVE / 50) * 1000 + 3000));
-    const liveBefore = await cpuOf(pids);
-    const liveBeforeTelgate = await cpuSeconds(stop.pid);
-    await new Promise((r) => setTimeout(r, SECONDS * 1000));
-    const liveCpu = (await cpuOf(pids)) - liveBefore;
-    const liveCpuTelgate = (await cpuSeconds(stop.pid)) - liveBeforeTelgate;
-    const liveRun = await live;
     return steps.map((step) => ({
       engine,
       round,

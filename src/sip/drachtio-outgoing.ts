@@ -52,41 +52,47 @@ export class DrachtioOutgoingCall implements OutgoingCall {
     const uri = request.nextHop ? request.uri : withTransport(request.uri, request.transport);
     const proxy = request.nextHop && withTransport(request.nextHop, request.transport);
     const abandoned = new Promise<OutgoingResult>((resolve) => (this.abandon = resolve));
-    const placed = srf
-      .createUAC(
-        uri,
-        {
-          localSdp: request.sdp,
-          headers,
-          ...(proxy && { proxy }),
-          ...(request.credentials && { auth: request.credentials }),
-        },
-        {
-          // drachtio-srf calls it (err, req), whatever its type declarations say.
-          cbRequest: ((err: unknown, req?: Srf.SrfRequest) => {
-            if (err || !req) return;
-            this.sent = req;
-            if (this.cancelRequested) this.sendCancel();
-          }) as unknown as (req: Srf.SrfRequest) => void,
-          cbProvisional: (res) => {
-            if (res.status > 100) this.provisionalHandler?.(res.status, res.body ?? '');
-          },
-        },
-      )
-      .then(
-        (created): OutgoingResult => {
-          const uac = created as SrfDialog;
-          const dialog = new DrachtioDialog(this.host, uac.id);
-          this.host.adopt(dialog);
-          dialog.attach(uac, true);
-          return { ok: true, status: 200, dialog, sdp: uac.remote.sdp ?? '' };
-        },
-        (err: { status?: number; reason?: string; message?: string }): OutgoingResult => ({
-          ok: false,
-          status: err.status ?? (this.cancelRequested ? 487 : 503),
-          reason: err.reason ?? err.message ?? 'drachtio-server refused the request',
-        }),
-      );
+    const options = {
+      localSdp: request.sdp,
+      headers,
+      ...(proxy && { proxy }),
+      ...(request.credentials && { auth: request.credentials }),
+    };
+    const progress = {
+      // drachtio-srf calls it (err, req), whatever its type declarations say.
+      cbRequest: ((err: unknown, req?: Srf.SrfRequest) => {
+        if (err || !req) return;
+        this.sent = req;
+        if (this.cancelRequested) this.sendCancel();
+      }) as unknown as (req: Srf.SrfRequest) => void,
+      cbProvisional: (res: Srf.SrfResponse) => {
+        if (res.status > 100) this.provisionalHandler?.(res.status, res.body ?? '');
+      },
+    };
+    // A callback, not the promise: the dialog gets its listeners in the turn it is created, before
+    // a BYE the far side sent right after its 200 can be handled (see engine-drachtio.ts).
+    const placed = new Promise<OutgoingResult>((resolve) => {
+      const done = (err: unknown, created?: Srf.Dialog): void => {
+        if (err || !created) {
+          const e = (err ?? {}) as { status?: number; reason?: string; message?: string };
+          return resolve({
+            ok: false,
+            status: e.status ?? (this.cancelRequested ? 487 : 503),
+            reason: e.reason ?? e.message ?? 'drachtio-server refused the request',
+          });
+        }
+        const uac = created as SrfDialog;
+        const dialog = new DrachtioDialog(this.host, uac.id);
+        this.host.adopt(dialog);
+        dialog.attach(uac, true);
+        resolve({ ok: true, status: 200, dialog, sdp: uac.remote.sdp ?? '' });
+      };
+      try {
+        srf.createUAC(uri, options, progress, done);
+      } catch (err) {
+        done(err);
+      }
+    });
     this.result = Promise.race([placed, abandoned]).finally(settled);
     // An answer that comes after the call was abandoned is hung up at once.
     void placed.then((late) => {

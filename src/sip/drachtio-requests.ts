@@ -32,7 +32,12 @@ function headerOf(msg: Srf.SipMessage, name: string): string | undefined {
 
 export interface InviteHost extends DrachtioDialogHost {
   ready(): boolean;
-  createUAS(req: Srf.SrfRequest, res: Srf.SrfResponse, sdp: string): Promise<SrfDialog>;
+  createUAS(
+    req: Srf.SrfRequest,
+    res: Srf.SrfResponse,
+    sdp: string,
+    done: (err: unknown, dialog?: SrfDialog) => void,
+  ): void;
   adopt(dialog: DrachtioDialog): void;
   settled(): void;
 }
@@ -93,10 +98,10 @@ export class DrachtioIncomingInvite implements IncomingInvite {
       dialog.failed(); // the connection the INVITE came over is gone: no 200 can be sent
       return dialog;
     }
-    this.host.createUAS(this.req, this.res, sdp).then(
-      (uas) => dialog.attach(uas, false),
-      () => dialog.failed(),
-    );
+    this.host.createUAS(this.req, this.res, sdp, (err, uas) => {
+      if (err || !uas) dialog.failed();
+      else dialog.attach(uas, false);
+    });
     return dialog;
   }
 

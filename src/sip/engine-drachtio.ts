@@ -194,11 +194,26 @@ export class DrachtioSipEngine implements SipEngine {
     this.checkIdle();
   }
 
-  createUAS(req: Srf.SrfRequest, res: Srf.SrfResponse, sdp: string): Promise<SrfDialog> {
-    return this.srf.createUAS(req, res, {
-      localSdp: sdp,
-      headers: { 'Content-Type': 'application/sdp', Allow: ALLOW },
-    }) as Promise<SrfDialog>;
+  /**
+   * Sends the 200 and calls back with the daemon's dialog. A callback, not drachtio-srf's
+   * promise: it runs in the same turn as the dialog is created, before the caller's ACK or BYE
+   * that the daemon may have sent in the same read (a promise's continuation would run after
+   * them, and the BYE would find no listener).
+   */
+  createUAS(
+    req: Srf.SrfRequest,
+    res: Srf.SrfResponse,
+    sdp: string,
+    done: (err: unknown, dialog?: SrfDialog) => void,
+  ): void {
+    const headers = { 'Content-Type': 'application/sdp', Allow: ALLOW };
+    try {
+      this.srf.createUAS(req, res, { localSdp: sdp, headers }, (err, dialog) =>
+        done(err, dialog as SrfDialog),
+      );
+    } catch (err) {
+      done(err);
+    }
   }
 
   // ---- requests from the daemon ------------------------------------------------------------

@@ -162,6 +162,28 @@ describe('a steady call rate through drachtio-server', () => {
   });
 });
 
+describe('callers that hang up at once', () => {
+  it('BYE right after the ACK, 100 calls/s for 3 s: every call ends, none is left', async () => {
+    // The daemon hands over the ACK and BYE in the same read as its word that the 200 left:
+    // the dialog must have its listeners before they are handled.
+    const dir = await workDir();
+    const before = tg.gateway.stats().endings['caller-hangup'] ?? 0;
+    const r = await runSipp({
+      dir,
+      scenarioFile: await scenario(dir, 'uac_rtp.xml', WITHOUT_TONE),
+      service: NUMBERS.echo,
+      target: tg.sipPort,
+      ports: sippPorts(),
+      calls: 300,
+      rate: 100,
+      extra: ['-d', '0'],
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    await callsClosed(tg.gateway);
+    expect(tg.gateway.stats().endings['caller-hangup']).toBe(before + 300);
+  });
+});
+
 /** An OPTIONS inside the dialog answered 200, then the far end's BYE. */
 const PROBE_THEN_BYE = `<recv request="OPTIONS" timeout="15000"/>
   <send><![CDATA[
