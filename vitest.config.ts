@@ -7,7 +7,6 @@ import SummaryReporter from './test/summary-reporter.js';
  * shape (a call worker per core).
  */
 const MAIN_THREAD_FILES = [
-  'test/integration/call-sipp.test.ts',
   'test/integration/sip-dialogs.test.ts',
   'test/integration/call-timers.test.ts',
   'test/integration/link-failures.test.ts',

@@ -25,6 +25,8 @@ export type DrachtioDialogHost = {
   /** How long a REFER's final NOTIFY is waited for (64·T1). */
   readonly transactionTimeoutMs: number;
   ended(dialog: DrachtioDialog): void;
+  /** A BYE on its way: stop() lets it leave before the connection closes. */
+  sending(bye: Promise<void>): void;
 };
 
 /** drachtio-srf's Dialog; its type declarations omit the id. */
@@ -66,6 +68,7 @@ export class DrachtioDialog implements SipDialog {
   private readonly attached: Promise<SrfDialog | undefined>;
   private attach_!: (dialog: SrfDialog | undefined) => void;
   private finished = false;
+  private byeRequested = false;
   private endHandlers: Array<(cause: DialogEndCause) => void> = [];
   private sessionChangeHandler: ((change: SessionChange) => Promise<SessionReply>) | undefined;
   private referHandler: ((refer: IncomingRefer) => void) | undefined;
@@ -94,14 +97,15 @@ export class DrachtioDialog implements SipDialog {
 
   /** Binds the drachtio Dialog once it exists; `acked` says the ACK already came (a UAC leg). */
   attach(dialog: SrfDialog, acked: boolean): void {
-    if (this.finished) {
-      // given up on (its connection was lost) before the daemon's dialog came: hang it up
-      this.dialog = dialog;
-      void this.destroy(undefined);
-      return;
-    }
     this.dialog = dialog;
     this.id = dialog.id;
+    if (this.finished) {
+      // bye() came before the daemon's dialog (it sends the BYE now), or the dialog was given
+      // up (its connection lost): hang it up
+      if (!this.byeRequested) this.host.sending(this.destroy(undefined));
+      this.attach_(dialog);
+      return;
+    }
     if (acked) this.confirm({ sdp: '' });
     dialog.on('ack', (ack) => {
       const pending = this.pendingAck;
@@ -145,11 +149,13 @@ export class DrachtioDialog implements SipDialog {
     }
   }
 
-  async bye(reasonHeader?: string): Promise<void> {
-    if (this.finished) return;
+  bye(reasonHeader?: string): Promise<void> {
+    if (this.finished) return Promise.resolve();
+    this.byeRequested = true;
     this.end('local-bye');
-    const dialog = await this.attached;
-    if (dialog) await this.destroy(reasonHeader);
+    const sent = this.attached.then((dialog) => (dialog ? this.destroy(reasonHeader) : undefined));
+    this.host.sending(sent);
+    return sent;
   }
 
   private async destroy(reasonHeader: string | undefined): Promise<void> {

@@ -63,6 +63,8 @@ export class DrachtioSipEngine implements SipEngine {
   private registerHandler: ((register: IncomingRegister) => void) | undefined;
   private readonly dialogs = new Set<DrachtioDialog>();
   private readonly outgoing = new Set<DrachtioOutgoingCall>();
+  /** BYEs on their way out (see sending()). */
+  private readonly byes = new Set<Promise<void>>();
   /** Requests handed to the call layer and not yet answered, plus outgoing calls unsettled. */
   private pending = 0;
   private idleWaiters: Array<() => void> = [];
@@ -163,7 +165,15 @@ export class DrachtioSipEngine implements SipEngine {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await Promise.allSettled([...this.dialogs].map((d) => d.bye()));
+    for (const dialog of [...this.dialogs]) void dialog.bye();
+    // BYEs still waiting for their dialog's 200 to be confirmed leave before the connection
+    // closes; a daemon that does not answer is not waited for longer than one T1·64.
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.byes]),
+      new Promise((resolve) => (bound = setTimeout(resolve, this.transactionTimeoutMs))),
+    ]);
+    clearTimeout(bound);
     for (const dialog of [...this.dialogs]) dialog.end('engine-stopped');
     this.connected = false;
     this.srf.disconnect();
@@ -187,6 +197,11 @@ export class DrachtioSipEngine implements SipEngine {
   ended(dialog: DrachtioDialog): void {
     this.dialogs.delete(dialog);
     this.checkIdle();
+  }
+
+  sending(bye: Promise<void>): void {
+    this.byes.add(bye);
+    void bye.finally(() => this.byes.delete(bye));
   }
 
   settled(): void {
