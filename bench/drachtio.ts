@@ -17,6 +17,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { echoAgentConfig, startEchoAgent } from './echo-agent.js';
 import { runCommand } from './run-command.js';
 import { cpuSeconds, startTelgate } from './telgate-process.js';
 
@@ -30,20 +31,6 @@ const RATES = (process.env.RATES ?? '100,300').split(',').map(Number);
 const LIVE = Number(process.env.LIVE ?? 100);
 const ENGINES = ['native', 'drachtio'] as const;
 type Engine = (typeof ENGINES)[number];
-
-/** The echo agent in its own process, so its CPU is neither engine's. */
-async function startAgent(): Promise<ChildProcess> {
-  const server = path.join(here, '..', 'dist', 'link', 'local-agent', 'server.js');
-  const code = `const { LocalAgent } = await import(${JSON.stringify(server)});
-    const agent = new LocalAgent({ host: '127.0.0.1', port: ${AGENT_PORT}, apiKey: 'bench',
-      behaviours: { echo: { kind: 'echo' } } });
-    await agent.listen(); console.log('READY');`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
-  return child;
-}
 
 async function startDaemon(dir: string): Promise<ChildProcess> {
   const file = path.join(dir, 'drachtio.conf.xml');
@@ -72,19 +59,7 @@ async function configDir(): Promise<string> {
       drachtio: { host: '127.0.0.1', port: ADMIN_PORT },
     },
     media: { host: '127.0.0.1', portMin: 40000, portMax: 47999 },
-    telapi: { url: `http://127.0.0.1:${AGENT_PORT}`, apiKeyEnv: 'BENCH_KEY' },
-    localAgent: { enabled: false },
-    baseNumbers: [{ number: '+15550100', extensions: true }],
-    endpoints: [
-      {
-        id: 'echo',
-        baseNumber: '+15550100',
-        extension: '100',
-        flow: { id: 'bench', publishedVersion: 1 },
-        codecs: ['PCMU'],
-        audio: { linkFormat: 'slin' },
-      },
-    ],
+    ...echoAgentConfig(AGENT_PORT),
   };
   await fs.writeFile(path.join(dir, 'telgate.yaml'), JSON.stringify(config));
   const scenario = await fs.readFile(
@@ -241,7 +216,7 @@ const median = (values: number[]) => {
   return sorted[Math.floor(sorted.length / 2)];
 };
 
-const agent = await startAgent();
+const stopAgent = await startEchoAgent(AGENT_PORT);
 const dir = await configDir();
 const rows: Row[] = [];
 try {
@@ -254,7 +229,7 @@ try {
     }
   }
 } finally {
-  agent.kill('SIGKILL');
+  stopAgent();
   await fs.rm(dir, { recursive: true, force: true });
 }
 const f = (n: number, digits = 1) => n.toFixed(digits);

@@ -8,34 +8,18 @@
  * (media.workers 1) and the default (a call worker per core).
  * Usage: npm run build && node --import tsx bench/setup-rate.ts (RATES=100,200 SHAPES=1,auto)
  */
-import { spawn } from 'node:child_process';
+import { echoAgentConfig, startEchoAgent } from './echo-agent.js';
 import { runCommand } from './run-command.js';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startTelgate } from './telgate-process.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const SIP_PORT = 5293;
 const AGENT_PORT = 29190;
 const SECONDS = 10;
 const RATES = (process.env.RATES ?? '100,200,300,400,500').split(',').map(Number);
 const SHAPES = (process.env.SHAPES ?? '1,auto').split(',');
-
-/** The echo agent in its own process, so its CPU is not telgate's. */
-async function startAgent(): Promise<() => void> {
-  const server = path.join(here, '..', 'dist', 'link', 'local-agent', 'server.js');
-  const code = `const { LocalAgent } = await import(${JSON.stringify(server)});
-    const agent = new LocalAgent({ host: '127.0.0.1', port: ${AGENT_PORT}, apiKey: 'bench',
-      behaviours: { echo: { kind: 'echo' } } });
-    await agent.listen(); console.log('READY');`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve) => child.stdout.on('data', () => resolve()));
-  return () => child.kill('SIGKILL');
-}
 
 async function configDir(workers: string): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'telgate-setup-'));
@@ -47,19 +31,7 @@ async function configDir(workers: string): Promise<string> {
       portMax: 47999,
       workers: workers === 'auto' ? 'auto' : Number(workers),
     },
-    telapi: { url: `http://127.0.0.1:${AGENT_PORT}`, apiKeyEnv: 'BENCH_KEY' },
-    localAgent: { enabled: false },
-    baseNumbers: [{ number: '+15550100', extensions: true }],
-    endpoints: [
-      {
-        id: 'echo',
-        baseNumber: '+15550100',
-        extension: '100',
-        flow: { id: 'bench', publishedVersion: 1 },
-        codecs: ['PCMU'],
-        audio: { linkFormat: 'slin' },
-      },
-    ],
+    ...echoAgentConfig(AGENT_PORT),
   };
   await fs.writeFile(path.join(dir, 'telgate.yaml'), JSON.stringify(config));
   return dir;
@@ -121,7 +93,7 @@ function reasons(out: string): string {
 
 const rows: string[] = [];
 for (const shape of SHAPES) {
-  const stopAgent = await startAgent();
+  const stopAgent = await startEchoAgent(AGENT_PORT);
   const dir = await configDir(shape);
   const stop = await startTelgate(dir, { env: { BENCH_KEY: 'bench' } });
   try {

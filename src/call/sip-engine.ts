@@ -98,14 +98,17 @@ function drachtioSettings(
   }
   const tls = settings.tls && {
     rejectUnauthorized: settings.tls.rejectUnauthorized,
-    ...(settings.tls.caFile && { ca: readFile(settings.tls.caFile, 'sip.drachtio.tls.caFile') }),
+    ...(settings.tls.caFile && {
+      ca: readConfigFile(settings.tls.caFile, 'sip.drachtio.tls.caFile').toString(),
+    }),
   };
   return { host: env.DRACHTIO_HOST || settings.host, port, secret, ...(tls && { tls }) };
 }
 
-function readFile(file: string, what: string): string {
+/** A file the config names, with the config path in the error when it cannot be read. */
+function readConfigFile(file: string, what: string): Buffer {
   try {
-    return fs.readFileSync(file, 'utf8');
+    return fs.readFileSync(file);
   } catch (err) {
     throw new Error(`${what} ${file}: ${(err as Error).message}`, { cause: err });
   }
@@ -115,19 +118,12 @@ function tlsListen(
   tls: TelgateConfig['sip']['tls'],
 ): { port: number; settings: TlsSettings } | undefined {
   if (!tls) return undefined;
-  const read = (file: string, what: string) => {
-    try {
-      return fs.readFileSync(file);
-    } catch (err) {
-      throw new Error(`sip.tls.${what} ${file}: ${(err as Error).message}`, { cause: err });
-    }
-  };
   return {
     port: tls.port,
     settings: {
-      cert: read(tls.certFile, 'certFile'),
-      key: read(tls.keyFile, 'keyFile'),
-      ca: tls.caFile ? read(tls.caFile, 'caFile') : undefined,
+      cert: readConfigFile(tls.certFile, 'sip.tls.certFile'),
+      key: readConfigFile(tls.keyFile, 'sip.tls.keyFile'),
+      ca: tls.caFile ? readConfigFile(tls.caFile, 'sip.tls.caFile') : undefined,
       requireClientCert: tls.requireClientCert,
       verifyServers: tls.verifyServers,
     },

@@ -174,7 +174,6 @@ export class DrachtioSipEngine implements SipEngine {
       new Promise((resolve) => (bound = setTimeout(resolve, this.transactionTimeoutMs))),
     ]);
     clearTimeout(bound);
-    for (const dialog of [...this.dialogs]) dialog.end('engine-stopped');
     this.connected = false;
     this.srf.disconnect();
   }
