@@ -24,6 +24,10 @@ const DRACHTIO_FILES = [
   'test/integration/sip-info-dtmf.test.ts',
   'test/integration/call-baresip.test.ts',
   'test/integration/transfer.test.ts',
+  // The daemon's TLS and WSS contacts: baresip with SDES-SRTP over TLS, and a browser phone
+  // registered over WSS that a call is transferred to.
+  'test/integration/call-srtp.test.ts',
+  'test/integration/transfer-browser.test.ts',
   'test/integration/drachtio.test.ts',
 ];
 

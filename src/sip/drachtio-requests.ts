@@ -17,10 +17,18 @@ import { parseCSeq, type SipPeer, type SipTransport } from './message.js';
 
 const TRANSPORTS = new Set<SipTransport>(['udp', 'tcp', 'tls', 'ws', 'wss']);
 
-export function peerOf(msg: Srf.SipMessage): SipPeer {
-  const protocol = String(msg.protocol ?? 'udp').toLowerCase() as SipTransport;
+/**
+ * Who sent a request, and over what. The daemon reports WebSocket connections, secure or not,
+ * as "tcp" (it asks sofia-sip only whether a transport is TLS); the contact the request came in
+ * on (`receivedOn`, its host:port) tells them apart, looked up in the daemon's `contacts`.
+ */
+export function peerOf(msg: Srf.SipMessage, contacts: ReadonlyMap<string, SipTransport>): SipPeer {
+  let transport = String(msg.protocol ?? 'udp').toLowerCase() as SipTransport;
+  const receivedOn = (msg as { receivedOn?: string }).receivedOn;
+  const local = receivedOn === undefined ? undefined : contacts.get(receivedOn);
+  if (transport === 'tcp' && (local === 'ws' || local === 'wss')) transport = local;
   return {
-    transport: TRANSPORTS.has(protocol) ? protocol : 'udp',
+    transport: TRANSPORTS.has(transport) ? transport : 'udp',
     address: msg.source_address,
     port: Number(msg.source_port),
   };
@@ -57,12 +65,13 @@ export class DrachtioIncomingInvite implements IncomingInvite {
     private readonly host: InviteHost,
     private readonly req: Srf.SrfRequest,
     private readonly res: Srf.SrfResponse,
+    source: SipPeer,
   ) {
     this.callId = req.get('Call-ID');
     this.requestUri = req.uri;
     this.from = req.get('From');
     this.to = req.get('To');
-    this.source = peerOf(req);
+    this.source = source;
     this.sdp = req.body ?? '';
     req.on('cancel', () => {
       if (this.settled) return;
@@ -132,12 +141,13 @@ export class DrachtioIncomingRegister implements IncomingRegister {
     private readonly req: Srf.SrfRequest,
     private readonly res: Srf.SrfResponse,
     private readonly onSettled: () => void,
+    source: SipPeer,
   ) {
     this.callId = req.get('Call-ID');
     this.requestUri = req.uri;
     this.to = req.get('To');
     this.cseq = parseCSeq(req.get('CSeq'))?.seq ?? 0;
-    this.source = peerOf(req);
+    this.source = source;
   }
 
   header(name: string): string | undefined {

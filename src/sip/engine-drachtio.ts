@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import Srf from 'drachtio-srf';
 import { DrachtioDialog, headerRecord, respond, type SrfDialog } from './drachtio-dialog.js';
 import { DrachtioOutgoingCall } from './drachtio-outgoing.js';
-import { DrachtioIncomingInvite, DrachtioIncomingRegister } from './drachtio-requests.js';
+import { DrachtioIncomingInvite, DrachtioIncomingRegister, peerOf } from './drachtio-requests.js';
 import type {
   EngineStats,
   IncomingInvite,
@@ -77,6 +77,8 @@ export class DrachtioSipEngine implements SipEngine {
     port: 0,
     transports: [],
   };
+  /** The daemon's contacts, host:port → transport, to know a WebSocket request's (peerOf). */
+  private readonly contacts = new Map<string, SipTransport>();
 
   constructor(private readonly options: DrachtioEngineOptions) {
     this.t1 = options.t1 ?? DEFAULT_TIMERS.t1;
@@ -242,14 +244,16 @@ export class DrachtioSipEngine implements SipEngine {
     const handler = this.inviteHandler;
     if (!handler) return respond(res, 503);
     this.pending++;
-    handler(new DrachtioIncomingInvite(this, req, res));
+    handler(new DrachtioIncomingInvite(this, req, res, peerOf(req, this.contacts)));
   }
 
   private receiveRegister(req: Srf.SrfRequest, res: Srf.SrfResponse): void {
     const handler = this.registerHandler;
     if (!handler) return respond(res, 405, { headers: { Allow: ALLOW } });
     this.pending++;
-    handler(new DrachtioIncomingRegister(req, res, () => this.settled()));
+    handler(
+      new DrachtioIncomingRegister(req, res, () => this.settled(), peerOf(req, this.contacts)),
+    );
   }
 
   private receiveOptions(res: Srf.SrfResponse): void {
@@ -287,12 +291,14 @@ export class DrachtioSipEngine implements SipEngine {
   private setListenAddress(hostport: string): void {
     // "tcp/127.0.0.1:5060,udp/127.0.0.1:5060,tls/…:5061,wss/…:8443"
     const transports: SipTransport[] = [];
+    this.contacts.clear();
     for (const entry of hostport.split(',')) {
       const m = /^(\w+)\/(.+):(\d+)$/.exec(entry.trim());
       if (!m) continue;
       const transport = m[1].toLowerCase() as SipTransport;
       const port = Number(m[3]);
       transports.push(transport);
+      this.contacts.set(`${m[2]}:${port}`, transport);
       if (transport === 'udp' || transport === 'tcp') {
         this.listenAddress.host = m[2];
         this.listenAddress.port = port;
