@@ -1,12 +1,15 @@
 /**
  * Call set-up with the agent link: answered calls per second of one telgate process, the echo
  * agent (the embedded local agent's class) in its own process, sipp's UAC placing PCMU calls
- * that hang up after 1 s. Each answered call is a TelAPI session request, a WebSocket and an RTP
+ * that hang up after HOLD_MS (default 1000: at 300 calls/s that is 300 live calls, each with
+ * telgate's RTP and link frames; 0 hangs up as soon as the call is answered, so the figure is
+ * the set-up alone). Each answered call is a TelAPI session request, a WebSocket and an RTP
  * port in telgate. A ladder of rates (10 s each, -r RATE -m 10·RATE); a step passes when every
  * call is answered (no failure: no 503 from the overload guard, no timeout); the statuses of the
  * calls that failed are counted from sipp's error trace. Both process shapes run in the same invocation: every call on the main thread
  * (media.workers 1) and the default (a call worker per core).
- * Usage: npm run build && node --import tsx bench/setup-rate.ts (RATES=100,200 SHAPES=1,auto)
+ * Usage: npm run build && node --import tsx bench/setup-rate.ts (RATES=100,200 SHAPES=1,auto
+ * HOLD_MS=1000)
  */
 import { echoAgentConfig, startEchoAgent } from './echo-agent.js';
 import { runCommand } from './run-command.js';
@@ -20,6 +23,7 @@ const AGENT_PORT = 29190;
 const SECONDS = 10;
 const RATES = (process.env.RATES ?? '100,200,300,400,500').split(',').map(Number);
 const SHAPES = (process.env.SHAPES ?? '1,auto').split(',');
+const HOLD_MS = Number(process.env.HOLD_MS ?? 1000);
 
 async function configDir(workers: string): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'telgate-setup-'));
@@ -61,7 +65,7 @@ async function step(rate: number) {
       '-l',
       String(3 * rate),
       '-d',
-      '1000',
+      String(HOLD_MS),
       '-nostdin',
       '-timeout',
       String(SECONDS + 30),
