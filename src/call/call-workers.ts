@@ -301,6 +301,34 @@ function counts(load: WorkerLoad): Pick<WorkerLoad, 'calls' | 'clockSubscribers'
   return { calls: load.calls, clockSubscribers: load.clockSubscribers, ports: load.ports };
 }
 
+/** What the choice of a worker for a new call looks at. */
+export interface WorkerChoice {
+  alive: boolean;
+  calls: number;
+  /** The worker's event loop utilization in its last second. */
+  utilization: number;
+}
+
+/**
+ * The worker for a new call: the fewest calls among those keeping up (under `maxUtilization`
+ * in their last second), else the fewest calls among all alive. A second above the limit is
+ * not an overload by itself (a cold start's compilation, a collection, a burst of set-ups):
+ * refusing is the overload guard's, which wants two seconds in a row of the busiest thread
+ * (overload.ts). Undefined only when no worker is alive.
+ */
+export function pickWorker(workers: WorkerChoice[], maxUtilization: number): number | undefined {
+  let best: number | undefined;
+  let bestKeepingUp: number | undefined;
+  workers.forEach((worker, index) => {
+    if (!worker.alive) return;
+    if (best === undefined || worker.calls < workers[best].calls) best = index;
+    const keepingUp = maxUtilization <= 0 || worker.utilization < maxUtilization;
+    if (keepingUp && (bestKeepingUp === undefined || worker.calls < workers[bestKeepingUp].calls))
+      bestKeepingUp = index;
+  });
+  return bestKeepingUp ?? best;
+}
+
 export class CallWorkers {
   private readonly workers: CallWorker[] = [];
   private config: TelgateConfig;
@@ -325,16 +353,16 @@ export class CallWorkers {
     for (const worker of this.workers) worker.rpc.notify('config', config);
   }
 
-  /** The worker that takes the next call: the fewest calls among those keeping up. */
+  /** The worker that takes the next call (pickWorker); undefined when every worker is gone. */
   pick(maxUtilization: number): number | undefined {
-    let best: number | undefined;
-    this.workers.forEach((worker, index) => {
-      if (worker.exited) return;
-      if (maxUtilization > 0 && worker.load.utilization >= maxUtilization) return;
-      const calls = worker.calls.size;
-      if (best === undefined || calls < this.workers[best].calls.size) best = index;
-    });
-    return best;
+    return pickWorker(
+      this.workers.map((w) => ({
+        alive: !w.exited,
+        calls: w.calls.size,
+        utilization: w.load.utilization,
+      })),
+      maxUtilization,
+    );
   }
 
   place(

@@ -1,7 +1,32 @@
 import { MessageChannel } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { shareOf } from '../../src/call/call-workers.js';
+import { pickWorker, shareOf } from '../../src/call/call-workers.js';
 import { Rpc, RpcClosed } from '../../src/call/worker-rpc.js';
+
+describe('the worker a new call goes to', () => {
+  const worker = (calls: number, utilization: number, alive = true) => ({
+    alive,
+    calls,
+    utilization,
+  });
+
+  it('the fewest calls among those under the limit in their last second', () => {
+    expect(pickWorker([worker(3, 0.5), worker(1, 0.95), worker(2, 0.4)], 0.9)).toBe(2);
+  });
+
+  it('when none is under the limit, the fewest calls anyway: refusing is the guard’s', () => {
+    expect(pickWorker([worker(3, 0.95), worker(1, 0.92)], 0.9)).toBe(1);
+  });
+
+  it('never a dead worker, and none when all are dead', () => {
+    expect(pickWorker([worker(0, 0.1, false), worker(5, 0.95)], 0.9)).toBe(1);
+    expect(pickWorker([worker(0, 0.1, false)], 0.9)).toBeUndefined();
+  });
+
+  it('with the guard off (0), by calls alone', () => {
+    expect(pickWorker([worker(2, 0.99), worker(4, 0.1)], 0)).toBe(0);
+  });
+});
 
 describe("the workers' shares of the media port range", () => {
   it('split the pairs evenly, each share starting on an even port, the last taking the rest', () => {
