@@ -21,6 +21,7 @@ const DRACHTIO_FILES = [
   'test/integration/call-sipp.test.ts',
   'test/integration/routing-sipp.test.ts',
   'test/integration/link-failures.test.ts',
+  'test/integration/sip-dialogs.test.ts',
   'test/integration/sip-info-dtmf.test.ts',
   'test/integration/call-baresip.test.ts',
   'test/integration/transfer.test.ts',
