@@ -27,6 +27,15 @@ import type { SipPeer, SipTransport } from './message.js';
 import { ALLOW, SUPPORTED } from './methods.js';
 import { DEFAULT_TIMERS } from './timers.js';
 
+/**
+ * The part of drachtio-srf's wire protocol (lib/wire-protocol.js; the app's `client` is its
+ * agent, lib/proto.js) that stopping needs.
+ */
+interface WireState {
+  closing: boolean;
+  reconnectVars?: { retryTimer?: NodeJS.Timeout | null };
+  socket?: { destroy(): void };
+}
 export interface DrachtioEngineOptions {
   /** The daemon's admin port (its `<admin>` element). */
   host: string;
@@ -177,7 +186,28 @@ export class DrachtioSipEngine implements SipEngine {
     ]);
     clearTimeout(bound);
     this.connected = false;
-    this.srf.disconnect();
+    this.closeAdminConnection();
+  }
+
+  /**
+   * drachtio-srf's disconnect() asserts a connected socket: while the daemon was never reached,
+   * or between reconnection attempts, there is none, and its reconnection timer would keep
+   * trying (and the process alive). Its wire protocol is then marked closing and the timer
+   * cleared, which is what its own disconnect() does to stop reconnecting.
+   */
+  private closeAdminConnection(): void {
+    const app = (this.srf as unknown as { app?: { client?: { wp?: WireState } } }).app;
+    const wire = app?.client?.wp;
+    try {
+      this.srf.disconnect();
+    } catch {
+      // no connected socket: nothing to close
+    }
+    if (!wire) return;
+    wire.closing = true;
+    const timer = wire.reconnectVars?.retryTimer;
+    if (timer) clearTimeout(timer);
+    wire.socket?.destroy();
   }
 
   stats(): EngineStats {

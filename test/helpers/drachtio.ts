@@ -56,6 +56,18 @@ export async function freePort(): Promise<number> {
  * a default CA list), and `sips:` on a WSS contact (`sip:` is "Protocol not supported").
  */
 export async function startDrachtio(): Promise<TestDrachtio> {
+  // A port found free can be taken before the daemon binds it, and the daemon then stops
+  // (it does not start without all its contacts): a few tries on fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnFreePorts();
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
+}
+
+async function startOnFreePorts(): Promise<TestDrachtio> {
   const dir = await tempDir('telgate-drachtio-');
   const adminPort = await freePort();
   const sipPort = await freePort();
@@ -90,7 +102,9 @@ export async function startDrachtio(): Promise<TestDrachtio> {
       // daemon's sips: one it cannot follow (docs/drachtio.md).
       env: { ...process.env, DRACHTIO_SUPPORT_BEST_EFFORT_TLS: '1' },
     });
-    await waitForOutput(running, /io_context run loop started/, 10_000);
+    // Printed once every contact is bound: the admin port answers before that, and a daemon
+    // that cannot bind a contact exits after it opened its admin port.
+    await waitForOutput(running, /Starting sofia event loop/, 10_000);
   };
   await launch();
   return {

@@ -88,6 +88,11 @@ export async function startGateway(
   }
   const gateway = new Gateway(config, logger, env);
   await gateway.start();
+  if (drachtio && !gateway.engine.ready()) {
+    await gateway.stop();
+    await drachtio.kill();
+    throw new Error(`telgate did not connect to its drachtio-server:\n${drachtio.output()}`);
+  }
   const tg: TestGateway = {
     gateway,
     sipPort: gateway.engine.listenAddress.port,

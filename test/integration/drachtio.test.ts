@@ -5,12 +5,14 @@
  */
 import { once } from 'node:events';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { countFramesAt } from '../helpers/audio.js';
 import { Capture } from '../helpers/capture.js';
 import {
   DRACHTIO_SECRET,
+  freePort,
   startAdminRelay,
   startDrachtio,
   type AdminRelay,
@@ -27,6 +29,7 @@ import {
   type TestGateway,
 } from '../helpers/gateway.js';
 import { killAll } from '../helpers/processes.js';
+import { DrachtioSipEngine } from '../../src/sip/engine-drachtio.js';
 import { decodeRtpTo } from '../helpers/rtp.js';
 import { until } from '../helpers/wait.js';
 import {
@@ -212,3 +215,27 @@ async function lastStatLine(dir: string): Promise<Record<string, number>> {
   const values = lines[lines.length - 1].split(';');
   return Object.fromEntries(names.map((name, i) => [name, Number(values[i])]));
 }
+
+describe('a daemon that is never reached', () => {
+  it('stop() resolves, and the engine stops trying to connect', async () => {
+    const port = await freePort(); // nothing listens there
+    const engine = new DrachtioSipEngine({
+      host: '127.0.0.1',
+      port,
+      secret: DRACHTIO_SECRET,
+      startWaitMs: 200,
+      retryMaxDelayMs: 200,
+    });
+    await engine.start();
+    expect(engine.ready()).toBe(false);
+    await engine.stop();
+    // Were it still retrying (every 200 ms at most), a listener now would be connected to.
+    const connections: net.Socket[] = [];
+    const server = net.createServer((socket) => connections.push(socket));
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    for (const socket of connections) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+    expect(connections).toHaveLength(0);
+  });
+});
