@@ -192,17 +192,20 @@ export class DrachtioSipEngine implements SipEngine {
   /**
    * drachtio-srf's disconnect() asserts a connected socket: while the daemon was never reached,
    * or between reconnection attempts, there is none, and its reconnection timer would keep
-   * trying (and the process alive). Its wire protocol is then marked closing and the timer
-   * cleared, which is what its own disconnect() does to stop reconnecting.
+   * trying (and the process alive). Its wire protocol is then marked closing, which is what its
+   * own disconnect() does to stop reconnecting, the pending attempt's timer cleared and a
+   * reconnection socket still connecting closed. (The very first attempt's socket is its own
+   * and not reachable: refused or timed out, it sees the closing mark and does not retry.)
    */
   private closeAdminConnection(): void {
-    const app = (this.srf as unknown as { app?: { client?: { wp?: WireState } } }).app;
-    const wire = app?.client?.wp;
     try {
       this.srf.disconnect();
+      return;
     } catch {
-      // no connected socket: nothing to close
+      // not connected: stop the reconnection below
     }
+    const app = (this.srf as unknown as { app?: { client?: { wp?: WireState } } }).app;
+    const wire = app?.client?.wp;
     if (!wire) return;
     wire.closing = true;
     const timer = wire.reconnectVars?.retryTimer;

@@ -104,7 +104,13 @@ async function startOnFreePorts(): Promise<TestDrachtio> {
     });
     // Printed once every contact is bound: the admin port answers before that, and a daemon
     // that cannot bind a contact exits after it opened its admin port.
-    await waitForOutput(running, /Starting sofia event loop/, 10_000);
+    try {
+      await waitForOutput(running, /Starting sofia event loop/, 10_000);
+    } catch (err) {
+      signal(running.child, 'SIGKILL'); // one that hangs before binding is not left running
+      await running.done;
+      throw err;
+    }
   };
   await launch();
   return {
