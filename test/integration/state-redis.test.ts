@@ -234,7 +234,9 @@ describe('call events, trace context and metrics', () => {
       const end = answered[2]!;
       expect(end).toMatchObject({ outcome: 'ended', cause: 'caller-hangup', sipStatus: 200 });
       if (end.type !== 'ended') throw new Error('not an end');
-      expect(end.talkMs).toBeGreaterThanOrEqual(300);
+      // sipp waits 300 ms after the 200; telgate's journal notes the answer a few ms after the
+      // 200 left (from the call's worker), so the talk time it counts can be a little shorter.
+      expect(end.talkMs).toBeGreaterThanOrEqual(250);
       expect(end.quality?.packetsLost).toBe(0);
       expect(refused[1]).toMatchObject({
         outcome: 'refused',
