@@ -144,26 +144,37 @@ export class MediaChain {
       this.schedule?.noteArrival(header.timestamp, nowMs, jitter.stats.resets > resets);
     }
     while (jitter.ready) this.take(jitter.read());
+    // A packet that comes after its due time leaves at once: the clock does not wait for it.
+    if (nowMs !== undefined) this.takeIfDue(nowMs);
     this.emitFrames(send, Date.now());
   }
 
   /**
    * On the clock: releases the next held packet once it has waited the buffer's target (a
    * millisecond early at most, as ticks come in whole milliseconds). Returns the milliseconds
-   * until the following one is due.
+   * until the following one is due; when it is due already and not here, its arrival releases
+   * it (pushCaller), so the clock does not poll for it.
    */
   releaseDue(nowMs: number, send: (frame: Buffer) => void): number {
     const jitter = this.jitter;
     const schedule = this.schedule;
     if (!jitter || schedule?.next === undefined) return FRAME_MS;
-    const target = jitter.stats.targetMs;
-    if (jitter.depthMs > 0 && nowMs >= schedule.dueAt(schedule.next, target) - 1) {
-      this.take(jitter.read());
-      this.emitFrames(send, Date.now());
-    }
+    if (this.takeIfDue(nowMs)) this.emitFrames(send, Date.now());
     const following = schedule.next;
     if (following === undefined) return FRAME_MS;
-    return Math.min(FRAME_MS, Math.max(1, Math.floor(schedule.dueAt(following, target) - nowMs)));
+    const wait = Math.floor(schedule.dueAt(following, jitter.stats.targetMs) - nowMs);
+    if (wait >= 1) return Math.min(FRAME_MS, wait);
+    return jitter.depthMs > 0 ? 1 : FRAME_MS;
+  }
+
+  /** Takes the next packet (or conceals it, when later ones are here) if it is due at `nowMs`. */
+  private takeIfDue(nowMs: number): boolean {
+    const jitter = this.jitter!;
+    const schedule = this.schedule;
+    if (schedule?.next === undefined || jitter.depthMs <= 0) return false;
+    if (nowMs < schedule.dueAt(schedule.next, jitter.stats.targetMs) - 1) return false;
+    this.take(jitter.read());
+    return true;
   }
 
   /**

@@ -13,29 +13,53 @@ function chain(): MediaChain {
   return media;
 }
 
+/** A chain fed packet `n` of a 20 ms PCMU stream at clock time `at`; `sent` has the release times. */
+function feeder() {
+  const media = chain();
+  const sent: number[] = [];
+  const feed = {
+    media,
+    sent,
+    now: 0,
+    send: () => void sent.push(feed.now),
+    packet(n: number, at: number) {
+      feed.now = at;
+      const header = { ssrc: 7, sequence: n, timestamp: 1000 + 160 * n, marker: n === 0 };
+      media.pushCaller(header, Buffer.alloc(160, 0xff), feed.send, at);
+    },
+    /** The release tick at `at`: what it asks for its next. */
+    tick(at: number): number {
+      feed.now = at;
+      return media.releaseDue(at, feed.send);
+    },
+  };
+  return feed;
+}
+
 describe("the caller's packets to the agent", () => {
   it('go out once held the jitter target, without waiting for a late next packet', () => {
-    const media = chain();
-    const sent: number[] = [];
-    let now = 0;
-    const send = () => void sent.push(now);
-    const packet = (n: number, at: number) => {
-      now = at;
-      const header = { ssrc: 7, sequence: n, timestamp: 1000 + 160 * n, marker: n === 0 };
-      media.pushCaller(header, Buffer.alloc(160, 0xff), send, at);
-    };
+    const { sent, packet, tick } = feeder();
     for (let n = 0; n < 5; n++) packet(n, 20 * n); // each releases the one before it
     expect(sent).toEqual([20, 40, 60, 80]);
     // Packet 5 is 14 ms late: packet 4 leaves at its own time, 20 ms after it arrived.
-    now = 99;
-    expect(media.releaseDue(now, send)).toBeGreaterThanOrEqual(1);
+    expect(tick(99)).toBeGreaterThanOrEqual(1);
     expect(sent).toHaveLength(5);
     expect(sent[4]).toBe(99);
     packet(5, 114);
     expect(sent).toHaveLength(5); // held: its own target delay is not over
-    now = 119;
-    media.releaseDue(now, send);
+    tick(119);
     expect(sent).toHaveLength(6);
+  });
+
+  it('leave on arrival when they come after their due time, with no polling meanwhile', () => {
+    const { sent, packet, tick } = feeder();
+    for (let n = 0; n < 3; n++) packet(n, 20 * n);
+    tick(60); // packet 2 leaves at its due time
+    expect(sent).toEqual([20, 40, 60]);
+    // Packet 3 was due at 80 and is not here: the clock is not asked back every millisecond.
+    expect(tick(81)).toBe(20);
+    packet(3, 93); // 13 ms after its due time: out at once
+    expect(sent).toEqual([20, 40, 60, 93]);
   });
 
   it('wait for nothing without packets, and say when to look again', () => {
