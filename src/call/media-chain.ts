@@ -62,6 +62,10 @@ export class MediaChain {
   private resampled = new Int16Array(0);
   /** Reused per packet: the caller's audio at the link rate, before it becomes link bytes. */
   private linkOut = new Int16Array(0);
+  /** Views made once rather than per frame (pendingHead, bytesOf). */
+  private head = new Int16Array(0);
+  private pcmBytes: Uint8Array = new Uint8Array(0);
+  private pcmBytesOf: Int16Array | undefined;
 
   constructor(private readonly options: MediaChainOptions) {
     this.linkFormat = options.linkFormat;
@@ -214,11 +218,18 @@ export class MediaChain {
   private emitFrames(send: (frame: Buffer) => void, at: number): void {
     const frame = this.codec?.frameSamples ?? Infinity;
     while (this.pendingLength >= frame) {
-      send(this.linkBytesOf(this.pending.subarray(0, frame)));
+      send(this.linkBytesOf(this.pendingHead(frame)));
       this.pending.copyWithin(0, frame, this.pendingLength);
       this.pendingLength -= frame;
       this.lastEmitAt = at;
     }
+  }
+
+  /** The first `samples` of the pending audio: a view kept until the pending buffer changes. */
+  private pendingHead(samples: number): Int16Array {
+    const head = this.head;
+    if (head.buffer === this.pending.buffer && head.length === samples) return head;
+    return (this.head = this.pending.subarray(0, samples));
   }
 
   private linkBytesOf(pcm: Int16Array): Buffer {
@@ -232,7 +243,8 @@ export class MediaChain {
     if (this.toLink) {
       const needed = this.toLink.outputLength(pcm.length);
       if (this.linkOut.length < needed) this.linkOut = new Int16Array(needed);
-      linkPcm = this.toLink.process(pcm, this.linkOut.subarray(0, needed));
+      const out = this.linkOut.length === needed ? this.linkOut : this.linkOut.subarray(0, needed);
+      linkPcm = this.toLink.process(pcm, out);
     }
     return this.toLinkBytes(linkPcm);
   }
@@ -298,7 +310,17 @@ export class MediaChain {
     }
     // slin is native little-endian Int16 (the process refuses big-endian hosts). Copied through
     // a byte view: into Buffer's pool, not a new ArrayBuffer per frame (4× the time, measured).
-    return Buffer.from(new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength));
+    const out = Buffer.allocUnsafe(pcm.byteLength);
+    out.set(this.bytesOf(pcm));
+    return out;
+  }
+
+  /** `pcm` as bytes; the view is kept while `pcm` is the same array (pendingHead, linkOut). */
+  private bytesOf(pcm: Int16Array): Uint8Array {
+    const bytes = this.pcmBytes;
+    if (this.pcmBytesOf === pcm) return bytes;
+    this.pcmBytesOf = pcm;
+    return (this.pcmBytes = new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength));
   }
 
   /** One 20 ms frame at the link rate (the agent side's), encoded into `out`; returns its length. */

@@ -60,6 +60,8 @@ const FIRST_WINDOW_PULLS = 10;
 
 export class PlayoutQueue {
   private ring: Int16Array;
+  /** The ring's memory as bytes (native little-endian, as the agent's PCM is). */
+  private ringBytes: Uint8Array;
   private head = 0;
   private length = 0;
   /** Samples ever queued and ever pulled as audio. */
@@ -86,6 +88,7 @@ export class PlayoutQueue {
     private readonly sampleRate = 8000,
   ) {
     this.ring = new Int16Array(Math.min(capacitySamples, sampleRate * INITIAL_SECONDS));
+    this.ringBytes = new Uint8Array(this.ring.buffer);
   }
 
   /** Samples the ring holds now (it grows up to the capacity). */
@@ -111,7 +114,10 @@ export class PlayoutQueue {
     if (this.length === 0) this.utteranceStart = this.playedTotal;
     let tail = (this.head + this.length) % this.ring.length;
     const first = Math.min(take, this.ring.length - tail);
-    if (bytes.byteOffset % 2 === 0) {
+    if (first === take && take << 1 === bytes.length) {
+      // The usual frame: whole, and not across the ring's end. Copied as bytes: no view to make.
+      this.ringBytes.set(bytes, tail << 1);
+    } else if (bytes.byteOffset % 2 === 0) {
       const view = new Int16Array(bytes.buffer, bytes.byteOffset, take);
       this.ring.set(view.subarray(0, first), tail);
       this.ring.set(view.subarray(first), 0);
@@ -143,6 +149,7 @@ export class PlayoutQueue {
     next.set(this.ring.subarray(this.head, this.head + first));
     next.set(this.ring.subarray(0, this.length - first), first);
     this.ring = next;
+    this.ringBytes = new Uint8Array(next.buffer);
     this.head = 0;
   }
 

@@ -59,9 +59,17 @@ export function writeRtpHeader(
   timestamp: number,
   ssrc: number,
 ): void {
+  // Byte by byte: Buffer's writeUInt*BE check their arguments on every call (per packet).
   packet[0] = 0x80;
   packet[1] = (marker ? 0x80 : 0) | (payloadType & 0x7f);
-  packet.writeUInt16BE(sequence & 0xffff, 2);
-  packet.writeUInt32BE(timestamp >>> 0, 4);
-  packet.writeUInt32BE(ssrc >>> 0, 8);
+  packet[2] = (sequence >>> 8) & 0xff;
+  packet[3] = sequence & 0xff;
+  packet[4] = timestamp >>> 24;
+  packet[5] = (timestamp >>> 16) & 0xff;
+  packet[6] = (timestamp >>> 8) & 0xff;
+  packet[7] = timestamp & 0xff;
+  packet[8] = ssrc >>> 24;
+  packet[9] = (ssrc >>> 16) & 0xff;
+  packet[10] = (ssrc >>> 8) & 0xff;
+  packet[11] = ssrc & 0xff;
 }

@@ -96,6 +96,9 @@ export class RtpSession {
   private timestamp = (Math.random() * 0xffffffff) >>> 0;
   private readonly ssrc: number;
   private readonly sendBuffer: Buffer;
+  /** The payload area of sendBuffer, and the packet as last sent: views kept, not made per packet. */
+  private readonly payloadView: Buffer;
+  private packetView: Buffer;
   private readonly header = newRtpHeader();
   private markerPending = true;
   private closed = false;
@@ -129,6 +132,8 @@ export class RtpSession {
     this.payloadType = options.payloadType;
     this.samplesPerFrame = options.samplesPerFrame;
     this.sendBuffer = Buffer.alloc(12 + options.maxPayloadBytes);
+    this.payloadView = this.sendBuffer.subarray(12);
+    this.packetView = this.sendBuffer.subarray(0, 12);
     path.listen(
       (packet, address, port) => this.receive(packet, address, port),
       (packet, address, port) => {
@@ -224,7 +229,7 @@ export class RtpSession {
 
   /** The payload area of the send buffer, to encode into before send(). */
   get payloadBuffer(): Buffer {
-    return this.sendBuffer.subarray(12);
+    return this.payloadView;
   }
 
   /** The RTP timestamp the next frame will carry. */
@@ -280,11 +285,14 @@ export class RtpSession {
     this.timestamp = (this.timestamp + this.samplesPerFrame) >>> 0;
     this.counters.packetsOut++;
     this.counters.bytesOut += 12 + length;
+    if (this.packetView.length !== 12 + length) {
+      this.packetView = this.sendBuffer.subarray(0, 12 + length); // a frame size changed
+    }
     let packet: Buffer;
-    if (this.srtp) packet = this.srtp.sender.protectRtp(this.sendBuffer.subarray(0, 12 + length));
+    if (this.srtp) packet = this.srtp.sender.protectRtp(this.packetView);
     else {
       packet = Buffer.allocUnsafe(12 + length); // from Node's pool: cheap at this size
-      this.sendBuffer.copy(packet, 0, 0, 12 + length);
+      packet.set(this.packetView);
     }
     this.path.sendRtp(packet, this.remotePort, this.remoteAddress);
   }
