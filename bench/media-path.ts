@@ -17,7 +17,7 @@
 import type { Logger } from 'pino';
 import pino from 'pino';
 import { describeCodec } from '../src/codecs/codec.js';
-import { g711Encode } from '../src/codecs/g711.js';
+import { g711Decode, g711Encode } from '../src/codecs/g711.js';
 import { LINK_FORMAT_RATE, type LinkFormat } from '../src/link/protocol.js';
 import type { LinkEvents, LinkSession } from '../src/link/link-session.js';
 import type { MediaClock } from '../src/media/media-clock.js';
@@ -171,11 +171,11 @@ function runTelgate(calls: SimCall[], frames: number, startFrame: number): numbe
 
 /** The floor: what the least bridge does per packet each way (see the module comment). */
 const DECODE = new Int16Array(256);
-for (let i = 0; i < 256; i++) {
-  const u = ~i & 0xff;
-  const magnitude = (((u & 0x0f) << 3) + 0x84) << ((u & 0x70) >> 4);
-  DECODE[i] = u & 0x80 ? 0x84 - magnitude : magnitude - 0x84;
-}
+g711Decode(
+  'ulaw',
+  Uint8Array.from({ length: 256 }, (_, i) => i),
+  DECODE,
+);
 const ENCODE = new Uint8Array(65536);
 {
   const scratch = new Int16Array(65536).map((_, i) => (i << 16) >> 16);

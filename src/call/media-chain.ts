@@ -168,7 +168,10 @@ export class MediaChain {
     if (following === undefined) return FRAME_MS;
     const wait = Math.floor(schedule.dueAt(following, jitter.stats.targetMs) - nowMs);
     if (wait >= 1) return Math.min(FRAME_MS, wait);
-    return jitter.depthMs > 0 ? 1 : FRAME_MS;
+    if (jitter.depthMs > 0) return 1;
+    // Overdue and not here: its arrival releases it; the tick comes back when the packet after
+    // it is due, so that one is not held past its time.
+    return Math.min(FRAME_MS, Math.max(1, wait + jitter.packetDurationMs));
   }
 
   /** Takes the next packet (or conceals it, when later ones are here) if it is due at `nowMs`. */
