@@ -97,6 +97,8 @@ interface StreamToken {
   to: string;
   expiresAt: number;
   socket: WebSocket | undefined;
+  /** The open socket whose `start` has come, and its streamId: audio to the caller goes only there. */
+  started: WebSocket | undefined;
   streamId: string;
   call: StreamCallHandle | undefined;
   reconnectWait: NodeJS.Timeout | undefined;
@@ -358,6 +360,7 @@ export class ProviderServer {
       ...call,
       expiresAt: Date.now() + this.settings().streamTokenTtlSeconds * 1000 * (outbound ? 2 : 1),
       socket: undefined,
+      started: undefined,
       streamId: '',
       call: undefined,
       reconnectWait: undefined,
@@ -468,6 +471,7 @@ export class ProviderServer {
         started = true;
         clearTimeout(startWait);
         token.streamId = message.streamId;
+        token.started = ws;
         if (token.call) {
           clearTimeout(token.reconnectWait);
           log.info({ streamId: message.streamId }, 'stream reconnected');
@@ -485,6 +489,7 @@ export class ProviderServer {
     ws.on('close', () => {
       clearTimeout(startWait);
       if (token.socket === ws) token.socket = undefined;
+      if (token.started === ws) token.started = undefined;
       if (!this.tokens.has(token.id)) return;
       if (!token.call) return this.spend(token);
       if (!wire.reconnects) return this.ended(token);
@@ -495,8 +500,9 @@ export class ProviderServer {
 
   private startCall(token: StreamToken): StreamCallHandle {
     const wire = token.wire;
+    // A reconnected socket gets audio only once its own `start` has named its streamId.
     const send = (text: string) => {
-      const socket = token.socket;
+      const socket = token.started;
       if (socket && socket.readyState === socket.OPEN) socket.send(text);
     };
     return this.deps.startCall(

@@ -28,7 +28,7 @@ export async function startProviderGateway(
 ): Promise<ProviderGateway> {
   const settingsFile = path.join(await tempDir(), 'telephony-settings.json');
   const config = testConfig(mediaPortMin, (raw) => {
-    raw.agents = [{ name: 'echo' }, { name: 'hangup' }, { name: 'barge' }];
+    raw.agents = [{ name: 'echo' }, { name: 'tone' }, { name: 'hangup' }, { name: 'barge' }];
     raw.telephony = {
       publicBaseUrl: PUBLIC_BASE,
       listen: { host: '127.0.0.1', port: 0 },
