@@ -18,6 +18,8 @@
  * started the agent gets 20 ms of audio for every 20 ms, so its audio is exactly 20 ms per
  * frame in media time whatever the network did.
  */
+// Imported rather than global: V8 looks a global up on every read in a worker thread (perf).
+import { Buffer } from 'node:buffer';
 import { createCodec, type Codec, type CodecDescription } from '../codecs/codec.js';
 import { g711Encode } from '../codecs/g711.js';
 import { Resampler, type SampleRate } from '../codecs/resampler.js';

@@ -8,6 +8,8 @@
  * memory. Receiving parses in place. With SRTP (setSrtp) every packet is protected on its way
  * out and checked on its way in, RTCP too; a packet that fails the check is dropped.
  */
+// Imported rather than global: V8 looks a global up on every read in a worker thread (perf).
+import { Buffer } from 'node:buffer';
 import type { PortLease, PortPool } from './port-pool.js';
 import { newRtpHeader, readRtpHeader, writeRtpHeader, type RtpHeader } from './rtp-packet.js';
 import type { SrtpReceiver, SrtpSender } from './srtp.js';
