@@ -109,10 +109,21 @@ export async function startGateway(
 /**
  * Resolves once no call is live. With call workers a call's end reaches the gateway a moment
  * after its last SIP message, so a test that reads the gateway's counts after sipp is done
- * waits for this first.
+ * waits for this first. Past `withinMs` (under the tests' 30 s timeout) it fails naming the
+ * calls still live: a call an earlier failed test left behind shows as itself, not as the
+ * time-outs of every test after it.
  */
-export async function callsClosed(gateway: Gateway): Promise<void> {
-  while (gateway.stats().activeCalls > 0) await once(gateway.events, 'closed');
+export async function callsClosed(gateway: Gateway, withinMs = 20_000): Promise<void> {
+  const signal = AbortSignal.timeout(withinMs);
+  while (gateway.stats().activeCalls > 0) {
+    try {
+      await once(gateway.events, 'closed', { signal });
+    } catch {
+      const live = await gateway.listCalls();
+      const named = live.map((c) => `${c.callId} (${c.state})`).join(', ');
+      throw new Error(`calls still live after ${withinMs} ms: ${named || 'none listed'}`);
+    }
+  }
 }
 
 /**
