@@ -455,12 +455,11 @@ export class ProviderServer {
       log.warn('stream said no start: closed');
       ws.close(1008, 'no start');
     }, START_WAIT_MS);
-    let started = false;
     ws.on('message', (data, isBinary) => {
       if (isBinary) return; // providers send JSON text frames
       const message = wire.read(data.toString());
       if (message.event === 'start') {
-        if (started) return;
+        if (token.started === ws) return;
         // A placed call whose provider named no id yet: its stream names it.
         if (token.outbound && !token.callId) token.callId = message.callId;
         if (message.callId !== token.callId) {
@@ -468,7 +467,6 @@ export class ProviderServer {
           this.spend(token);
           return ws.close(1008, 'token is for another call');
         }
-        started = true;
         clearTimeout(startWait);
         token.streamId = message.streamId;
         token.started = ws;
@@ -478,7 +476,7 @@ export class ProviderServer {
         } else token.call = this.startCall(token);
         return;
       }
-      if (!started) return;
+      if (token.started !== ws) return;
       if (message.event === 'media') token.call?.onAudio(message.payload);
       else if (message.event === 'dtmf') token.call?.onDigit(message.digit);
       else if (message.event === 'mark') token.call?.onMark(message.name);
