@@ -9,6 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { TelApiClient } from '../link/telapi-client.js';
+import { realtimeForMedia } from '../media/realtime-scheduling.js';
 import { MediaClock } from '../media/media-clock.js';
 import { PortPool } from '../media/port-pool.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
@@ -39,6 +40,7 @@ const init = workerData as WorkerInit;
 const rpc = new Rpc(parentPort!);
 const logger = pino({ level: init.logLevel }, { write: (line: string) => rpc.notify('log', line) });
 let config: TelgateConfig = init.config;
+realtimeForMedia(config.media.realtimePriority, `call worker ${init.index}`, logger);
 const clock = new MediaClock(20);
 const ports = new PortPool(init.config.media.host, init.portMin, init.portMax);
 const engine = new RemoteEngine(rpc);

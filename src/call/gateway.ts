@@ -12,6 +12,7 @@ import type { DialectName } from '../link/dialects/dialect.js';
 import { LocalAgent } from '../link/local-agent/server.js';
 import { TelApiClient } from '../link/telapi-client.js';
 import { MediaClock } from '../media/media-clock.js';
+import { realtimeForMedia } from '../media/realtime-scheduling.js';
 import { PortPool } from '../media/port-pool.js';
 import type { TelgateConfig } from '../routing/config-schema.js';
 import type { CallEndpointConfig } from '../routing/config-parts.js';
@@ -222,6 +223,8 @@ export class Gateway {
           findDevice: (target) => this.registrar.transferTarget(target),
         });
         await this.workers.start();
+      } else {
+        realtimeForMedia(this.config.media.realtimePriority, 'the main thread', this.logger);
       }
       await this.engine.start();
       if (this.config.telephony) {

@@ -187,6 +187,11 @@ export const configSchema = z
          * ports; 'auto' is one per core; 1 runs every call on the main thread.
          */
         workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),
+        /**
+         * Real-time scheduling (SCHED_RR at this priority, 1–99) for the threads that run calls'
+         * media: the call workers, or the main thread with workers 1. 0: ordinary scheduling.
+         */
+        realtimePriority: z.number().int().min(0).max(99).default(0),
         /** Browsers' calls (WebRTC): the UDP ports their ICE and DTLS-SRTP use. */
         webrtc: z
           .object({
@@ -219,6 +224,7 @@ export const configSchema = z
         jitterMaxMs: 200,
         playoutDelayMs: 20,
         workers: 'auto',
+        realtimePriority: 0,
         comfortNoise: true,
         webrtc: { portMin: 21000, portMax: 21999 },
       }),
