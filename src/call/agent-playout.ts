@@ -69,9 +69,12 @@ export class AgentPlayout {
     return this.ringback ? 0 : this.pacer.talkspurtWaitMs(atMs);
   }
 
-  /** Whether to hold the slot of tick `atMs` open for the agent's late audio (PlayoutPacer). */
-  holdForLateAudio(atMs: number): boolean {
-    return !this.ringback && this.pacer.holdForLateAudio(atMs);
+  /**
+   * Whether to hold the slot of tick `atMs` open for the agent's late audio, at real time
+   * `nowMs` (PlayoutPacer).
+   */
+  holdForLateAudio(atMs: number, nowMs = atMs): boolean {
+    return !this.ringback && this.pacer.holdForLateAudio(atMs, nowMs);
   }
 
   /**

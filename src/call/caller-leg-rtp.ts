@@ -193,8 +193,12 @@ export class RtpCallerLeg implements CallerLeg, Tickable, RtpReceiver {
   onTick(atMs: number): number | void {
     const rtp = this.rtp;
     const playout = this.peer.playout;
-    // This frame's slot is still open for the agent's late audio (not a tick of its own).
-    if (!this.closed && !this.dtmfOut?.busy && playout.holdForLateAudio(atMs)) return 1;
+    // This frame's slot is still open for the agent's late audio (not a tick of its own). A
+    // tick the clock runs late asks again after the present, once the sockets have been read.
+    const nowMs = Math.floor(this.deps.clock.elapsedMs());
+    if (!this.closed && !this.dtmfOut?.busy && playout.holdForLateAudio(atMs, nowMs)) {
+      return Math.max(1, nowMs - atMs + 1);
+    }
     if (++this.ticks % TICKS_PER_SECOND === 0) this.everySecond();
     if (this.closed) return;
     this.media.tickCaller(this.toPeer);

@@ -16,18 +16,26 @@
  * this is what brings it back.
  *
  * Late audio: when the stream is playing and its next frame is not here at its slot, the slot
- * is held open up to LATE_AUDIO_GRACE_MS (the tick asks again every millisecond), then the
- * frame goes at once and the next tick comes back to the stream's phase; only after that does
- * silence take its place.
+ * is held open up to LATE_AUDIO_GRACE_MS of real time (the tick asks again every millisecond),
+ * then the frame goes at once and the next tick comes back to the stream's phase; only after
+ * that does silence take its place. The grace counts from when the hold began, not from the
+ * slot: after a stall of the thread the clock runs the missed ticks before the sockets are read,
+ * and the audio that is late only because it is still unread must not be given up for silence
+ * (a silent frame in its place leaves the stream a frame behind, which a later verdict then
+ * skips: two frames lost for one late one). A hold longer than a frame finds the stream's next
+ * slot passed too: that frame goes straight after, on its own slot, so the stream keeps its
+ * phase rather than playing a frame behind.
  */
 import type { PlayoutQueue } from './playout-queue.js';
 
 const FRAME_MS = 20;
 /**
- * How long past its slot a frame of the agent's running stream is waited for before silence
- * takes its place (after which everything later would play a frame later).
+ * How long a frame of the agent's running stream is waited for, from when its slot's tick first
+ * found it missing, before silence takes its place (after which everything later would play a
+ * frame later). 10 ms lost frames at 200 calls on a busy 2-vCPU host, where a call worker can
+ * wait that long for a core; 30 did not (bench/README.md).
  */
-const LATE_AUDIO_GRACE_MS = 10;
+const LATE_AUDIO_GRACE_MS = 30;
 /** The most a caller's tick moves at once to follow the agent's stream, while bringing it in. */
 const MAX_STEP_MS = 2;
 /**
@@ -43,8 +51,13 @@ export class PlayoutPacer {
   private idle = true;
   /** When (clock ms) the first audio of the current talkspurt may be sent. */
   private talkspurtAt = 0;
-  /** The slot (clock ms) of a frame held open for the agent's late audio. */
+  /**
+   * The slot (clock ms) of the next frame when it is not the tick's own: one held open for the
+   * agent's late audio, or one whose slot passed while the frame before it was held.
+   */
   private graceSlot: number | undefined;
+  /** When (clock ms, real time) the hold of the current slot began. */
+  private graceSince: number | undefined;
 
   constructor(
     private readonly queue: PlayoutQueue,
@@ -72,18 +85,32 @@ export class PlayoutPacer {
     return wait >= 1 ? wait : 0;
   }
 
-  /** Whether to hold the slot of tick `atMs` open (ask again in 1 ms) for late audio. */
-  holdForLateAudio(atMs: number): boolean {
+  /**
+   * Whether to hold the slot of tick `atMs` open (ask again in 1 ms, or after `nowMs` when the
+   * tick runs late) for late audio; `nowMs` is the clock's real time.
+   */
+  holdForLateAudio(atMs: number, nowMs = atMs): boolean {
     if (this.idle || this.queue.queuedSamples >= this.frameSamples) return false;
     this.graceSlot ??= atMs;
-    return atMs - this.graceSlot < LATE_AUDIO_GRACE_MS;
+    this.graceSince ??= nowMs;
+    return nowMs - this.graceSince < LATE_AUDIO_GRACE_MS;
   }
 
   /** After a frame went out at `atMs`: milliseconds to the next tick, on the stream's phase. */
   nextTickMs(atMs: number, periodMs: number): number {
-    const late = this.graceSlot === undefined ? 0 : atMs - this.graceSlot;
-    this.graceSlot = undefined;
-    return periodMs - late - this.phaseStepMs();
+    const slot = this.graceSlot ?? atMs;
+    this.graceSlot = this.graceSince = undefined;
+    let next = slot + periodMs - this.phaseStepMs();
+    if (next <= atMs) {
+      // Held past the next slot as well: a playing stream's next frame goes at once, on that
+      // slot; a stopped one (silence now) just comes back to its phase.
+      if (!this.idle) {
+        this.graceSlot = next;
+        return 1;
+      }
+      next += Math.ceil((atMs + 1 - next) / periodMs) * periodMs;
+    }
+    return next - atMs;
   }
 
   /** The verdict on the last window's waits: frames skipped, or the tick's step (+ sooner). */

@@ -132,24 +132,47 @@ describe('talkspurt alignment of the agent audio', () => {
     expect(high).toBeLessThanOrEqual(21);
   });
 
-  it('holds a slot open up to 10 ms for the late frame of a running stream, then keeps the phase', () => {
+  it('holds a slot open up to 30 ms for the late frame of a running stream, then keeps the phase', () => {
     const media = chain(20);
     expect(media.holdForLateAudio(0)).toBe(false); // nothing played yet: silence goes at once
     media.push(frame(20), 0);
     media.next(20);
     expect(media.pacer.nextTickMs(20, 20)).toBe(20);
     expect(media.holdForLateAudio(40)).toBe(true); // the next frame is late
-    expect(media.holdForLateAudio(44)).toBe(true);
-    media.push(frame(20), 45);
-    expect(media.holdForLateAudio(45)).toBe(false);
-    media.next(45);
-    expect(media.pacer.nextTickMs(45, 20)).toBe(15); // back on the stream's phase: 60
+    expect(media.holdForLateAudio(54)).toBe(true);
+    media.push(frame(20), 55);
+    expect(media.holdForLateAudio(55)).toBe(false);
+    media.next(55);
+    expect(media.pacer.nextTickMs(55, 20)).toBe(5); // back on the stream's phase: 60
     // Not here within the grace: silence, and the stream counts as stopped.
     expect(media.holdForLateAudio(60)).toBe(true);
-    expect(media.holdForLateAudio(69)).toBe(true);
-    expect(media.holdForLateAudio(70)).toBe(false);
-    media.next(70);
-    expect(media.pacer.nextTickMs(70, 20)).toBe(10);
-    expect(media.holdForLateAudio(80)).toBe(false);
+    expect(media.holdForLateAudio(89)).toBe(true);
+    expect(media.holdForLateAudio(90)).toBe(false);
+    media.next(90);
+    // Stopped: back on the phase (100), with no burst of silence for the slot that passed.
+    expect(media.pacer.nextTickMs(90, 20)).toBe(10);
+    expect(media.holdForLateAudio(100)).toBe(false);
+  });
+
+  it('after a stall, waits for the audio still unread and plays every frame on its own slot', () => {
+    const media = chain(20);
+    media.push(frame(20), 0);
+    media.next(20);
+    expect(media.pacer.nextTickMs(20, 20)).toBe(20);
+    // The thread stalled: the clock runs the tick due at 40 at 90, before the sockets are
+    // read. Counted from the slot the grace would be over; counted from now it has begun.
+    expect(media.holdForLateAudio(40, 90)).toBe(true);
+    expect(media.holdForLateAudio(91, 91)).toBe(true);
+    media.push(frame(60), 91); // slots 40, 60 and 80, read after the stall
+    expect(media.holdForLateAudio(92, 92)).toBe(false);
+    media.next(92);
+    expect(media.pacer.nextTickMs(92, 20)).toBe(1); // slot 60 passed too: at once
+    expect(media.holdForLateAudio(93, 93)).toBe(false);
+    media.next(93);
+    expect(media.pacer.nextTickMs(93, 20)).toBe(1); // and slot 80
+    media.next(94);
+    expect(media.pacer.nextTickMs(94, 20)).toBe(6); // then the stream's phase again: 100
+    expect(media.queue.trimmedSamples).toBe(0); // nothing lost
+    expect(media.queue.queuedSamples).toBe(0);
   });
 });
