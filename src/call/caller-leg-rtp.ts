@@ -193,11 +193,14 @@ export class RtpCallerLeg implements CallerLeg, Tickable, RtpReceiver {
   onTick(atMs: number): number | void {
     const rtp = this.rtp;
     const playout = this.peer.playout;
+    const clock = this.deps.clock;
+    // Read once per tick: the hold below and the marks taken with this frame use it.
+    const nowMs = clock.elapsedMs();
     // This frame's slot is still open for the agent's late audio (not a tick of its own). A
     // tick the clock runs late asks again after the present, once the sockets have been read.
-    const nowMs = Math.floor(this.deps.clock.elapsedMs());
-    if (!this.closed && !this.dtmfOut?.busy && playout.holdForLateAudio(atMs, nowMs)) {
-      return Math.max(1, nowMs - atMs + 1);
+    const nowWholeMs = Math.floor(nowMs);
+    if (!this.closed && !this.dtmfOut?.busy && playout.holdForLateAudio(atMs, nowWholeMs)) {
+      return Math.max(1, nowWholeMs - atMs + 1);
     }
     if (++this.ticks % TICKS_PER_SECOND === 0) this.everySecond();
     if (this.closed) return;
@@ -216,9 +219,8 @@ export class RtpCallerLeg implements CallerLeg, Tickable, RtpReceiver {
       rtp.skipMs(wait);
       return wait;
     }
-    const clock = this.deps.clock;
     // Marks are acknowledged as their audio is taken for this frame, which leaves in this tick.
-    const frame = playout.next(clock.elapsedMs());
+    const frame = playout.next(nowMs);
     const length = this.media.encode(frame, rtp.payloadBuffer);
     const comfortNoise = this.negotiated?.comfortNoise;
     if (comfortNoise && playout.silentFrame) {
