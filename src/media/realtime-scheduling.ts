@@ -18,30 +18,30 @@ const SCHED_RR = 2;
 const EPERM = 1;
 const EINVAL = 22;
 
-/** sched_setscheduler(0, policy, { sched_priority }) and the errno it left. */
+/**
+ * sched_setscheduler(0, policy, { sched_priority }) and the errno it left; throws where there
+ * is no such call.
+ */
 export type SetScheduler = (policy: number, priority: number) => { result: number; errno: number };
 
 export type RealtimeOutcome = { applied: true } | { applied: false; reason: string };
 
-let libcScheduler: SetScheduler | undefined;
+let libcCall: ((pid: number, policy: number, param: object) => number) | undefined;
 
 /** libc's sched_setscheduler for the calling thread (bound on first use). */
-function setSchedulerOfThisThread(): SetScheduler {
-  if (libcScheduler) return libcScheduler;
-  if (process.platform !== 'linux') {
-    throw new Error(`real-time scheduling is Linux only (this is ${process.platform})`);
+const libcSetScheduler: SetScheduler = (policy, priority) => {
+  if (!libcCall) {
+    if (process.platform !== 'linux') {
+      throw new Error(`real-time scheduling is Linux only (this is ${process.platform})`);
+    }
+    koffi.struct('telgate_sched_param', { sched_priority: 'int' });
+    libcCall = koffi
+      .load('libc.so.6')
+      .func('int sched_setscheduler(int pid, int policy, const telgate_sched_param *param)');
   }
-  const libc = koffi.load('libc.so.6');
-  koffi.struct('telgate_sched_param', { sched_priority: 'int' });
-  const call = libc.func(
-    'int sched_setscheduler(int pid, int policy, const telgate_sched_param *param)',
-  );
-  libcScheduler = (policy, priority) => {
-    const result = call(0, policy, { sched_priority: priority }) as number;
-    return { result, errno: result === 0 ? 0 : koffi.errno() };
-  };
-  return libcScheduler;
-}
+  const result = libcCall(0, policy, { sched_priority: priority });
+  return { result, errno: result === 0 ? 0 : koffi.errno() };
+};
 
 /**
  * Puts the calling thread under SCHED_RR at `priority` (1–99). Never throws: what stopped it
@@ -49,11 +49,11 @@ function setSchedulerOfThisThread(): SetScheduler {
  */
 export function useRealtimeScheduling(
   priority: number,
-  setScheduler: () => SetScheduler = setSchedulerOfThisThread,
+  setScheduler: SetScheduler = libcSetScheduler,
 ): RealtimeOutcome {
   let outcome: { result: number; errno: number };
   try {
-    outcome = setScheduler()(SCHED_RR, priority);
+    outcome = setScheduler(SCHED_RR, priority);
   } catch (err) {
     return { applied: false, reason: (err as Error).message };
   }
@@ -78,7 +78,7 @@ export function realtimeForMedia(
   priority: number,
   who: string,
   log: { info(facts: object, message: string): void; warn(facts: object, message: string): void },
-  setScheduler?: () => SetScheduler,
+  setScheduler?: SetScheduler,
 ): RealtimeOutcome | undefined {
   if (priority <= 0) return undefined;
   const outcome = useRealtimeScheduling(priority, setScheduler);

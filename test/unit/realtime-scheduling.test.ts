@@ -11,8 +11,7 @@ import {
 } from '../../src/media/realtime-scheduling.js';
 
 const refusing =
-  (errno: number): (() => SetScheduler) =>
-  () =>
+  (errno: number): SetScheduler =>
   () => ({ result: -1, errno });
 
 function capturingLog() {
@@ -27,7 +26,7 @@ function capturingLog() {
 describe('real-time scheduling', () => {
   it('asks for SCHED_RR at the priority', () => {
     const asked: Array<[number, number]> = [];
-    const outcome = useRealtimeScheduling(7, () => (policy, priority) => {
+    const outcome = useRealtimeScheduling(7, (policy, priority) => {
       asked.push([policy, priority]);
       return { result: 0, errno: 0 };
     });
@@ -70,7 +69,7 @@ describe('real-time scheduling', () => {
     expect(log.lines).toHaveLength(1);
     expect(log.lines[0].level).toBe('warn');
     expect(log.lines[0].message).toMatch(/^call worker 1 keeps ordinary scheduling: not permitted/);
-    realtimeForMedia(4, 'call worker 1', log, () => () => ({ result: 0, errno: 0 }));
+    realtimeForMedia(4, 'call worker 1', log, () => ({ result: 0, errno: 0 }));
     expect(log.lines[1]).toMatchObject({
       level: 'info',
       facts: { priority: 4 },
